@@ -1,0 +1,460 @@
+"""The article contract: parse `articles/<area>/<slug>.md` into an `Article`, and lint it.
+
+Both sides use this module: the indexer parses and lints, the server only reads the
+`Article` values the indexer stored. Findings carry the file and line they point at, so
+`kb lint` reads like a compiler.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TYPES = ("policy", "product", "procedure")
+AUDIENCES = ("internal", "public")
+REQUIRED_KEYS = ("title", "type", "summary", "owner")
+OPTIONAL_KEYS = ("tags", "audience", "policies", "related", "updated", "review_by", "aliases")
+LIST_KEYS = ("tags", "policies", "related", "aliases")
+DATE_KEYS = ("updated", "review_by")
+
+# Conventional sections kb understands, by the key the API uses for them.
+CONVENTIONAL_SECTIONS = {
+    "steps": "Steps",
+    "exceptions": "Exceptions",
+    "what_you_can_offer": "What you can offer",
+    "escalation": "Escalation",
+    "follow_up": "Follow-up",
+}
+
+_HEADING_RE = re.compile(r"^##\s+(?P<name>.+?)\s*#*\s*$")
+_FENCE_RE = re.compile(r"^\s*(```|~~~)")
+_STEP_RE = re.compile(r"^(?P<n>\d+)[.)]\s+(?P<text>.*)$")
+_NESTED_RE = re.compile(r"^\s{2,}(?:[-*+]|\d+[.)])\s+(?P<text>.*)$")
+_BULLET_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(?P<text>.*)$")
+_UNSAFE_TAG_RE = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style|svg|form|base|meta|link)\b", re.I)
+_EVENT_HANDLER_RE = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)
+_SCRIPT_URL_RE = re.compile(r"(javascript|vbscript|data\s*:\s*text/html)", re.I)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lint problem, printed as `path:line: severity: message`."""
+
+    path: str
+    line: int
+    severity: str  # "error" | "warning"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.severity}: {self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+@dataclass(frozen=True)
+class Step:
+    n: int
+    text: str
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    """A `##` section: its heading, the line it starts on and its Markdown body."""
+
+    name: str
+    key: str  # snake_case of the heading, e.g. "what_you_can_offer"
+    line: int
+    markdown: str
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    path: str
+    title: str
+    type: str
+    summary: str
+    owner: str
+    tags: tuple[str, ...] = ()
+    audience: str = "internal"
+    policies: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    updated: str | None = None
+    review_by: str | None = None
+    aliases: tuple[str, ...] = ()
+    intro: str = ""
+    sections: tuple[Section, ...] = ()
+    steps: tuple[Step, ...] = ()
+
+    def section(self, key: str) -> Section | None:
+        """The section whose key (snake_case heading) is `key`, if the article has one."""
+        return next((s for s in self.sections if s.key == key), None)
+
+    @property
+    def is_public(self) -> bool:
+        return self.audience == "public"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Article":
+        values = dict(data)
+        values["sections"] = tuple(Section(**s) for s in data.get("sections", ()))
+        values["steps"] = tuple(
+            Step(n=s["n"], text=s["text"], details=tuple(s.get("details", ()))) for s in data.get("steps", ())
+        )
+        for key in LIST_KEYS:
+            values[key] = tuple(data.get(key, ()))
+        return cls(**values)
+
+
+def section_key(name: str) -> str:
+    """`What you can offer` -> `what_you_can_offer`; `Follow-up` -> `follow_up`."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def display_path(path: Path) -> str:
+    """`path` as the user would type it: relative to the working directory when under it."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def article_id(path: Path, root: Path) -> str:
+    """The stable id of an article: its path under the articles folder, without `.md`."""
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
+def bullet_items(markdown: str) -> list[str]:
+    """The top-level list items of a Markdown fragment, as plain text (checkboxes removed)."""
+    items: list[str] = []
+    for line in markdown.splitlines():
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        match = _BULLET_RE.match(line)
+        if match and indent < 2:
+            items.append(match.group("text").strip())
+        elif items and indent >= 2:
+            nested = _BULLET_RE.match(line)
+            items[-1] += " " + (nested.group("text") if nested else line).strip()
+    return items
+
+
+class _Parse:
+    """Collects findings while one file is parsed."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.findings: list[Finding] = []
+
+    def error(self, line: int, message: str) -> None:
+        self.findings.append(Finding(self.path, line, "error", message))
+
+    def warning(self, line: int, message: str) -> None:
+        self.findings.append(Finding(self.path, line, "warning", message))
+
+
+def parse_article(path: Path, root: Path, *, today: dt.date | None = None) -> tuple[Article | None, list[Finding]]:
+    """Parse and lint one article file on its own (cross-article checks are in `lint_articles`).
+
+    Returns the article (None when it has errors that prevent building one) and the findings.
+    """
+    text = path.read_text(encoding="utf-8")
+    display = display_path(path)
+    return parse_text(text, article_id(path, root), display, today=today)
+
+
+def parse_text(
+    text: str, id_: str, display_path: str, *, today: dt.date | None = None
+) -> tuple[Article | None, list[Finding]]:
+    """Parse article source `text` whose id is `id_`; findings name `display_path`."""
+    p = _Parse(display_path)
+    today = today or dt.date.today()
+    lines = text.replace("\r\n", "\n").split("\n")
+    if not lines or lines[0].strip() != "---":
+        p.error(1, "missing YAML front matter: the file must start with a line '---'")
+        return None, p.findings
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
+    except StopIteration:
+        p.error(1, "front matter is not closed: add a line '---' after it")
+        return None, p.findings
+
+    meta, key_lines = _parse_front_matter("\n".join(lines[1:end]), p, first_line=2)
+    if meta is None:
+        return None, p.findings
+    body_first_line = end + 2  # 1-based line number of lines[end + 1]
+    body_lines = lines[end + 1 :]
+
+    _check_front_matter(meta, key_lines, p, today)
+    intro, sections = _split_sections(body_lines, body_first_line)
+    _check_unsafe_markup(body_lines, body_first_line, p)
+
+    steps: tuple[Step, ...] = ()
+    steps_section = next((s for s in sections if s.key == "steps"), None)
+    if steps_section is not None:
+        steps = _parse_steps(steps_section, p)
+    if meta.get("type") == "procedure" and not steps:
+        line = steps_section.line if steps_section else body_first_line
+        p.error(line, "a procedure needs a '## Steps' section with a numbered list (1., 2., ...)")
+
+    if any(f.is_error for f in p.findings):
+        return None, p.findings
+    article = Article(
+        id=id_,
+        path=display_path,
+        title=str(meta["title"]).strip(),
+        type=meta["type"],
+        summary=str(meta["summary"]).strip(),
+        owner=str(meta["owner"]).strip(),
+        tags=tuple(str(t) for t in meta.get("tags") or ()),
+        audience=meta.get("audience") or "internal",
+        policies=tuple(str(t) for t in meta.get("policies") or ()),
+        related=tuple(str(t) for t in meta.get("related") or ()),
+        updated=_iso(meta.get("updated")),
+        review_by=_iso(meta.get("review_by")),
+        aliases=tuple(str(t) for t in meta.get("aliases") or ()),
+        intro=intro,
+        sections=tuple(sections),
+        steps=steps,
+    )
+    return article, p.findings
+
+
+def _parse_front_matter(source: str, p: _Parse, first_line: int) -> tuple[dict | None, dict[str, int]]:
+    """Load the YAML mapping and remember the line of each top-level key."""
+    try:
+        node = yaml.compose(source, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(source)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = first_line + (mark.line if mark else 0)
+        p.error(line, f"front matter is not valid YAML: {exc.problem or exc.context}")
+        return None, {}
+    except yaml.YAMLError as exc:
+        p.error(first_line, f"front matter is not valid YAML: {exc}")
+        return None, {}
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        p.error(first_line, "front matter must be a YAML mapping of keys to values")
+        return None, {}
+    key_lines = {
+        str(k.value): first_line + k.start_mark.line for k, _ in node.value if isinstance(k, yaml.ScalarNode)
+    }
+    return data, key_lines
+
+
+def _check_front_matter(meta: dict, key_lines: dict[str, int], p: _Parse, today: dt.date) -> None:
+    top = min(key_lines.values(), default=2)
+
+    def line_of(key: str) -> int:
+        return key_lines.get(key, top)
+
+    for key in REQUIRED_KEYS:
+        value = meta.get(key)
+        if key not in meta:
+            p.error(top, f"missing required key '{key}'")
+        elif not isinstance(value, str) or not value.strip():
+            p.error(line_of(key), f"'{key}' must be a non-empty string")
+    if "type" in meta and isinstance(meta["type"], str) and meta["type"] not in TYPES:
+        p.error(line_of("type"), f"unknown type '{meta['type']}' (expected one of: {', '.join(TYPES)})")
+    if "audience" in meta and meta["audience"] not in AUDIENCES:
+        p.error(line_of("audience"), f"unknown audience '{meta['audience']}' (expected internal or public)")
+    for key in LIST_KEYS:
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value)):
+            p.error(line_of(key), f"'{key}' must be a list of strings")
+    for key in DATE_KEYS:
+        value = meta.get(key)
+        if value is None:
+            continue
+        parsed = _as_date(value)
+        if parsed is None:
+            p.error(line_of(key), f"'{key}' must be an ISO date (YYYY-MM-DD), got {value!r}")
+        elif key == "review_by" and parsed < today:
+            p.warning(line_of(key), f"review_by {parsed.isoformat()} is in the past: the article is due for review")
+    for key in meta:
+        if key not in REQUIRED_KEYS and key not in OPTIONAL_KEYS:
+            p.warning(line_of(str(key)), f"unknown key '{key}' is ignored")
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _iso(value: Any) -> str | None:
+    parsed = _as_date(value) if value is not None else None
+    return parsed.isoformat() if parsed else None
+
+
+def _split_sections(body: list[str], first_line: int) -> tuple[str, list[Section]]:
+    """Split the body on `##` headings (ignoring fenced code) into an intro and sections."""
+    intro: list[str] = []
+    sections: list[tuple[str, int, list[str]]] = []
+    in_fence = False
+    for offset, line in enumerate(body):
+        if _FENCE_RE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING_RE.match(line)
+        if match:
+            sections.append((match.group("name"), first_line + offset, []))
+        elif sections:
+            sections[-1][2].append(line)
+        else:
+            intro.append(line)
+    return "\n".join(intro).strip(), [
+        Section(name=name, key=section_key(name), line=line, markdown="\n".join(text).strip("\n"))
+        for name, line, text in sections
+    ]
+
+
+def _parse_steps(section: Section, p: _Parse) -> tuple[Step, ...]:
+    """The top-level numbered items of `## Steps`, each with its nested bullets as details."""
+    steps: list[tuple[int, list[str], list[str]]] = []
+    for offset, raw in enumerate(section.markdown.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        top = _STEP_RE.match(raw)
+        nested = _NESTED_RE.match(raw)
+        if top and not raw[0].isspace():
+            n = int(top.group("n"))
+            expected = len(steps) + 1
+            if n != expected:
+                p.error(section.line + offset, f"step numbered {n} where {expected} was expected: number steps in order")
+            steps.append((expected, [top.group("text").strip()], []))
+        elif nested and steps:
+            steps[-1][2].append(nested.group("text").strip())
+        elif steps and raw[0].isspace():
+            target = steps[-1][2] if steps[-1][2] else steps[-1][1]
+            target.append(raw.strip())
+        elif steps:
+            # Text after the list (a closing note) is kept in the section but is not a step.
+            continue
+    return tuple(Step(n=n, text=" ".join(text), details=tuple(details)) for n, text, details in steps)
+
+
+def _check_unsafe_markup(body: list[str], first_line: int, p: _Parse) -> None:
+    for offset, line in enumerate(body):
+        decoded = html.unescape(html.unescape(line))
+        compact = re.sub(r"[\s\x00-\x1f]+", "", decoded)
+        number = first_line + offset
+        tag = _UNSAFE_TAG_RE.search(decoded)
+        if tag:
+            p.error(number, f"raw <{tag.group(1).lower()}> is not allowed in an article body")
+        elif _EVENT_HANDLER_RE.search(decoded):
+            p.error(number, "HTML event handler attributes (on...=) are not allowed in an article body")
+        match = _SCRIPT_URL_RE.search(compact)
+        if match and re.search(r"(javascript|vbscript):|data:text/html", compact, re.I):
+            p.error(number, f"'{match.group(1).lower()}:' URLs are not allowed in an article body")
+
+
+def find_article_files(root: Path) -> list[Path]:
+    """Every `*.md` file under `root`, sorted, skipping hidden folders and README files."""
+    if root.is_file():
+        return [root]
+    return sorted(
+        path
+        for path in root.rglob("*.md")
+        if not any(part.startswith(".") for part in path.relative_to(root).parts)
+        and path.name.lower() != "readme.md"
+    )
+
+
+@dataclass
+class LintResult:
+    articles: list[Article] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_error]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.is_error]
+
+
+def articles_root(path: Path) -> Path:
+    """The folder ids are relative to: the nearest `articles` folder at or above `path`."""
+    path = Path(path).resolve()
+    for candidate in (path, *path.parents):
+        if candidate.name == "articles" and candidate.is_dir():
+            return candidate
+    return path if path.is_dir() else path.parent
+
+
+def lint_articles(root: Path, *, today: dt.date | None = None) -> LintResult:
+    """Parse every article under `root` (a folder or one file) and run the checks that need the whole set.
+
+    References are resolved against every article of the enclosing articles folder, so
+    linting one file or one area still knows the ids that live elsewhere.
+    """
+    root = Path(root)
+    base = articles_root(root)
+    result = LintResult()
+    files = [p.resolve() for p in find_article_files(root)]
+    seen: dict[str, str] = {}
+    sources: dict[str, tuple[Path, dict[str, int]]] = {}
+    for path in files:
+        article, findings = parse_article(path, base, today=today)
+        result.findings.extend(findings)
+        id_ = article_id(path, base)
+        folded = id_.lower()
+        if folded in seen:
+            result.findings.append(
+                Finding(display_path(path), 1, "error", f"duplicate id '{id_}': {seen[folded]} has the same id")
+            )
+            continue
+        seen[folded] = display_path(path)
+        if article is not None:
+            result.articles.append(article)
+            sources[article.id] = (path, _key_lines(path))
+    ids = {article_id(p.resolve(), base) for p in find_article_files(base)}
+    by_id = {a.id: a for a in result.articles}
+    for article in result.articles:
+        path, key_lines = sources[article.id]
+        for key in ("policies", "related"):
+            for ref in getattr(article, key):
+                if ref not in ids:
+                    result.findings.append(
+                        Finding(display_path(path), key_lines.get(key, 2), "error", f"'{key}' names '{ref}', which is no article")
+                    )
+                elif key == "policies" and ref in by_id and by_id[ref].type != "policy":
+                    result.findings.append(
+                        Finding(display_path(path), key_lines.get(key, 2), "error", f"'policies' names '{ref}', which is a {by_id[ref].type}, not a policy")
+                    )
+    result.findings.sort(key=lambda f: (f.path, f.line))
+    return result
+
+
+def _key_lines(path: Path) -> dict[str, int]:
+    """Line numbers of the front matter keys of an already-validated file."""
+    lines: dict[str, int] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], start=2):
+        if line.strip() in ("---", "..."):
+            break
+        match = re.match(r"^([A-Za-z_][\w-]*)\s*:", line)
+        if match:
+            lines.setdefault(match.group(1), number)
+    return lines

@@ -1,0 +1,200 @@
+"""The build pipeline: lint -> chunk -> embed what changed -> write a new build -> publish.
+
+A build never writes into the live build. It reuses the previous build's embeddings for
+every chunk whose text is unchanged (keyed by the chunk's sha256), so one edited article
+costs a few encoder calls; a changed model or index format forces a full rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from indexer import store
+from indexer.article import Article, Finding, find_article_files, lint_articles
+from indexer.chunking import chunk_article
+from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256
+from indexer.keyword import write_keyword_index
+from indexer.render import render_article
+from indexer.store import Chunk, Manifest
+
+
+class LintFailed(Exception):
+    """Lint found errors, so nothing was published."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        errors = [f for f in findings if f.is_error]
+        super().__init__(f"{len(errors)} lint error(s): nothing published")
+
+
+class SupportsEncode(Protocol):
+    def encode(self, texts: list[str], *, batch_size: int = ..., progress: Callable[[int], None] | None = ...) -> np.ndarray: ...
+
+
+@dataclass
+class BuildReport:
+    build_id: str
+    articles: int
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    full: bool = False
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    warnings: list[Finding] = field(default_factory=list)
+
+    def summary(self) -> str:
+        kind = "full build" if self.full else "incremental"
+        return (
+            f"{self.articles} articles: {len(self.changed)} changed, {len(self.added)} added, "
+            f"{len(self.removed)} removed, {self.unchanged} unchanged "
+            f"({self.embedded} chunks embedded, {self.chunks} in index; {kind}) in {self.seconds:.1f} s"
+        )
+
+
+def article_hashes(articles_dir: Path, articles: list[Article]) -> dict[str, str]:
+    """sha256 of each article's source file, by id."""
+    base = Path(articles_dir)
+    out = {}
+    by_id = {a.id: a for a in articles}
+    for path in find_article_files(base):
+        article_id = path.relative_to(base).with_suffix("").as_posix()
+        if article_id in by_id:
+            out[article_id] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def build_index(
+    articles_dir: Path,
+    index_root: Path,
+    *,
+    encoder_factory: Callable[[], SupportsEncode],
+    full: bool = False,
+    progress_factory: Callable[[int], Callable[[int], None]] | None = None,
+) -> BuildReport:
+    """Lint, build and publish a new index under `index_root`.
+
+    Raises LintFailed (nothing published), store.BuildLocked (another build runs) or
+    embedding.ModelError (the model fails its checksum). `encoder_factory` is only called
+    when at least one chunk needs embedding.
+    """
+    started = time.perf_counter()
+    articles_dir = Path(articles_dir)
+    index_root = Path(index_root)
+    lint = lint_articles(articles_dir)
+    if lint.errors:
+        raise LintFailed(lint.findings)
+
+    index_root.mkdir(parents=True, exist_ok=True)
+    with store.BuildLock(index_root):
+        articles = {a.id: a for a in lint.articles}
+        hashes = article_hashes(articles_dir, lint.articles)
+        previous_build, previous = _usable_previous(index_root)
+        full = full or previous is None
+        old_hashes = {} if previous is None else previous.article_hashes
+
+        report = BuildReport(build_id=store.new_build_id(), articles=len(articles), full=full, warnings=lint.warnings)
+        report.added = sorted(set(hashes) - set(old_hashes))
+        report.removed = sorted(set(old_hashes) - set(hashes))
+        report.changed = sorted(i for i in hashes if i in old_hashes and old_hashes[i] != hashes[i])
+        report.unchanged = len(hashes) - len(report.added) - len(report.changed)
+
+        chunks_by_article = {aid: chunk_article(a) for aid, a in sorted(articles.items())}
+        chunks = [c for aid in sorted(chunks_by_article) for c in chunks_by_article[aid]]
+        report.chunks = len(chunks)
+
+        reuse = {} if full or previous_build is None else _previous_vectors(previous_build)
+        embeddings, report.embedded, report.embed_seconds = _embed(chunks, reuse, encoder_factory, progress_factory)
+
+        build = store.builds_dir(index_root) / report.build_id
+        build.mkdir(parents=True)
+        try:
+            store.write_articles(build, [articles[i] for i in sorted(articles)])
+            store.write_rendered(build, {aid: render_article(a) for aid, a in sorted(articles.items())})
+            store.write_chunks(build, chunks, embeddings)
+            if full:
+                write_keyword_index(build / "whoosh", articles, chunks_by_article)
+            else:
+                write_keyword_index(
+                    build / "whoosh",
+                    articles,
+                    chunks_by_article,
+                    previous=previous_build / "whoosh",
+                    replace_ids=[*report.added, *report.changed, *report.removed],
+                )
+            report.seconds = time.perf_counter() - started
+            store.write_manifest(
+                build,
+                Manifest(
+                    format_version=store.FORMAT_VERSION,
+                    build_id=report.build_id,
+                    model_id=MODEL_ID,
+                    model_sha256=MODEL_SHA256,
+                    created_at=time.time(),
+                    article_hashes=hashes,
+                    chunks=len(chunks),
+                    dim=DIM,
+                    stats={"embedded": report.embedded, "full": full},
+                ),
+            )
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        store.publish(index_root, report.build_id)
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+def _usable_previous(index_root: Path) -> tuple[Path | None, Manifest | None]:
+    """The live build and its manifest, when an incremental build may start from it."""
+    build = store.current_build_path(index_root)
+    if build is None:
+        return None, None
+    try:
+        manifest = store.read_manifest(build)
+    except store.IndexError_:
+        return None, None
+    if manifest.model_id != MODEL_ID or manifest.model_sha256 != MODEL_SHA256:
+        return None, None
+    return build, manifest
+
+
+def _previous_vectors(build: Path) -> dict[str, np.ndarray]:
+    vectors = store.read_embeddings(build)
+    return {chunk.hash: vectors[row] for row, chunk in enumerate(store.read_chunks(build))}
+
+
+def _embed(
+    chunks: list[Chunk],
+    reuse: dict[str, np.ndarray],
+    encoder_factory: Callable[[], SupportsEncode],
+    progress_factory: Callable[[int], Callable[[int], None]] | None,
+) -> tuple[np.ndarray, int, float]:
+    matrix = np.zeros((len(chunks), DIM), dtype=np.float32)
+    todo: dict[str, list[int]] = {}
+    for row, chunk in enumerate(chunks):
+        if chunk.hash in reuse:
+            matrix[row] = reuse[chunk.hash]
+        else:
+            todo.setdefault(chunk.hash, []).append(row)
+    if not todo:
+        return matrix, 0, 0.0
+    texts = [chunks[rows[0]].embed_text for rows in todo.values()]
+    encoder = encoder_factory()
+    started = time.perf_counter()
+    progress = progress_factory(len(texts)) if progress_factory else None
+    vectors = encoder.encode(texts, progress=progress)
+    seconds = time.perf_counter() - started
+    for vector, rows in zip(vectors, todo.values()):
+        matrix[rows] = vector
+    return matrix, len(texts), seconds

@@ -1,0 +1,115 @@
+"""The keyword index: Whoosh (whoosh-reloaded), BM25F over chunk fields with a stemming analyzer.
+
+Every chunk is one Whoosh document. Its article's title is a field of every chunk so that
+BM25F weighs a title match above a body match (title > aliases/summary > heading > body).
+Two unstemmed `spell_*` fields hold the article vocabulary for did-you-mean: one from public
+articles only, so a public caller is never offered a word that only an internal article uses.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Iterable
+
+from whoosh import index as whoosh_index
+from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
+from whoosh.fields import ID, KEYWORD, TEXT, Schema
+
+from indexer.article import Article
+from indexer.store import Chunk
+
+FIELD_BOOSTS = {"title": 4.0, "aliases": 2.5, "summary": 2.0, "heading": 1.5, "body": 1.0}
+SEARCH_FIELDS = tuple(FIELD_BOOSTS)
+
+
+def make_schema() -> Schema:
+    stem = StemmingAnalyzer()
+    words = StandardAnalyzer(stoplist=None, minsize=3)
+    return Schema(
+        chunk_id=ID(stored=True, unique=True),
+        article_id=ID(stored=True),
+        type=ID,
+        audience=ID,
+        tags=KEYWORD(lowercase=True, commas=True),
+        title=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["title"]),
+        aliases=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["aliases"]),
+        summary=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["summary"]),
+        heading=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["heading"]),
+        body=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["body"]),
+        spell_public=TEXT(analyzer=words),
+        spell_all=TEXT(analyzer=words),
+    )
+
+
+def _documents(article: Article, chunks: Iterable[Chunk]) -> Iterable[dict]:
+    for chunk in chunks:
+        doc = {
+            "chunk_id": chunk.id,
+            "article_id": article.id,
+            "type": article.type,
+            "audience": article.audience,
+            "tags": ",".join(article.tags),
+            "title": article.title,
+        }
+        if chunk.kind == "overview":
+            vocabulary = " ".join([article.title, article.summary, *article.aliases, chunk.text])
+            doc.update(summary=article.summary, aliases=" ".join(article.aliases), body=chunk.text)
+            doc["spell_all"] = vocabulary
+            if article.is_public:
+                doc["spell_public"] = vocabulary
+        elif chunk.kind == "alias":
+            doc.update(aliases=chunk.text)
+        else:
+            doc.update(heading=chunk.section, body=chunk.text)
+            doc["spell_all"] = chunk.text
+            if article.is_public:
+                doc["spell_public"] = chunk.text
+        yield doc
+
+
+def write_keyword_index(
+    target: Path,
+    articles: dict[str, Article],
+    chunks_by_article: dict[str, list[Chunk]],
+    *,
+    previous: Path | None = None,
+    replace_ids: Iterable[str] = (),
+) -> int:
+    """Write the Whoosh index into `target` (a new folder). Returns the number of documents written.
+
+    With `previous`, its index is copied and only the articles in `replace_ids` are
+    deleted and re-added, so a one-article edit does not re-index the whole corpus.
+    """
+    if previous is not None:
+        shutil.copytree(previous, target)
+        ix = whoosh_index.open_dir(str(target))
+        ids = set(replace_ids)
+    else:
+        target.mkdir(parents=True)
+        ix = whoosh_index.create_in(str(target), make_schema())
+        ids = set(articles)
+    written = 0
+    writer = ix.writer(limitmb=256)
+    try:
+        for article_id in sorted(ids):
+            if previous is not None:
+                writer.delete_by_term("article_id", article_id)
+            article = articles.get(article_id)
+            if article is None:
+                continue
+            for doc in _documents(article, chunks_by_article[article_id]):
+                writer.add_document(**doc)
+                written += 1
+        writer.commit(optimize=previous is None)
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        ix.close()
+    return written
+
+
+def open_keyword_index(folder: Path):
+    """Open a build's Whoosh index for reading."""
+    return whoosh_index.open_dir(str(folder), readonly=True)

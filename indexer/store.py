@@ -1,0 +1,240 @@
+"""The index folder format: where a build lives, how it is published, and how it is opened.
+
+Layout under the index root::
+
+    <root>/CURRENT                 one line: the id of the live build
+    <root>/.lock                   held (flock) by the one build that may run
+    <root>/builds/<build-id>/
+        articles.json              every parsed Article, so the server never parses Markdown
+        rendered.json              sanitised HTML of each article's sections, rendered once
+        chunks.jsonl               one chunk per line; row i of embeddings.npy is line i
+        embeddings.npy             float32 (n_chunks, dim), L2-normalised
+        whoosh/                    the keyword index (BM25F)
+        manifest.json              written last: its presence means the build is complete
+
+Publishing writes `CURRENT.tmp` and `os.replace`s it onto `CURRENT`, so a reader sees the
+old build or the new one, never a half-written one; a failed or killed build never touches it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from indexer.article import Article
+
+FORMAT_VERSION = 3
+CURRENT = "CURRENT"
+BUILDS = "builds"
+MANIFEST = "manifest.json"
+KEEP_BUILDS = 3
+
+
+class IndexError_(Exception):
+    """The index folder is missing, incomplete or of another format."""
+
+
+class BuildLocked(Exception):
+    """Another build holds the lock on this index root."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of an article a search can point at."""
+
+    id: str  # "<article id>#<n>"
+    article_id: str
+    kind: str  # "overview" | "alias" | "section" | "example"
+    section: str  # heading name ("" for the overview)
+    heading_path: str  # "Title > Section"
+    text: str  # what is shown and highlighted
+    embed_text: str  # what the encoder sees
+    hash: str  # sha256 of embed_text, the key for reusing embeddings
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    build_id: str
+    model_id: str
+    model_sha256: str
+    created_at: float
+    article_hashes: dict[str, str]
+    chunks: int
+    dim: int
+    examples: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def builds_dir(root: Path) -> Path:
+    return Path(root) / BUILDS
+
+
+def current_build_id(root: Path) -> str | None:
+    """The id of the published build, or None when nothing has been published."""
+    try:
+        value = (Path(root) / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return value or None
+
+
+def current_build_path(root: Path) -> Path | None:
+    build_id = current_build_id(root)
+    return builds_dir(root) / build_id if build_id else None
+
+
+def new_build_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+
+
+def read_manifest(build: Path) -> Manifest:
+    """The manifest of a complete build. Raises IndexError_ when the build is incomplete or foreign."""
+    try:
+        data = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexError_(f"{build} is not a complete build (no {MANIFEST})") from exc
+    except json.JSONDecodeError as exc:
+        raise IndexError_(f"{build / MANIFEST} is not valid JSON: {exc}") from exc
+    if data.get("format_version") != FORMAT_VERSION:
+        raise IndexError_(f"{build} has index format {data.get('format_version')}, this kb reads {FORMAT_VERSION}")
+    return Manifest(**data)
+
+
+def write_articles(build: Path, articles: list[Article]) -> None:
+    with open(build / "articles.json", "w", encoding="utf-8") as fh:
+        json.dump([a.to_dict() for a in articles], fh, ensure_ascii=False)
+
+
+def read_articles(build: Path) -> list[Article]:
+    with open(build / "articles.json", encoding="utf-8") as fh:
+        return [Article.from_dict(d) for d in json.load(fh)]
+
+
+def write_rendered(build: Path, rendered: dict[str, dict[str, str]]) -> None:
+    with open(build / "rendered.json", "w", encoding="utf-8") as fh:
+        json.dump(rendered, fh, ensure_ascii=False)
+
+
+def read_rendered(build: Path) -> dict[str, dict[str, str]]:
+    with open(build / "rendered.json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def write_chunks(build: Path, chunks: list[Chunk], embeddings: np.ndarray) -> None:
+    if len(chunks) != len(embeddings):
+        raise ValueError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+    with open(build / "chunks.jsonl", "w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(chunk.to_json() + "\n")
+    np.save(build / "embeddings.npy", np.ascontiguousarray(embeddings, dtype=np.float32), allow_pickle=False)
+
+
+def read_chunks(build: Path) -> list[Chunk]:
+    with open(build / "chunks.jsonl", encoding="utf-8") as fh:
+        return [Chunk(**json.loads(line)) for line in fh if line.strip()]
+
+
+def read_embeddings(build: Path, *, mmap: bool = True) -> np.ndarray:
+    return np.load(build / "embeddings.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def write_manifest(build: Path, manifest: Manifest) -> None:
+    """Write the manifest last, through a temporary file, and fsync the whole build first."""
+    _fsync_tree(build)
+    tmp = build / (MANIFEST + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(asdict(manifest), fh, indent=1, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, build / MANIFEST)
+    _fsync_dir(build)
+
+
+def publish(root: Path, build_id: str) -> None:
+    """Make `build_id` the live build with one atomic rename, then prune old builds."""
+    root = Path(root)
+    read_manifest(builds_dir(root) / build_id)  # refuse to publish an incomplete build
+    tmp = root / (CURRENT + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(build_id + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, root / CURRENT)
+    _fsync_dir(root)
+    prune_builds(root, keep=KEEP_BUILDS)
+
+
+def prune_builds(root: Path, keep: int = KEEP_BUILDS) -> list[str]:
+    """Delete all but the newest `keep` builds; the live build is always kept.
+
+    Readers that still hold an older snapshot keep working on open files; a build only
+    disappears after `keep` newer publications, long after any request on it has ended.
+    """
+    live = current_build_id(root)
+    folder = builds_dir(root)
+    if not folder.is_dir():
+        return []
+    builds = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+    complete = [p for p in builds if (p / MANIFEST).exists()]
+    keep_names = {p.name for p in complete[:keep]} | ({live} if live else set())
+    removed = []
+    for path in builds:
+        if path.name in keep_names:
+            continue
+        # An incomplete build younger than a minute may belong to a build in progress.
+        if not (path / MANIFEST).exists() and time.time() - path.stat().st_mtime < 60:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    return removed
+
+
+class BuildLock:
+    """An exclusive, non-blocking flock on `<root>/.lock`; released by the kernel if the process dies."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = Path(root) / ".lock"
+        self._fh = None
+
+    def __enter__(self) -> "BuildLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._fh.close()
+            raise BuildLocked(f"another build is running on {self.path.parent} (lock {self.path})") from exc
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+
+
+def _fsync_tree(path: Path) -> None:
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with open(os.path.join(dirpath, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

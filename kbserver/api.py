@@ -1,0 +1,160 @@
+"""The JSON API under /api/v1. Views stay thin: parse, authorise, call ranking, log."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from kbserver import errors, ranking
+from kbserver.auth import current_caller, require
+from kbserver.errors import ApiError
+from kbserver.reader import IndexUnavailable
+from kbserver.reader_app import get_view, services
+
+bp = Blueprint("api", __name__)
+errors.register(bp)
+
+ARTICLE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:/[A-Za-z0-9][A-Za-z0-9_-]*)*$")
+TYPES = ("policy", "product", "procedure")
+
+
+def article_url(article_id: str) -> str:
+    return url_for("web.article", article_id=article_id)
+
+
+def _view():
+    try:
+        return get_view(current_caller().allow_internal)
+    except IndexUnavailable as exc:
+        raise ApiError(503, "index_unavailable", str(exc)) from exc
+
+
+def _text_param(value: Any, name: str) -> str:
+    if value is None:
+        raise ApiError(400, f"missing_{name}", f"'{name}' is required")
+    if not isinstance(value, str):
+        raise ApiError(400, f"invalid_{name}", f"'{name}' must be a string")
+    if not value.strip():
+        raise ApiError(400, f"empty_{name}", f"'{name}' must not be empty")
+    max_chars = int(current_app.config["MAX_TEXT_CHARS"])
+    if len(value) > max_chars:
+        raise ApiError(400, f"{name}_too_long", f"'{name}' is longer than {max_chars} characters")
+    return value
+
+
+def _limit_param(value: Any, default: int) -> int:
+    if value is None or value == "":
+        return default
+    max_limit = int(current_app.config["MAX_LIMIT"])
+    if isinstance(value, bool):
+        value = None
+    try:
+        limit = int(value) if isinstance(value, (int, str)) else None
+    except ValueError:
+        limit = None
+    if limit is None or not 1 <= limit <= max_limit:
+        raise ApiError(400, "invalid_limit", f"'limit' must be an integer from 1 to {max_limit}")
+    return limit
+
+
+def _json_body() -> dict:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send JSON with Content-Type: application/json")
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    return body
+
+
+def run_search(args: Any) -> dict[str, Any]:
+    """Validate search parameters and rank; shared by the API and the web page."""
+    q = _text_param(args.get("q"), "q")
+    mode = args.get("mode") or "hybrid"
+    if mode not in ranking.MODES:
+        raise ApiError(400, "invalid_mode", f"'mode' must be one of: {', '.join(ranking.MODES)}")
+    type_ = args.get("type") or None
+    if type_ is not None and type_ not in TYPES:
+        raise ApiError(400, "invalid_type", f"'type' must be one of: {', '.join(TYPES)}")
+    tag = args.get("tag") or None
+    limit = _limit_param(args.get("limit"), 10)
+    view = _view()
+    embedder = services().embedder if mode != "keyword" else None
+    return ranking.search(
+        view, embedder, q, mode=mode, limit=limit, type_=type_, tag=tag, url_for_article=article_url
+    )
+
+
+def run_suggest(body: dict) -> dict[str, Any]:
+    text = _text_param(body.get("text"), "text")
+    limit = _limit_param(body.get("limit"), 3)
+    view = _view()
+    return ranking.suggest(view, services().embedder, text, limit=limit, url_for_article=article_url)
+
+
+@bp.get("/search")
+def search():
+    require("search")
+    result = run_search(request.args)
+    return jsonify(result)
+
+
+@bp.post("/suggest")
+def suggest():
+    require("suggest")
+    result = run_suggest(_json_body())
+    return jsonify(result)
+
+
+def article_payload(view, article) -> dict[str, Any]:
+    rendered = view.rendered(article.id)
+    return {
+        "article": {
+            **ranking.article_ref(article, article_url),
+            "tags": list(article.tags),
+            "audience": article.audience,
+            "updated": article.updated,
+            "review_by": article.review_by,
+            "aliases": list(article.aliases),
+        },
+        "intro_html": rendered.get("_intro", ""),
+        "sections": [
+            {"name": s.name, "key": s.key, "text": s.markdown, "html": rendered.get(s.key, "")}
+            for s in article.sections
+        ],
+        "steps": [{"n": s.n, "text": s.text, "details": list(s.details)} for s in article.steps],
+        "policies": [ranking.policy_payload(p, article_url) for p in map(view.get, article.policies) if p],
+        "related": [
+            {"id": r.id, "title": r.title, "url": article_url(r.id)} for r in map(view.get, article.related) if r
+        ],
+    }
+
+
+def get_article_or_404(view, article_id: str):
+    """The article this caller may see. Raises ApiError 400 for a malformed id and 404 when the
+    article does not exist or is internal to a public caller (the response never confirms it exists)."""
+    if not ARTICLE_ID_RE.match(article_id) or len(article_id) > 200:
+        raise ApiError(400, "invalid_article_id", "article ids look like 'area/slug'")
+    article = view.get(article_id)
+    if article is None:
+        raise ApiError(404, "article_not_found", f"no article '{article_id}'")
+    return article
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str):
+    require("search")
+    view = _view()
+    return jsonify(article_payload(view, get_article_or_404(view, article_id)))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    spec = resources.files("kbserver").joinpath("openapi.json").read_text(encoding="utf-8")
+    return Response(spec, mimetype="application/json")

@@ -1,0 +1,20 @@
+"""The `kb` command: one entry point for authors, operators and CI.
+
+Heavy imports (torch, whoosh, Flask) happen inside command bodies so `kb --help` is instant.
+"""
+
+from __future__ import annotations
+
+import click
+
+from kbserver.cli import evaluate, index, lint, serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="kb")
+def main() -> None:
+    """kb: the knowledge base and answer assist for customer-service teams."""
+
+
+for module in (lint, index, serve, evaluate):
+    module.register(main)

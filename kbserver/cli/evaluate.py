@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from kbserver.cli.options import index_option, json_option
+
+
+def register(group: click.Group) -> None:
+    group.add_command(eval_command)
+
+
+@click.command("eval")
+@click.option("--queries", "queries", default="tests/eval/queries.jsonl", show_default=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=str), help="JSONL: {\"query\", \"relevant\": [ids]} per line.")
+@index_option
+@click.option("--mode", type=click.Choice(["suggest", "hybrid", "keyword", "semantic", "all"]), default="all", show_default=True)
+@click.option("--worst", default=10, show_default=True, help="How many of the worst misses to print.")
+@json_option
+def eval_command(queries: str, index_dir: str, mode: str, worst: int, as_json: bool) -> None:
+    """Measure relevance on a labelled query file: hit@1, hit@3, MRR@10, nDCG@10, off-topic flags.
+
+    Ranks exactly as the API does, on the index folder, without starting the server.
+
+    Example: kb eval --queries tests/eval/queries.jsonl --index var/index --mode all
+    """
+    from indexer.embedding import get_encoder, onnx_file
+    from kbserver.evaluation import EVAL_MODES, QueryFileError, evaluate, load_cases
+    from kbserver.ranking import QueryEmbedder
+    from kbserver.reader import IndexUnavailable, open_snapshot
+
+    try:
+        cases = load_cases(Path(queries))
+        snapshot = open_snapshot(Path(index_dir))
+    except (QueryFileError, IndexUnavailable) as exc:
+        raise click.ClickException(str(exc)) from exc
+    encoder = get_encoder(onnx_path=onnx_file(Path(index_dir) / "models"))
+    embedder = QueryEmbedder(encoder.encode, cache_size=4096)
+    view = snapshot.view(allow_internal=True)
+    modes = EVAL_MODES if mode == "all" else (mode,)
+    reports = {m: evaluate(view, embedder, cases, m) for m in modes}
+    if as_json:
+        out = {m: r.as_dict(worst) for m, r in reports.items()}
+        click.echo(json.dumps(out[mode] if mode != "all" else out, indent=1))
+        return
+    click.echo(f"{len(cases)} cases from {queries} on build {snapshot.build_id}")
+    click.echo(f"{'mode':<10}{'hit@1':>8}{'hit@3':>8}{'MRR@10':>8}{'nDCG@10':>9}{'offtopic':>10}{'false':>8}")
+    for m, r in reports.items():
+        click.echo(f"{m:<10}{r.hit_at_1:>8.3f}{r.hit_at_3:>8.3f}{r.mrr_at_10:>8.3f}{r.ndcg_at_10:>9.3f}"
+                   f"{r.offtopic_flagged:>10.3f}{r.false_flags:>8.3f}")
+    for m, r in reports.items():
+        if r.misses and worst:
+            click.echo(f"\nworst misses ({m}):")
+            for miss in r.misses[:worst]:
+                rank = "not in top 10" if miss["rank"] is None else f"rank {miss['rank']}"
+                expected = ", ".join(miss["expected"]) or "(no answer)"
+                click.echo(f"  line {miss['line']}: {expected}: {rank}; got {', '.join(miss['got'])}")
+                click.echo(f"    {miss['query'][:140]}")

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from kbserver.cli.options import articles_option, index_option
+
+
+def register(group: click.Group) -> None:
+    group.add_command(index)
+
+
+def _progress_factory() -> Callable[[int], Callable[[int], None]]:
+    """A tqdm bar on a terminal; a plain line every tenth of the way otherwise."""
+    interactive = sys.stderr.isatty()
+
+    def factory(total: int) -> Callable[[int], None]:
+        if interactive:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="chunk", desc="embedding", leave=False)
+
+            def step(n: int) -> None:
+                bar.update(n)
+                if bar.n >= total:
+                    bar.close()
+
+            return step
+        done = [0, 0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            tenth = done[0] * 10 // max(total, 1)
+            if tenth > done[1] or done[0] >= total:
+                done[1] = tenth
+                click.echo(f"embedding: {done[0]}/{total} chunks", err=True)
+
+        return step
+
+    return factory
+
+
+def make_encoder_factory(index_dir: Path, *, use_onnx: bool = True):
+    """Load the encoder for building, exporting the model to ONNX under the index root first."""
+
+    def factory():
+        from indexer.embedding import ModelError, export_onnx, get_encoder, onnx_file
+
+        onnx_path = onnx_file(Path(index_dir) / "models")
+        if use_onnx and not onnx_path.exists():
+            click.echo(f"exporting the model to ONNX ({onnx_path.name}), once per index root...", err=True)
+            try:
+                export_onnx(onnx_path)
+            except (ImportError, RuntimeError, ModelError) as exc:
+                if isinstance(exc, ModelError):
+                    raise
+                click.echo(f"warning: ONNX export failed ({exc}); embedding with torch instead", err=True)
+        return get_encoder(onnx_path=onnx_path if use_onnx else None)
+
+    return factory
+
+
+@click.command()
+@articles_option
+@index_option
+@click.option("--full", is_flag=True, help="Re-embed every chunk even if an earlier build has it.")
+@click.option("--torch", "use_torch", is_flag=True, help="Embed with sentence-transformers on torch, not ONNX Runtime.")
+def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool) -> None:
+    """Lint the articles, build the keyword and semantic indexes, and publish them atomically.
+
+    Refuses to publish when lint finds errors (exit 1); the live index stays as it was.
+    Only added or changed chunks are embedded.
+
+    Example: kb index --articles articles --index var/index
+    """
+    from indexer.build import LintFailed, build_index
+    from indexer.embedding import ModelError
+    from indexer.store import BuildLocked
+
+    if not Path(articles_dir).is_dir():
+        raise click.ClickException(f"{articles_dir}: no such articles folder")
+    try:
+        report = build_index(
+            Path(articles_dir),
+            Path(index_dir),
+            encoder_factory=make_encoder_factory(Path(index_dir), use_onnx=not use_torch),
+            full=full,
+            progress_factory=_progress_factory(),
+        )
+    except LintFailed as exc:
+        for finding in exc.findings:
+            click.echo(str(finding))
+        click.echo(f"{exc}; the live index is unchanged", err=True)
+        sys.exit(1)
+    except BuildLocked as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for warning in report.warnings:
+        click.echo(str(warning), err=True)
+    click.echo(report.summary())
+    click.echo(f"published build {report.build_id} to {index_dir}")

@@ -1,0 +1,38 @@
+"""Flags shared by several commands, spelled the same way everywhere."""
+
+from __future__ import annotations
+
+import click
+
+from kbserver.config import defaults
+
+_DEFAULTS = defaults()
+
+articles_option = click.option(
+    "--articles",
+    "articles_dir",
+    envvar="KB_ARTICLES_DIR",
+    default=_DEFAULTS["ARTICLES_DIR"],
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="Folder of Markdown articles (env KB_ARTICLES_DIR).",
+)
+index_option = click.option(
+    "--index",
+    "index_dir",
+    envvar="KB_INDEX_DIR",
+    default=_DEFAULTS["INDEX_DIR"],
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="Index root (env KB_INDEX_DIR).",
+)
+database_option = click.option(
+    "--database",
+    "database",
+    envvar="KB_DATABASE",
+    default=_DEFAULTS["DATABASE"],
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="SQLite database for feedback, tokens and learned examples (env KB_DATABASE).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")

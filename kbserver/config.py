@@ -1,0 +1,40 @@
+"""Every setting kb reads, with its default and help text, in one table.
+
+Environment variables carry the prefix `KB_` (dropped in `app.config`) and are parsed as
+JSON when they can be: `KB_RELOAD_INTERVAL_S=5` arrives as the int 5. README's settings
+section lists every row (a test checks it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class Setting(NamedTuple):
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ARTICLES_DIR", "articles", "Folder of Markdown articles that `kb lint` and `kb index` read."),
+    Setting("INDEX_DIR", "var/index", "Index root: `kb index` publishes builds here, the service reads the live one."),
+    Setting("DATABASE", "var/kb.sqlite3", "SQLite file for feedback, the query log, tokens and learned examples."),
+    Setting("RELOAD_INTERVAL_S", 2.0, "How often (seconds) the service looks for a newly published index."),
+    Setting("INFERENCE_THREADS", 1, "Threads the encoder may use per process. Keep 1 per gunicorn worker."),
+    Setting("MAX_CONTENT_LENGTH", 65536, "Largest request body in bytes; larger bodies get 413."),
+    Setting("MAX_TEXT_CHARS", 8000, "Longest `text` (suggest) or `q` (search) accepted, in characters."),
+    Setting("MAX_LIMIT", 50, "Largest `limit` a search or suggest request may ask for."),
+    Setting(
+        "ANONYMOUS_SCOPES",
+        "search,suggest,feedback,reports,internal",
+        "Scopes of requests without a token. The default trusts everyone who can reach the "
+        "service (one team's network); beyond that set it to `search,suggest` or empty.",
+    ),
+    Setting("RATE_LIMIT", "600 per minute", "Per-token (or per-address) request budget; excess gets 429."),
+    Setting("LEARNING", "on", "`off` ignores learned examples when ranking."),
+)
+
+
+def defaults() -> dict[str, Any]:
+    return {s.name: s.default for s in SETTINGS}

@@ -1,0 +1,63 @@
+"""One way to build a JSON error, and the handlers that turn every API failure into one."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# HTTP status -> default code, for errors raised by Flask/werkzeug themselves.
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal",
+    503: "index_unavailable",
+}
+
+
+class ApiError(HTTPException):
+    """An error with a stable code: raise it anywhere under /api/v1."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(description=message)
+        self.code = status
+        self.error_code = code
+
+
+def api_error(status: int, code: str, message: str) -> tuple[Response, int]:
+    """The canonical error body `{"error": {"code", "message"}}`. Callers may add keys, never remove."""
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def register_app(app: Flask) -> None:
+    """Routing errors (no such API route, wrong method) under /api/ are JSON too."""
+
+    @app.errorhandler(HTTPException)
+    def _routing(exc: HTTPException):
+        if request.path.startswith("/api/"):
+            code = getattr(exc, "error_code", None) or STATUS_CODES.get(exc.code or 500, "error")
+            return api_error(exc.code or 500, code, exc.description or code)
+        return exc
+
+
+def register(bp: Blueprint) -> None:
+    """Make every error raised under `bp` a JSON error; never leak a traceback."""
+
+    @bp.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        code = getattr(exc, "error_code", None) or STATUS_CODES.get(exc.code or 500, "error")
+        return api_error(exc.code or 500, code, exc.description or code)
+
+    @bp.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return api_error(500, "internal", "internal error; it has been logged")

@@ -1,0 +1,122 @@
+"""Relevance metrics over a labelled query file, ranking exactly as the API does."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kbserver import ranking
+from kbserver.ranking import QueryEmbedder, RankParams
+from kbserver.reader import AudienceView
+
+EVAL_MODES = ("suggest", "hybrid", "keyword", "semantic")
+
+
+class QueryFileError(ValueError):
+    """A line of the query file is not `{"query": str, "relevant": [ids]}`."""
+
+
+@dataclass(frozen=True)
+class Case:
+    query: str
+    relevant: tuple[str, ...]
+    line: int
+
+
+def load_cases(path: Path) -> list[Case]:
+    """Read a JSONL query file. Raises QueryFileError naming `file:line` for a bad line."""
+    cases = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise QueryFileError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
+            if not isinstance(data, dict) or not isinstance(data.get("query"), str):
+                raise QueryFileError(f"{path}:{number}: expected {{\"query\": \"...\", \"relevant\": [...]}}")
+            relevant = data.get("relevant", [])
+            if not isinstance(relevant, list) or not all(isinstance(r, str) for r in relevant):
+                raise QueryFileError(f"{path}:{number}: 'relevant' must be a list of article ids")
+            cases.append(Case(data["query"], tuple(relevant), number))
+    return cases
+
+
+@dataclass
+class ModeReport:
+    mode: str
+    cases: int = 0
+    answerable: int = 0
+    offtopic: int = 0
+    hit_at_1: float = 0.0
+    hit_at_3: float = 0.0
+    mrr_at_10: float = 0.0
+    ndcg_at_10: float = 0.0
+    offtopic_flagged: float = 0.0
+    false_flags: float = 0.0
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self, worst: int = 10) -> dict[str, Any]:
+        return {
+            "cases": self.cases,
+            "answerable": self.answerable,
+            "offtopic": self.offtopic,
+            "hit_at_1": round(self.hit_at_1, 4),
+            "hit_at_3": round(self.hit_at_3, 4),
+            "mrr_at_10": round(self.mrr_at_10, 4),
+            "ndcg_at_10": round(self.ndcg_at_10, 4),
+            "offtopic_flagged": round(self.offtopic_flagged, 4),
+            "false_flags": round(self.false_flags, 4),
+            "worst_misses": self.misses[:worst],
+        }
+
+
+def evaluate(
+    view: AudienceView,
+    embedder: QueryEmbedder,
+    cases: list[Case],
+    mode: str,
+    params: RankParams = ranking.DEFAULT_PARAMS,
+) -> ModeReport:
+    report = ModeReport(mode=mode, cases=len(cases))
+    hits1 = hits3 = rr = ndcg = flagged_off = flagged_on = 0.0
+    for case in cases:
+        rank_mode = "hybrid" if mode == "suggest" else mode
+        ranked = ranking.rank(
+            view, embedder if rank_mode != "keyword" else None, case.query,
+            mode=rank_mode, for_suggest=mode == "suggest", params=params,
+        )
+        ids = [r.article.id for r in ranked[:10]]
+        flagged = not ranked if mode == "keyword" else not ranking.is_confident(ranked, params)
+        if not case.relevant:
+            report.offtopic += 1
+            flagged_off += flagged
+            if not flagged:
+                report.misses.append({"query": case.query, "line": case.line, "expected": [], "got": ids[:3],
+                                      "score": round(ranked[0].score, 3) if ranked else None, "rank": None})
+            continue
+        report.answerable += 1
+        flagged_on += flagged
+        relevant = set(case.relevant)
+        positions = [i for i, aid in enumerate(ids) if aid in relevant]
+        first = positions[0] if positions else None
+        hits1 += first == 0
+        hits3 += first is not None and first < 3
+        rr += 1.0 / (first + 1) if first is not None else 0.0
+        dcg = sum(1.0 / math.log2(i + 2) for i in positions)
+        ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), 10)))
+        ndcg += dcg / ideal
+        if first != 0:
+            report.misses.append({"query": case.query, "line": case.line, "expected": list(case.relevant),
+                                  "got": ids[:3], "rank": None if first is None else first + 1,
+                                  "score": round(ranked[0].score, 3) if ranked else None})
+    n = max(report.answerable, 1)
+    report.hit_at_1, report.hit_at_3, report.mrr_at_10, report.ndcg_at_10 = hits1 / n, hits3 / n, rr / n, ndcg / n
+    report.offtopic_flagged = flagged_off / max(report.offtopic, 1)
+    report.false_flags = flagged_on / n
+    report.misses.sort(key=lambda m: (m["rank"] is not None, -(m["rank"] or 0)))
+    return report

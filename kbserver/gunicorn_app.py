@@ -1,0 +1,24 @@
+"""Run the app under gunicorn from `kb serve --workers N` (the same as `gunicorn 'kbserver:create_app()'`)."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+
+class _App(BaseApplication):
+    def __init__(self, options: dict) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from kbserver import create_app
+
+        return create_app()
+
+
+def run_gunicorn(host: str, port: int, workers: int) -> None:
+    _App({"bind": f"{host}:{port}", "workers": workers, "threads": 4, "worker_class": "gthread", "timeout": 60}).run()

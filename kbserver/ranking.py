@@ -1,0 +1,382 @@
+"""Search and suggest over an opened index. No Flask here: `kb eval` ranks exactly as the API does.
+
+Hybrid ranking, per article:
+
+    semantic  = max cosine between the query and the article's chunks (title+summary,
+                each alias, each section piece)
+    keyword   = best BM25F chunk score, squashed to [0, 1) by s / (s + KEYWORD_HALF)
+    score     = semantic + KEYWORD_WEIGHT * keyword
+
+The keyword part is squashed with a fixed half-saturation point rather than divided by the
+best score of the query, so a query whose words barely match anything does not hand a full
+bonus to its least-bad article. Customer messages are cleaned first (greetings, sign-offs,
+emails, order and phone numbers carry no meaning for ranking). How each choice was measured
+is in docs/quality.md.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from indexer.article import Article, bullet_items
+from indexer.chunking import plain_text
+from kbserver.reader import AudienceView
+
+MODES = ("hybrid", "keyword", "semantic")
+
+# Tuned on tests/eval/queries.jsonl; see docs/quality.md for the sweep behind each value.
+KEYWORD_WEIGHT = 0.25
+KEYWORD_HALF = 12.0
+SENTENCE_WEIGHT = 0.9
+PROCEDURE_PRIOR = 0.02
+NO_MATCH_THRESHOLD = 0.40
+HIGH_CONFIDENCE = 0.60
+MEDIUM_CONFIDENCE = 0.48
+STRONG_POLICY_RATIO = 0.92
+
+
+@dataclass(frozen=True)
+class Ranked:
+    article: Article
+    score: float  # fused score used for ordering
+    semantic: float
+    keyword: float
+    best_row: int  # the chunk that matched best (for "why", section and snippet)
+
+
+@dataclass(frozen=True)
+class RankParams:
+    keyword_weight: float = KEYWORD_WEIGHT
+    keyword_half: float = KEYWORD_HALF
+    sentence_weight: float = SENTENCE_WEIGHT
+    procedure_prior: float = PROCEDURE_PRIOR
+    no_match_threshold: float = NO_MATCH_THRESHOLD
+
+
+DEFAULT_PARAMS = RankParams()
+
+_EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_URL_RE = re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.I)
+_REF_RE = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z]{1,4}[-/]?\d[\d-]{3,}\b|#?\b\d{5,}\b", re.I)
+_PHONE_RE = re.compile(r"(?:\+44\s?|\b0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}\b")
+_GREETING_RE = re.compile(
+    r"^\s*(?:(?:hi|hiya|hello|hey|dear|good\s+(?:morning|afternoon|evening))\b[^.!?\n,]{0,30}[,.!\n]?\s*)+",
+    re.I,
+)
+_PLEASANTRY_RE = re.compile(
+    r"^(?:(?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+in\s+advance)?(?:\s+for\s+[^.!?]{0,40})?"
+    r"|cheers|kind(?:est)?\s+regards|best\s+(?:wishes|regards)|regards|sincerely|yours\s+(?:sincerely|faithfully)"
+    r"|hope\s+(?:you(?:'re|\s+are)\s+well|this\s+makes\s+sense)[^.!?]*|look(?:ing)?\s+forward\s+to[^.!?]*"
+    r"|sorry\s+to\s+bother\s+you|please\s+help(?:\s+me)?|any\s+help\s+(?:would\s+be|is)\s+(?:much\s+)?appreciated"
+    r"|(?:hi|hello|hey)(?:\s+there)?)\W*(?:[A-Z][a-z]+\W*)?$",
+    re.I,
+)
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def clean_query(text: str) -> str:
+    """Strip what carries no meaning for ranking: greetings, sign-offs, emails, URLs, references."""
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+    text = _EMAIL_RE.sub(" ", text)
+    text = _URL_RE.sub(" ", text)
+    text = _PHONE_RE.sub(" ", text)
+    text = _REF_RE.sub(" ", text)
+    text = _GREETING_RE.sub("", text)
+    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(text) if s and s.strip()]
+    kept = [s for s in sentences if not _PLEASANTRY_RE.match(s)]
+    cleaned = " ".join(kept or sentences)
+    return re.sub(r"\s+", " ", cleaned).strip()
+
+
+def content_sentences(cleaned: str, max_sentences: int = 6) -> list[str]:
+    """The sentences of a cleaned message worth embedding on their own (long messages only)."""
+    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(cleaned) if len(s.split()) >= 3]
+    return sentences[:max_sentences] if len(sentences) > 1 else []
+
+
+class QueryEmbedder:
+    """Embeds queries with the process-wide encoder, through a small LRU cache."""
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], cache_size: int = 1024) -> None:
+        self._encode = encode
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One encoder call for all the texts not already cached."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            vectors = self._encode(list(missing))
+            with self._lock:
+                for text, vector in zip(missing, vectors):
+                    self._cache[text] = vector
+                    if len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
+        with self._lock:
+            out = []
+            for text in texts:
+                self._cache.move_to_end(text)
+                out.append(self._cache[text])
+        return np.vstack(out).astype(np.float32, copy=False)
+
+
+def _article_max(view: AudienceView, chunk_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per article: the best chunk score and that chunk's row."""
+    snap = view.snapshot
+    best = np.maximum.reduceat(chunk_scores, snap.group_starts)
+    # Row of the best chunk: argmax inside each group, done once over the grouped layout.
+    order = np.lexsort((-chunk_scores, snap.chunk_article))
+    first_of_group = order[snap.group_starts]
+    return best, first_of_group
+
+
+def _semantic(view: AudienceView, embedder: QueryEmbedder, cleaned: str, params: RankParams) -> tuple[np.ndarray, np.ndarray]:
+    snap = view.snapshot
+    sentences = content_sentences(cleaned)
+    vectors = embedder.embed([cleaned, *sentences])
+    sims = snap.embeddings @ vectors.T  # (chunks, 1 + sentences)
+    chunk_scores = sims[:, 0]
+    if sentences:
+        chunk_scores = np.maximum(chunk_scores, params.sentence_weight * sims[:, 1:].max(axis=1))
+    return _article_max(view, chunk_scores)
+
+
+def _keyword(view: AudienceView, cleaned: str, filters: dict[str, str] | None) -> tuple[np.ndarray, np.ndarray]:
+    snap = view.snapshot
+    scores = np.zeros(len(snap.article_ids), dtype=np.float32)
+    rows = np.full(len(snap.article_ids), -1, dtype=np.int64)
+    for hit in view.keyword_hits(view.analyse(cleaned), filters=filters):
+        a = snap.chunk_article[hit.row]
+        if hit.score > scores[a]:
+            scores[a] = hit.score
+            rows[a] = hit.row
+    return scores, rows
+
+
+def rank(
+    view: AudienceView,
+    embedder: QueryEmbedder | None,
+    text: str,
+    *,
+    mode: str = "hybrid",
+    for_suggest: bool = False,
+    type_: str | None = None,
+    tag: str | None = None,
+    params: RankParams = DEFAULT_PARAMS,
+) -> list[Ranked]:
+    """Every article this audience may see that the query touches, best first."""
+    snap = view.snapshot
+    cleaned = clean_query(text) or text.strip()
+    n = len(snap.article_ids)
+    mask = view.article_mask.copy()
+    if type_:
+        mask &= np.array([snap.articles[a].type == type_ for a in snap.article_ids])
+    if tag:
+        tag_l = tag.lower()
+        mask &= np.array([tag_l in (t.lower() for t in snap.articles[a].tags) for a in snap.article_ids])
+    filters = {k: v for k, v in (("type", type_), ("tags", tag.lower() if tag else None)) if v}
+
+    semantic = np.zeros(n, dtype=np.float32)
+    sem_rows = np.zeros(n, dtype=np.int64)
+    keyword = np.zeros(n, dtype=np.float32)
+    kw_rows = np.full(n, -1, dtype=np.int64)
+    if mode in ("hybrid", "semantic"):
+        if embedder is None:
+            raise ValueError("semantic ranking needs an embedder")
+        semantic, sem_rows = _semantic(view, embedder, cleaned, params)
+    if mode in ("hybrid", "keyword"):
+        keyword, kw_rows = _keyword(view, cleaned, filters)
+
+    if mode == "keyword":
+        fused = keyword.copy()
+        touched = keyword > 0
+    else:
+        squashed = keyword / (keyword + params.keyword_half)
+        fused = semantic + (params.keyword_weight * squashed if mode == "hybrid" else 0.0)
+        touched = np.ones(n, dtype=bool)
+    if for_suggest and params.procedure_prior:
+        fused = fused + params.procedure_prior * np.array(
+            [snap.articles[a].type == "procedure" for a in snap.article_ids], dtype=np.float32
+        )
+    candidates = np.flatnonzero(mask & touched)
+    order = candidates[np.argsort(-fused[candidates], kind="stable")]
+    out = []
+    for a in order:
+        row = int(kw_rows[a]) if mode == "keyword" else int(sem_rows[a])
+        out.append(
+            Ranked(
+                article=snap.articles[snap.article_ids[a]],
+                score=float(fused[a]),
+                semantic=float(semantic[a]),
+                keyword=float(keyword[a]),
+                best_row=row,
+            )
+        )
+    return out
+
+
+def confidence(ranked: Ranked, params: RankParams = DEFAULT_PARAMS) -> str:
+    if ranked.score >= HIGH_CONFIDENCE:
+        return "high"
+    if ranked.score >= max(MEDIUM_CONFIDENCE, params.no_match_threshold):
+        return "medium"
+    return "low"
+
+
+def is_confident(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS) -> bool:
+    return bool(ranked) and ranked[0].score >= params.no_match_threshold
+
+
+def score_01(value: float) -> float:
+    return round(min(1.0, max(0.0, value)), 4)
+
+
+# ---------------------------------------------------------------------------- payloads
+
+
+def article_ref(article: Article, url_for_article: Callable[[str], str]) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "type": article.type,
+        "summary": article.summary,
+        "owner": article.owner,
+        "url": url_for_article(article.id),
+    }
+
+
+def section_text(article: Article, key: str) -> str | None:
+    section = article.section(key)
+    return section.markdown.strip() if section else None
+
+
+def policy_payload(policy: Article, url_for_article: Callable[[str], str]) -> dict[str, Any]:
+    return {
+        **article_ref(policy, url_for_article),
+        "exceptions": section_text(policy, "exceptions"),
+        "what_you_can_offer": section_text(policy, "what_you_can_offer"),
+    }
+
+
+def why(view: AudienceView, ranked: Ranked) -> dict[str, str]:
+    """The section and text of the chunk that matched best."""
+    if ranked.best_row < 0:
+        return {"section": "", "text": ranked.article.summary}
+    chunk = view.snapshot.chunks[ranked.best_row]
+    section = chunk.section or ("Also known as" if chunk.kind == "alias" else "Summary")
+    text = chunk.text if len(chunk.text) <= 300 else chunk.text[:297].rsplit(" ", 1)[0] + "…"
+    return {"section": section, "text": text}
+
+
+def suggestion_payload(
+    view: AudienceView,
+    ranked: Ranked,
+    all_ranked: list[Ranked],
+    url_for_article: Callable[[str], str],
+    params: RankParams = DEFAULT_PARAMS,
+) -> dict[str, Any]:
+    """Everything an agent needs to act on one suggested article."""
+    article = ranked.article
+    reason = why(view, ranked)
+    policies = [view.get(pid) for pid in article.policies]
+    named = [p for p in policies if p is not None]
+    named_ids = {p.id for p in named}
+    # A policy the query itself points at strongly is attached too, even when not named.
+    strong = [
+        r.article
+        for r in all_ranked[:8]
+        if r.article.type == "policy"
+        and r.article.id not in named_ids
+        and r.article.id != article.id
+        and r.score >= STRONG_POLICY_RATIO * ranked.score
+    ][:1]
+    payload = {
+        "article": {**article_ref(article, url_for_article), "updated": article.updated},
+        "score": score_01(ranked.score),
+        "confidence": confidence(ranked, params),
+        "why": f"{reason['section']}: {reason['text']}" if reason["section"] else reason["text"],
+        "matched_section": reason["section"],
+        "steps": [{"n": s.n, "text": s.text, "details": list(s.details)} for s in article.steps],
+        "policies": [policy_payload(p, url_for_article) for p in [*named, *strong]],
+        "exceptions": section_text(article, "exceptions"),
+        "what_you_can_offer": section_text(article, "what_you_can_offer"),
+        "escalation": section_text(article, "escalation"),
+        "follow_up": bullet_items(article.section("follow_up").markdown) if article.section("follow_up") else [],
+        "related": [
+            {"id": r.id, "title": r.title, "url": url_for_article(r.id)}
+            for r in (view.get(rid) for rid in article.related)
+            if r is not None
+        ],
+    }
+    if article.type != "procedure":
+        payload["sections"] = [
+            {"name": s.name, "key": s.key, "text": s.markdown, "html": view.rendered(article.id).get(s.key, "")}
+            for s in article.sections
+        ]
+    return payload
+
+
+def suggest(
+    view: AudienceView,
+    embedder: QueryEmbedder,
+    text: str,
+    *,
+    limit: int = 3,
+    url_for_article: Callable[[str], str],
+    params: RankParams = DEFAULT_PARAMS,
+) -> dict[str, Any]:
+    """The suggest API's answer for one customer message."""
+    ranked = rank(view, embedder, text, mode="hybrid", for_suggest=True, params=params)
+    top = ranked[:limit]
+    return {
+        "request_id": uuid.uuid4().hex,
+        "no_confident_match": not is_confident(ranked, params),
+        "suggestions": [suggestion_payload(view, r, ranked, url_for_article, params) for r in top],
+    }
+
+
+def search(
+    view: AudienceView,
+    embedder: QueryEmbedder | None,
+    text: str,
+    *,
+    mode: str = "hybrid",
+    limit: int = 10,
+    type_: str | None = None,
+    tag: str | None = None,
+    url_for_article: Callable[[str], str],
+    params: RankParams = DEFAULT_PARAMS,
+) -> dict[str, Any]:
+    """The search API's answer: one result per article with its best section and a highlighted snippet."""
+    ranked = rank(view, embedder, text, mode=mode, type_=type_, tag=tag, params=params)[:limit]
+    results = []
+    for r in ranked:
+        reason = why(view, r)
+        chunk_text = view.snapshot.chunks[r.best_row].text if r.best_row >= 0 else r.article.summary
+        results.append(
+            {
+                "article": article_ref(r.article, url_for_article),
+                "score": round(r.score, 4),
+                "section": reason["section"],
+                "snippet": view.highlight(chunk_text, text),
+            }
+        )
+    return {
+        "request_id": uuid.uuid4().hex,
+        "query": text,
+        "mode": mode,
+        "results": results,
+        "did_you_mean": view.did_you_mean(text),
+    }
+
+
+__all__ = ["MODES", "Ranked", "RankParams", "clean_query", "rank", "search", "suggest", "plain_text"]
