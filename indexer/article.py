@@ -39,7 +39,10 @@ _STEP_RE = re.compile(r"^(?P<n>\d+)[.)]\s+(?P<text>.*)$")
 _NESTED_RE = re.compile(r"^\s{2,}(?:[-*+]|\d+[.)])\s+(?P<text>.*)$")
 _BULLET_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(?P<text>.*)$")
 _UNSAFE_TAG_RE = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style|svg|form|base|meta|link)\b", re.I)
-_EVENT_HANDLER_RE = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)
+# A tag (which may span lines) but not a Markdown autolink such as <https://example.com/onsale=1>.
+_TAG_RE = re.compile(r"<(?!(?:https?|ftp|mailto):[^\s<>]*>)[a-z][^<>]*", re.I)
+# Browsers also take `/` or a closing quote as the end of the previous attribute: <img/onerror=...>.
+_EVENT_HANDLER_RE = re.compile(r"[\s/\"']on[a-z]+\s*=", re.I)
 _SCRIPT_URL_RE = re.compile(r"(javascript|vbscript|data\s*:\s*text/html)", re.I)
 
 
@@ -172,8 +175,13 @@ def parse_article(path: Path, root: Path, *, today: dt.date | None = None) -> tu
 
     Returns the article (None when it has errors that prevent building one) and the findings.
     """
-    text = path.read_text(encoding="utf-8")
     display = display_path(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return None, [Finding(display, line, "error", f"not UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8")]
     return parse_text(text, article_id(path, root), display, today=today)
 
 
@@ -206,7 +214,10 @@ def parse_text(
     steps: tuple[Step, ...] = ()
     steps_section = next((s for s in sections if s.key == "steps"), None)
     if steps_section is not None:
-        steps = _parse_steps(steps_section, p)
+        # Section.markdown drops the blank lines under the heading; count them back in.
+        after_heading = body_lines[steps_section.line - body_first_line + 1 :]
+        skipped = next((i for i, line in enumerate(after_heading) if line), 0)
+        steps = _parse_steps(steps_section, p, first_line=steps_section.line + 1 + skipped)
     if meta.get("type") == "procedure" and not steps:
         line = steps_section.line if steps_section else body_first_line
         p.error(line, "a procedure needs a '## Steps' section with a numbered list (1., 2., ...)")
@@ -240,9 +251,19 @@ def _parse_front_matter(source: str, p: _Parse, first_line: int) -> tuple[dict |
         node = yaml.compose(source, Loader=yaml.SafeLoader)
         data = yaml.safe_load(source)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark = exc.problem_mark
+        if exc.context_mark is not None and (mark is None or mark.index >= len(source)):
+            # An unclosed quote or bracket is only noticed at the end of the front matter;
+            # the line where it opened is the one the author has to fix.
+            mark = exc.context_mark
         line = first_line + (mark.line if mark else 0)
         p.error(line, f"front matter is not valid YAML: {exc.problem or exc.context}")
+        return None, {}
+    except ValueError as exc:
+        # A value YAML resolves as a date but that is none (`2026-02-30`) fails in the
+        # constructor, after parsing, with no line attached.
+        key, line = _impossible_date(node, first_line)
+        p.error(line, f"'{key}' is not a valid date: {exc}" if key else f"front matter has an invalid value: {exc}")
         return None, {}
     except yaml.YAMLError as exc:
         p.error(first_line, f"front matter is not valid YAML: {exc}")
@@ -254,6 +275,17 @@ def _parse_front_matter(source: str, p: _Parse, first_line: int) -> tuple[dict |
         str(k.value): first_line + k.start_mark.line for k, _ in node.value if isinstance(k, yaml.ScalarNode)
     }
     return data, key_lines
+
+
+def _impossible_date(node: yaml.Node | None, first_line: int) -> tuple[str | None, int]:
+    """The top-level key (and its line) whose date-like value YAML cannot construct."""
+    for key, value in node.value if isinstance(node, yaml.MappingNode) else ():
+        if isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                yaml.safe_load(value.value)
+            except ValueError:
+                return str(key.value), first_line + value.start_mark.line
+    return None, first_line
 
 
 def _check_front_matter(meta: dict, key_lines: dict[str, int], p: _Parse, today: dt.date) -> None:
@@ -329,11 +361,16 @@ def _split_sections(body: list[str], first_line: int) -> tuple[str, list[Section
     ]
 
 
-def _parse_steps(section: Section, p: _Parse) -> tuple[Step, ...]:
-    """The top-level numbered items of `## Steps`, each with its nested bullets as details."""
+def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ...]:
+    """The top-level numbered items of `## Steps`, each with its nested bullets as details.
+
+    `first_line` is the file line of the first line of `section.markdown`.
+    """
     steps: list[tuple[int, list[str], list[str]]] = []
-    for offset, raw in enumerate(section.markdown.splitlines(), start=1):
+    after_blank = False
+    for offset, raw in enumerate(section.markdown.splitlines()):
         if not raw.strip():
+            after_blank = True
             continue
         top = _STEP_RE.match(raw)
         nested = _NESTED_RE.match(raw)
@@ -341,28 +378,36 @@ def _parse_steps(section: Section, p: _Parse) -> tuple[Step, ...]:
             n = int(top.group("n"))
             expected = len(steps) + 1
             if n != expected:
-                p.error(section.line + offset, f"step numbered {n} where {expected} was expected: number steps in order")
+                p.error(first_line + offset, f"step numbered {n} where {expected} was expected: number steps in order")
             steps.append((expected, [top.group("text").strip()], []))
         elif nested and steps:
             steps[-1][2].append(nested.group("text").strip())
         elif steps and raw[0].isspace():
-            target = steps[-1][2] if steps[-1][2] else steps[-1][1]
-            target.append(raw.strip())
-        elif steps:
-            # Text after the list (a closing note) is kept in the section but is not a step.
-            continue
+            details = steps[-1][2]
+            if details and not after_blank:
+                details[-1] += " " + raw.strip()  # a wrapped detail line continues that detail
+            else:
+                (details if details else steps[-1][1]).append(raw.strip())
+        # Anything else after the list (a closing note) is kept in the section but is not a step.
+        after_blank = False
     return tuple(Step(n=n, text=" ".join(text), details=tuple(details)) for n, text, details in steps)
 
 
 def _check_unsafe_markup(body: list[str], first_line: int, p: _Parse) -> None:
-    for offset, line in enumerate(body):
-        decoded = html.unescape(html.unescape(line))
+    decoded_lines = [html.unescape(html.unescape(line)).replace("\n", " ") for line in body]
+    decoded_body = "\n".join(decoded_lines)
+    handler_lines = set()
+    for tag in _TAG_RE.finditer(decoded_body):
+        handler = _EVENT_HANDLER_RE.search(tag.group())
+        if handler:
+            handler_lines.add(decoded_body.count("\n", 0, tag.start() + handler.start() + 1))
+    for offset, decoded in enumerate(decoded_lines):
         compact = re.sub(r"[\s\x00-\x1f]+", "", decoded)
         number = first_line + offset
         tag = _UNSAFE_TAG_RE.search(decoded)
         if tag:
             p.error(number, f"raw <{tag.group(1).lower()}> is not allowed in an article body")
-        elif _EVENT_HANDLER_RE.search(decoded):
+        elif offset in handler_lines:
             p.error(number, "HTML event handler attributes (on...=) are not allowed in an article body")
         match = _SCRIPT_URL_RE.search(compact)
         if match and re.search(r"(javascript|vbscript):|data:text/html", compact, re.I):
@@ -383,8 +428,9 @@ def find_article_files(root: Path) -> list[Path]:
 
 @dataclass
 class LintResult:
-    articles: list[Article] = field(default_factory=list)
+    articles: list[Article] = field(default_factory=list)  # the ones without errors
     findings: list[Finding] = field(default_factory=list)
+    checked: int = 0  # files read, broken ones included
 
     @property
     def errors(self) -> list[Finding]:
@@ -404,16 +450,18 @@ def articles_root(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def lint_articles(root: Path, *, today: dt.date | None = None) -> LintResult:
+def lint_articles(root: Path, *, base: Path | None = None, today: dt.date | None = None) -> LintResult:
     """Parse every article under `root` (a folder or one file) and run the checks that need the whole set.
 
-    References are resolved against every article of the enclosing articles folder, so
-    linting one file or one area still knows the ids that live elsewhere.
+    Ids are relative to `base` (default: `articles_root(root)`). References are resolved
+    against every article under `base`, so linting one file or one area still knows the
+    ids, and the types, of the articles that live elsewhere.
     """
     root = Path(root)
-    base = articles_root(root)
+    base = Path(base).resolve() if base is not None else articles_root(root)
     result = LintResult()
     files = [p.resolve() for p in find_article_files(root)]
+    result.checked = len(files)
     seen: dict[str, str] = {}
     sources: dict[str, tuple[Path, dict[str, int]]] = {}
     for path in files:
@@ -431,7 +479,14 @@ def lint_articles(root: Path, *, today: dt.date | None = None) -> LintResult:
             result.articles.append(article)
             sources[article.id] = (path, _key_lines(path))
     ids = {article_id(p.resolve(), base) for p in find_article_files(base)}
-    by_id = {a.id: a for a in result.articles}
+    types = {a.id: a.type for a in result.articles}
+
+    def type_of(ref: str) -> str | None:
+        if ref not in types:  # an article outside the linted files: its own lint reports its errors
+            other, _ = parse_article(base / f"{ref}.md", base, today=today)
+            types[ref] = other.type if other else None
+        return types[ref]
+
     for article in result.articles:
         path, key_lines = sources[article.id]
         for key in ("policies", "related"):
@@ -440,9 +495,9 @@ def lint_articles(root: Path, *, today: dt.date | None = None) -> LintResult:
                     result.findings.append(
                         Finding(display_path(path), key_lines.get(key, 2), "error", f"'{key}' names '{ref}', which is no article")
                     )
-                elif key == "policies" and ref in by_id and by_id[ref].type != "policy":
+                elif key == "policies" and type_of(ref) not in ("policy", None):
                     result.findings.append(
-                        Finding(display_path(path), key_lines.get(key, 2), "error", f"'policies' names '{ref}', which is a {by_id[ref].type}, not a policy")
+                        Finding(display_path(path), key_lines.get(key, 2), "error", f"'policies' names '{ref}', which is a {type_of(ref)}, not a policy")
                     )
     result.findings.sort(key=lambda f: (f.path, f.line))
     return result

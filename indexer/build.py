@@ -91,7 +91,8 @@ def build_index(
     started = time.perf_counter()
     articles_dir = Path(articles_dir)
     index_root = Path(index_root)
-    lint = lint_articles(articles_dir)
+    # The folder given is the root ids are relative to, even when it sits below another folder named `articles`.
+    lint = lint_articles(articles_dir, base=articles_dir)
     if lint.errors:
         raise LintFailed(lint.findings)
 

@@ -21,6 +21,8 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}, "ol": {"start"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 EXTENSIONS = ["tables", "sane_lists", "fenced_code"]
+# Column alignment as `align=`, which the allow-list keeps; the default `style=` is stripped.
+EXTENSION_CONFIGS = {"tables": {"use_align_attribute": True}}
 
 
 def sanitise(html: str) -> str:
@@ -37,7 +39,7 @@ def sanitise(html: str) -> str:
 
 def render_markdown(text: str) -> str:
     """Markdown -> sanitised HTML (raw HTML in the source is reduced to the allow-list)."""
-    converter = md.Markdown(extensions=EXTENSIONS, output_format="html")
+    converter = md.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS, output_format="html")
     return sanitise(converter.convert(text))
 
 

@@ -96,7 +96,14 @@ def current_build_path(root: Path) -> Path | None:
 
 
 def new_build_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    """A unique id that sorts in the order builds were made: pruning keeps the newest by name.
+
+    Microseconds come before the pid, so two builds in the same second (even from two
+    processes, one after the other under the lock) still sort oldest first.
+    """
+    now_us = time.time_ns() // 1000
+    seconds, micros = divmod(now_us, 10**6)
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)) + f".{micros:06d}-{os.getpid()}"
 
 
 def read_manifest(build: Path) -> Manifest:

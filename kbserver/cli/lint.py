@@ -27,12 +27,13 @@ def lint(path: str, strict: bool, as_json: bool) -> None:
 
     result = lint_articles(path)
     if as_json:
-        click.echo(json.dumps({"articles": len(result.articles), "findings": [f.__dict__ for f in result.findings]}, indent=1))
+        findings = [f.__dict__ for f in result.findings]
+        click.echo(json.dumps({"checked": result.checked, "articles": len(result.articles), "findings": findings}, indent=1))
     else:
         for finding in result.findings:
             click.echo(str(finding), err=False)
         click.echo(
-            f"{len(result.articles)} articles checked: {len(result.errors)} error(s), {len(result.warnings)} warning(s)",
+            f"{result.checked} articles checked: {len(result.errors)} error(s), {len(result.warnings)} warning(s)",
             err=True,
         )
     if result.errors or (strict and result.warnings):

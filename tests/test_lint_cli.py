@@ -1,0 +1,163 @@
+"""`kb lint`: exit codes, the `path:line: severity: message` format, --strict and --json."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kbserver.cli import main
+from article_samples import POLICY, PROCEDURE, PROCEDURE_PATH, PRODUCT, write, write_tree
+
+FINDING_RE = re.compile(r"^[^:\s]+\.md:\d+: (error|warning): \S.*$")
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch) -> Path:
+    """A valid three-article tree at `articles/`, with the working directory above it."""
+    monkeypatch.chdir(tmp_path)
+    return write_tree(tmp_path / "articles")
+
+
+def lint(*args: str):
+    return CliRunner().invoke(main, ["lint", *args])
+
+
+def test_clean_tree_exits_0_and_prints_only_the_summary(tree):
+    result = lint("articles")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr == "3 articles checked: 0 error(s), 0 warning(s)\n"
+
+
+def test_lints_articles_in_the_working_directory_by_default(tree):
+    write(tree, "returns/start-a-return", PROCEDURE.replace("type: procedure", "type: faq"))
+
+    result = lint()
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{PROCEDURE_PATH}:3: error: unknown type 'faq' (expected one of: policy, product, procedure)"
+    ]
+
+
+def test_errors_exit_1_with_one_finding_per_problem_in_path_order(tree):
+    write(tree, "returns/start-a-return", PROCEDURE.replace("audience: public", "audience: everyone"))
+    write(tree, "products/gift-cards", PRODUCT.replace("owner: Payments team\n", ""))
+
+    result = lint("articles")
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "articles/products/gift-cards.md:2: error: missing required key 'owner'",
+        f"{PROCEDURE_PATH}:7: error: unknown audience 'everyone' (expected internal or public)",
+    ]
+    assert result.stderr == "3 articles checked: 2 error(s), 0 warning(s)\n"
+
+
+def test_every_output_line_is_path_line_severity_message(tree):
+    write(tree, "returns/start-a-return", PROCEDURE.replace("review_by: 2027-01-31", "review_by: 2000-01-01\ncolour: blue"))
+    write(tree, "returns/returns-policy", POLICY.replace("---\n## The rules", "---\n<script>alert(1)</script>\n## The rules"))
+
+    result = lint("articles")
+
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    assert all(FINDING_RE.match(line) for line in lines), lines
+    assert [line.split(": ")[1] for line in lines] == ["error", "warning", "warning"]
+
+
+@pytest.mark.parametrize(
+    "args, exit_code", [((), 0), (("--strict",), 1)], ids=["warnings-pass", "strict-fails-on-warnings"]
+)
+def test_review_by_in_the_past_is_a_warning_that_fails_only_with_strict(tree, args, exit_code):
+    write(tree, "returns/start-a-return", PROCEDURE.replace("review_by: 2027-01-31", "review_by: 2000-01-01"))
+
+    result = lint(*args, "articles")
+
+    assert result.exit_code == exit_code
+    assert result.stdout.splitlines() == [
+        f"{PROCEDURE_PATH}:11: warning: review_by 2000-01-01 is in the past: the article is due for review"
+    ]
+    assert result.stderr == "3 articles checked: 0 error(s), 1 warning(s)\n"
+
+
+def test_strict_still_passes_a_clean_tree(tree):
+    assert lint("--strict", "articles").exit_code == 0
+
+
+def test_json_lists_every_finding_with_its_fields(tree):
+    write(tree, "returns/start-a-return", PROCEDURE.replace("review_by: 2027-01-31", "review_by: 2000-01-01"))
+    write(tree, "products/gift-cards", PRODUCT.replace("type: product", "type: gadget"))
+
+    result = lint("--json", "articles")
+
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "checked": 3,
+        "articles": 2,
+        "findings": [
+            {
+                "path": "articles/products/gift-cards.md",
+                "line": 3,
+                "severity": "error",
+                "message": "unknown type 'gadget' (expected one of: policy, product, procedure)",
+            },
+            {
+                "path": PROCEDURE_PATH,
+                "line": 11,
+                "severity": "warning",
+                "message": "review_by 2000-01-01 is in the past: the article is due for review",
+            },
+        ],
+    }
+
+
+def test_json_on_a_clean_tree_exits_0_with_no_findings(tree):
+    result = lint("--json", "articles")
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {"checked": 3, "articles": 3, "findings": []}
+
+
+def test_one_file_resolves_references_against_the_whole_tree(tree):
+    result = lint(PROCEDURE_PATH)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr == "1 articles checked: 0 error(s), 0 warning(s)\n"
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("policies: [returns/no-such-policy]", "'policies' names 'returns/no-such-policy', which is no article"),
+        ("policies: [products/gift-cards]", "'policies' names 'products/gift-cards', which is a product, not a policy"),
+    ],
+    ids=["missing", "not-a-policy"],
+)
+def test_one_file_with_a_bad_reference_fails(tree, line, message):
+    write(tree, "returns/start-a-return", PROCEDURE.replace("policies: [returns/returns-policy]", line))
+
+    result = lint(PROCEDURE_PATH)
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [f"{PROCEDURE_PATH}:8: error: {message}"]
+
+
+def test_one_area_is_checked_against_the_whole_tree(tree):
+    result = lint("articles/returns")
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "2 articles checked: 0 error(s), 0 warning(s)\n"
+
+
+def test_a_path_that_does_not_exist_is_a_usage_error(tree):
+    result = lint("articles/nope")
+
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
