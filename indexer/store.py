@@ -114,9 +114,13 @@ def read_manifest(build: Path) -> Manifest:
         raise IndexError_(f"{build} is not a complete build (no {MANIFEST})") from exc
     except json.JSONDecodeError as exc:
         raise IndexError_(f"{build / MANIFEST} is not valid JSON: {exc}") from exc
-    if data.get("format_version") != FORMAT_VERSION:
-        raise IndexError_(f"{build} has index format {data.get('format_version')}, this kb reads {FORMAT_VERSION}")
-    return Manifest(**data)
+    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+        found = data.get("format_version") if isinstance(data, dict) else None
+        raise IndexError_(f"{build} has index format {found}, this kb reads {FORMAT_VERSION}")
+    try:
+        return Manifest(**data)
+    except TypeError as exc:
+        raise IndexError_(f"{build / MANIFEST} is incomplete: {exc}") from exc
 
 
 def write_articles(build: Path, articles: list[Article]) -> None:

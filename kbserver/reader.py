@@ -69,6 +69,15 @@ class Snapshot:
             raise store.IndexError_(f"{build}: chunks are not grouped by article")
         self.group_starts = np.searchsorted(self.chunk_article, np.arange(len(self.article_ids)))
         self.is_public_article = np.array([self.articles[a].is_public for a in self.article_ids], dtype=bool)
+        kinds = np.array([c.kind for c in self.chunks])
+        self.is_alias = kinds == "alias"
+        self.is_section = kinds == "section"
+        # Every article has exactly one overview chunk (the builder writes it first).
+        self.overview_row = np.flatnonzero(kinds == "overview")
+        if len(self.overview_row) != len(self.article_ids):
+            raise store.IndexError_(f"{build}: expected one overview chunk per article")
+        self.group_ends = np.append(self.group_starts[1:], len(self.chunks))
+        self.article_type = np.array([self.articles[a].type for a in self.article_ids])
         self._whoosh = open_keyword_index(build / "whoosh")
         self._local = threading.local()
         self._views = {True: AudienceView(self, True), False: AudienceView(self, False)}

@@ -1,0 +1,343 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json.
+
+Kept as Python data beside the code it describes; tests check that every API route is in
+it, and schemathesis checks every response against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+_err = {"$ref": "#/components/responses/Error"}
+
+
+def errs(*codes: int) -> dict[str, Any]:
+    return {str(c): _err for c in codes}
+
+
+article_ref = {
+    "type": "object",
+    "required": ["id", "title", "type", "summary", "owner", "url"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "type": {"enum": ["policy", "product", "procedure"]},
+        "summary": {"type": "string"},
+        "owner": {"type": "string"},
+        "url": {"type": "string"},
+    },
+}
+policy = {
+    "allOf": [
+        {"$ref": "#/components/schemas/ArticleRef"},
+        {
+            "type": "object",
+            "required": ["exceptions", "what_you_can_offer"],
+            "properties": {
+                "exceptions": {"type": ["string", "null"]},
+                "what_you_can_offer": {"type": ["string", "null"]},
+            },
+        },
+    ]
+}
+step = {
+    "type": "object",
+    "required": ["n", "text", "details"],
+    "properties": {
+        "n": {"type": "integer", "minimum": 1},
+        "text": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "string"}},
+    },
+}
+link = {
+    "type": "object",
+    "required": ["id", "title"],
+    "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "url": {"type": "string"}},
+}
+section = {
+    "type": "object",
+    "required": ["name", "key", "text", "html"],
+    "properties": {k: {"type": "string"} for k in ["name", "key", "text", "html"]},
+}
+suggestion = {
+    "type": "object",
+    "required": [
+        "article",
+        "score",
+        "confidence",
+        "why",
+        "steps",
+        "policies",
+        "escalation",
+        "follow_up",
+        "related",
+    ],
+    "properties": {
+        "article": {
+            "allOf": [
+                {"$ref": "#/components/schemas/ArticleRef"},
+                {"type": "object", "properties": {"updated": {"type": ["string", "null"]}}},
+            ]
+        },
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "confidence": {"enum": ["high", "medium", "low"]},
+        "why": {"type": "string"},
+        "matched_section": {"type": "string"},
+        "steps": {"type": "array", "items": {"$ref": "#/components/schemas/Step"}},
+        "policies": {"type": "array", "items": {"$ref": "#/components/schemas/Policy"}},
+        "exceptions": {"type": ["string", "null"]},
+        "what_you_can_offer": {"type": ["string", "null"]},
+        "escalation": {"type": ["string", "null"]},
+        "follow_up": {"type": "array", "items": {"type": "string"}},
+        "related": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
+        "sections": {"type": "array", "items": {"$ref": "#/components/schemas/Section"}},
+    },
+}
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "kb API",
+        "version": "1",
+        "description": 'Search the knowledge base and get the full procedure for a customer\'s message. Every error is `{"error": {"code", "message"}}` with a 4xx status. Error codes: malformed_json, unsupported_media_type, missing_text, empty_text, invalid_text, text_too_long, missing_q, empty_q, invalid_q, q_too_long, invalid_mode, invalid_limit, invalid_type, invalid_article_id, article_not_found, not_found, method_not_allowed, body_too_large, invalid_token, missing_scope, rate_limited, index_unavailable, invalid_outcome, invalid_since, invalid_team.',
+    },
+    "components": {
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A token from `kb token create`. Without one, a request gets the scopes in KB_ANONYMOUS_SCOPES.",
+            }
+        },
+        "responses": {
+            "Error": {
+                "description": "A JSON error",
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/Error"},
+                        "example": {
+                            "error": {"code": "article_not_found", "message": "no article 'returns/nope'"}
+                        },
+                    }
+                },
+            }
+        },
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    }
+                },
+            },
+            "ArticleRef": article_ref,
+            "Policy": policy,
+            "Step": step,
+            "Link": link,
+            "Section": section,
+            "Suggestion": suggestion,
+        },
+    },
+    "security": [{}, {"bearer": []}],
+    "paths": {
+        "/search": {
+            "get": {
+                "operationId": "search",
+                "summary": "Search articles (scope: search)",
+                "parameters": [
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 8000},
+                        "example": "refund not received",
+                    },
+                    {
+                        "name": "mode",
+                        "in": "query",
+                        "schema": {"enum": ["hybrid", "keyword", "semantic"], "default": "hybrid"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+                    },
+                    {"name": "type", "in": "query", "schema": {"enum": ["policy", "product", "procedure"]}},
+                    {"name": "tag", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Ranked results, one per article",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["query", "mode", "results", "did_you_mean"],
+                                    "properties": {
+                                        "request_id": {"type": "string"},
+                                        "query": {"type": "string"},
+                                        "mode": {"type": "string"},
+                                        "did_you_mean": {"type": ["string", "null"]},
+                                        "results": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "required": ["article", "score", "section", "snippet"],
+                                                "properties": {
+                                                    "article": {"$ref": "#/components/schemas/ArticleRef"},
+                                                    "score": {"type": "number"},
+                                                    "section": {"type": "string"},
+                                                    "snippet": {
+                                                        "type": "string",
+                                                        "description": "HTML-escaped text with <mark> around matched terms",
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                                "example": {
+                                    "request_id": "4f1c...",
+                                    "query": "refund not recieved",
+                                    "mode": "hybrid",
+                                    "did_you_mean": "refund not received",
+                                    "results": [
+                                        {
+                                            "article": {
+                                                "id": "returns/refund-not-received",
+                                                "title": "Refund not received after a return",
+                                                "type": "procedure",
+                                                "summary": "...",
+                                                "owner": "Returns team",
+                                                "url": "/articles/returns/refund-not-received",
+                                            },
+                                            "score": 0.81,
+                                            "section": "Steps",
+                                            "snippet": 'Check the <mark class="hl t0">refund</mark> status...',
+                                        }
+                                    ],
+                                },
+                            }
+                        },
+                    },
+                    **errs(400, 401, 403, 429, 503),
+                },
+            }
+        },
+        "/suggest": {
+            "post": {
+                "operationId": "suggest",
+                "summary": "The full procedure for a customer's message (scope: suggest)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["text"],
+                                "properties": {
+                                    "text": {"type": "string", "minLength": 1, "maxLength": 8000},
+                                    "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 3},
+                                },
+                            },
+                            "example": {
+                                "text": "Hi, I sent the boots back two weeks ago and still no refund. Order LK-4829133",
+                                "limit": 3,
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Suggestions, best first",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["request_id", "no_confident_match", "suggestions"],
+                                    "properties": {
+                                        "request_id": {"type": "string"},
+                                        "no_confident_match": {"type": "boolean"},
+                                        "suggestions": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Suggestion"},
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **errs(400, 401, 403, 413, 415, 429, 503),
+                },
+            }
+        },
+        "/articles/{article_id}": {
+            "get": {
+                "operationId": "getArticle",
+                "summary": "One article: front matter, structured sections and sanitised HTML (scope: search)",
+                "parameters": [
+                    {
+                        "name": "article_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*$",
+                        },
+                        "example": "returns/start-a-return",
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The article",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["article", "sections", "steps", "policies", "related"],
+                                    "properties": {
+                                        "article": {"$ref": "#/components/schemas/ArticleRef"},
+                                        "intro_html": {"type": "string"},
+                                        "sections": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Section"},
+                                        },
+                                        "steps": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Step"},
+                                        },
+                                        "policies": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Policy"},
+                                        },
+                                        "related": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Link"},
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **errs(400, 401, 403, 404, 429, 503),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    },
+}

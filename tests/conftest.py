@@ -1,0 +1,122 @@
+"""Shared fixtures: real indexes built once per session with the real indexer and model."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from indexer.build import build_index
+from indexer.embedding import export_onnx, get_encoder, onnx_file
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_ARTICLES = ROOT / "tests" / "data" / "articles"
+SAMPLE_ARTICLES = ROOT / "articles"
+
+
+@pytest.fixture(scope="session")
+def onnx_model(tmp_path_factory) -> Path:
+    """The ONNX export of the pinned model, made once per test session."""
+    return export_onnx(onnx_file(tmp_path_factory.mktemp("models")))
+
+
+def build_into(articles: Path, root: Path, onnx_model: Path):
+    """Build and publish an index of `articles` under `root`, reusing the session's ONNX export."""
+    models = root / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    target = onnx_file(models)
+    if not target.exists():
+        shutil.copyfile(onnx_model, target)
+    return build_index(articles, root, encoder_factory=lambda: get_encoder(onnx_path=onnx_model))
+
+
+@pytest.fixture(scope="session")
+def kb_index(tmp_path_factory, onnx_model) -> Path:
+    """An index root built from tests/data/articles (ten small real articles)."""
+    root = tmp_path_factory.mktemp("index")
+    build_into(DATA_ARTICLES, root, onnx_model)
+    return root
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory, onnx_model) -> Path:
+    """An index root built from the bundled sample knowledge base (articles/)."""
+    root = tmp_path_factory.mktemp("sample-index")
+    build_into(SAMPLE_ARTICLES, root, onnx_model)
+    return root
+
+
+@pytest.fixture
+def articles_copy(tmp_path) -> Path:
+    """A writable copy of tests/data/articles for tests that edit articles."""
+    target = tmp_path / "articles"
+    shutil.copytree(DATA_ARTICLES, target)
+    return target
+
+
+def make_app(index_root: Path, tmp_path: Path, **overrides):
+    from kbserver import create_app
+
+    config = {
+        "TESTING": True,
+        "INDEX_DIR": str(index_root),
+        "DATABASE": str(tmp_path / "kb.sqlite3"),
+        "RELOAD_INTERVAL_S": 0.0,
+        "RATE_LIMIT": "10000 per minute",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app(kb_index, tmp_path):
+    return make_app(kb_index, tmp_path)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class LiveServer:
+    """A real HTTP server on 127.0.0.1 (port 0) running the app in a thread."""
+
+    def __init__(self, app) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app):
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def sample_server(sample_index, tmp_path):
+    with LiveServer(make_app(sample_index, tmp_path)) as server:
+        yield server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
