@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kbserver import ranking
 from kbserver.ranking import QueryEmbedder, RankParams
 from kbserver.reader import AudienceView
@@ -120,3 +122,35 @@ def evaluate(
     report.false_flags = flagged_on / n
     report.misses.sort(key=lambda m: (m["rank"] is not None, -(m["rank"] or 0)))
     return report
+
+
+def calibrate(
+    view: AudienceView,
+    embedder: QueryEmbedder,
+    cases: list[Case],
+    *,
+    max_false_flags: float = 0.05,
+    params: RankParams = ranking.DEFAULT_PARAMS,
+) -> dict[str, float]:
+    """The highest no-match threshold that flags at most `max_false_flags` of answerable cases.
+
+    Scores are suggest's fused top scores; the answer also gives the off-topic flag rate at
+    that threshold, so the trade-off is visible.
+    """
+    answerable, offtopic = [], []
+    for case in cases:
+        ranked = ranking.rank(view, embedder, case.query, mode="hybrid", for_suggest=True, params=params)
+        top = ranked[0].score if ranked else 0.0
+        (answerable if case.relevant else offtopic).append(top)
+    on = np.sort(np.array(answerable))
+    allowed = int(np.floor(max_false_flags * len(on)))
+    # Flag strictly below the threshold: the (allowed)-th lowest answerable score stays unflagged.
+    threshold = float(on[allowed]) if len(on) else 0.0
+    off = np.array(offtopic)
+    return {
+        "threshold": round(threshold, 4),
+        "false_flags": round(float((on < threshold).mean()) if len(on) else 0.0, 4),
+        "offtopic_flagged": round(float((off < threshold).mean()) if len(off) else 0.0, 4),
+        "answerable": len(on),
+        "offtopic": len(off),
+    }

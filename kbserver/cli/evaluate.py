@@ -17,9 +17,10 @@ def register(group: click.Group) -> None:
               type=click.Path(exists=True, dir_okay=False, path_type=str), help="JSONL: {\"query\", \"relevant\": [ids]} per line.")
 @index_option
 @click.option("--mode", type=click.Choice(["suggest", "hybrid", "keyword", "semantic", "all"]), default="all", show_default=True)
+@click.option("--calibrate", is_flag=True, help="Print the no-match threshold that keeps false flags at or under 5%.")
 @click.option("--worst", default=10, show_default=True, help="How many of the worst misses to print.")
 @json_option
-def eval_command(queries: str, index_dir: str, mode: str, worst: int, as_json: bool) -> None:
+def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst: int, as_json: bool) -> None:
     """Measure relevance on a labelled query file: hit@1, hit@3, MRR@10, nDCG@10, off-topic flags.
 
     Ranks exactly as the API does, on the index folder, without starting the server.
@@ -27,6 +28,7 @@ def eval_command(queries: str, index_dir: str, mode: str, worst: int, as_json: b
     Example: kb eval --queries tests/eval/queries.jsonl --index var/index --mode all
     """
     from indexer.embedding import get_encoder, onnx_file
+    from kbserver import evaluation
     from kbserver.evaluation import EVAL_MODES, QueryFileError, evaluate, load_cases
     from kbserver.ranking import QueryEmbedder
     from kbserver.reader import IndexUnavailable, open_snapshot
@@ -39,6 +41,9 @@ def eval_command(queries: str, index_dir: str, mode: str, worst: int, as_json: b
     encoder = get_encoder(onnx_path=onnx_file(Path(index_dir) / "models"))
     embedder = QueryEmbedder(encoder.encode, cache_size=4096)
     view = snapshot.view(allow_internal=True)
+    if calibrate:
+        click.echo(json.dumps(evaluation.calibrate(view, embedder, cases), indent=1))
+        return
     modes = EVAL_MODES if mode == "all" else (mode,)
     reports = {m: evaluate(view, embedder, cases, m) for m in modes}
     if as_json:
