@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask, jsonify
 
-from kbserver import config, errors, reader_app
+from kbserver import config, errors, limits, reader_app, redact, storage
 
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -20,11 +20,15 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
 
     reader_app.init_app(app)
+    storage.init_app(app)
+    limits.init_app(app)
+    redact.install_access_log_filter()  # the dev server logs `?q=...`: raw text must not reach a log
 
-    from kbserver import api, web
+    from kbserver import api, reports_web, web
 
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(web.bp)
+    app.register_blueprint(reports_web.bp)
     errors.register_app(app)
 
     @app.get("/healthz")

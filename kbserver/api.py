@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from kbserver import errors, ranking
 from kbserver.auth import current_caller, require
 from kbserver.errors import ApiError
+from kbserver.feedback import log_query
 from kbserver.reader import IndexUnavailable
 from kbserver.reader_app import get_view, services
 
@@ -102,6 +103,7 @@ def run_suggest(body: dict) -> dict[str, Any]:
 def search():
     require("search")
     result = run_search(request.args)
+    log_query("search", request.args["q"], result)
     return jsonify(result)
 
 
@@ -109,6 +111,7 @@ def search():
 def suggest():
     require("suggest")
     result = run_suggest(_json_body())
+    log_query("suggest", _json_body()["text"], result)
     return jsonify(result)
 
 
@@ -158,3 +161,7 @@ def article(article_id: str):
 def openapi():
     spec = resources.files("kbserver").joinpath("openapi.json").read_text(encoding="utf-8")
     return Response(spec, mimetype="application/json")
+
+
+# Feedback and report routes are defined on `bp` in their own modules (issue 7).
+from kbserver import api_feedback, api_reports  # noqa: E402,F401

@@ -32,6 +32,12 @@ SETTINGS: tuple[Setting, ...] = (
         "service (one team's network); beyond that set it to `search,suggest` or empty.",
     ),
     Setting("RATE_LIMIT", "600 per minute", "Per-token (or per-address) request budget; excess gets 429."),
+    Setting(
+        "RATE_LIMIT_STORAGE",
+        "memory://",
+        "Where rate-limit counters live. `memory://` is per worker process; use e.g. `redis://host:6379` "
+        "to share one budget across gunicorn workers.",
+    ),
     Setting("LEARNING", "on", "`off` ignores learned examples when ranking."),
 )
 

@@ -94,12 +94,110 @@ suggestion = {
         "sections": {"type": "array", "items": {"$ref": "#/components/schemas/Section"}},
     },
 }
+rate = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+count = {"type": "integer", "minimum": 0}
+article_stats = {
+    "type": "object",
+    "required": ["id", "title", "owner", "views", "suggestions", "feedback", "helpful", "not_helpful",
+                 "resolved_first_contact", "escalated", "helpful_rate", "fcr_rate", "review_by", "is_stale"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "owner": {"type": "string"},
+        **{k: count for k in ["views", "suggestions", "feedback", "helpful", "not_helpful",
+                               "resolved_first_contact", "escalated"]},
+        "helpful_rate": rate,
+        "fcr_rate": rate,
+        "review_by": {"type": ["string", "null"]},
+        "is_stale": {"type": "boolean"},
+    },
+}
+team_stats = {
+    "type": "object",
+    "required": ["team", "articles", "views", "suggestions", "feedback", "resolved_first_contact", "escalated",
+                 "open_feedback", "stale_articles", "fcr_rate"],
+    "properties": {
+        "team": {"type": "string"},
+        **{k: count for k in ["articles", "views", "suggestions", "feedback", "resolved_first_contact",
+                               "escalated", "open_feedback"]},
+        "fcr_rate": rate,
+        "stale_articles": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "title", "review_by"],
+                "properties": {k: {"type": "string"} for k in ["id", "title", "review_by"]},
+            },
+        },
+    },
+}
+gap = {
+    "type": "object",
+    "required": ["count", "examples", "no_confident_match", "not_helpful", "closest_article", "team", "last_seen"],
+    "properties": {
+        "count": {"type": "integer", "minimum": 1},
+        "examples": {"type": "array", "items": {"type": "string"}, "description": "Redacted query texts"},
+        "no_confident_match": count,
+        "not_helpful": count,
+        "closest_article": {"oneOf": [{"$ref": "#/components/schemas/Link"}, {"type": "null"}]},
+        "team": {"type": ["string", "null"]},
+        "last_seen": {"type": "string"},
+    },
+}
+report_parameters = [
+    {
+        "name": "since",
+        "in": "query",
+        "description": "Window: up to five digits and h, d or w",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,5}[hdw]$", "default": "30d"},
+        "example": "30d",
+    },
+    {
+        "name": "team",
+        "in": "query",
+        "description": "An owner team, exactly as in the articles' `owner`; 400 invalid_team if it owns no article "
+        "the caller may see",
+        "schema": {"type": "string"},
+    },
+]
+
+
+def report_path(operation_id: str, summary: str, key: str, item: str, extra: list | None = None) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": f"{summary} (scope: reports)",
+            "parameters": [*report_parameters, *(extra or [])],
+            "responses": {
+                "200": {
+                    "description": summary,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["since", "window", "team", key],
+                                "properties": {
+                                    "since": {"type": "string"},
+                                    "window": {"type": "string"},
+                                    "team": {"type": ["string", "null"]},
+                                    key: {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                **errs(400, 401, 403, 429, 503),
+            },
+        }
+    }
+
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "kb API",
         "version": "1",
-        "description": 'Search the knowledge base and get the full procedure for a customer\'s message. Every error is `{"error": {"code", "message"}}` with a 4xx status. Error codes: malformed_json, unsupported_media_type, missing_text, empty_text, invalid_text, text_too_long, missing_q, empty_q, invalid_q, q_too_long, invalid_mode, invalid_limit, invalid_type, invalid_article_id, article_not_found, not_found, method_not_allowed, body_too_large, invalid_token, missing_scope, rate_limited, index_unavailable, invalid_outcome, invalid_since, invalid_team.',
+        "description": 'Search the knowledge base and get the full procedure for a customer\'s message. Every error is `{"error": {"code", "message"}}` with a 4xx status. Error codes: malformed_json, unsupported_media_type, missing_text, empty_text, invalid_text, text_too_long, missing_q, empty_q, invalid_q, q_too_long, invalid_mode, invalid_limit, invalid_type, invalid_article_id, article_not_found, not_found, method_not_allowed, body_too_large, invalid_token, missing_scope, rate_limited, index_unavailable, missing_article_id, empty_article_id, missing_outcome, empty_outcome, invalid_outcome, invalid_request_id, invalid_comment, comment_too_long, invalid_since, invalid_team.',
     },
     "components": {
         "securitySchemes": {
@@ -140,6 +238,9 @@ SPEC: dict[str, Any] = {
             "Link": link,
             "Section": section,
             "Suggestion": suggestion,
+            "ArticleStats": article_stats,
+            "TeamStats": team_stats,
+            "Gap": gap,
         },
     },
     "security": [{}, {"bearer": []}],
@@ -327,6 +428,68 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/feedback": {
+            "post": {
+                "operationId": "feedback",
+                "summary": "Say how an article did; stored and routed to its owner team (scope: feedback)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["article_id", "outcome"],
+                                "properties": {
+                                    "article_id": {
+                                        "type": "string",
+                                        "maxLength": 200,
+                                        "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*$",
+                                    },
+                                    "outcome": {"enum": ["helpful", "not_helpful", "resolved_first_contact", "escalated"]},
+                                    "request_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                                    "comment": {"type": "string", "maxLength": 8000},
+                                },
+                            },
+                            "example": {
+                                "article_id": "returns/start-a-return",
+                                "outcome": "resolved_first_contact",
+                                "request_id": "4f1c0d9e",
+                                "comment": "customer happy with the label by email",
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": "Stored; comments are redacted before storage",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["id", "article_id", "outcome", "routed_to"],
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "article_id": {"type": "string"},
+                                        "outcome": {"type": "string"},
+                                        "routed_to": {"type": "string", "description": "The article's owner team"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **errs(400, 401, 403, 404, 413, 415, 429, 503),
+                },
+            }
+        },
+        "/reports/articles": report_path("reportArticles", "Per-article views, suggestions, helpful and FCR rates", "articles", "ArticleStats"),
+        "/reports/teams": report_path("reportTeams", "Per-team FCR, open feedback and stale articles", "teams", "TeamStats"),
+        "/reports/gaps": report_path(
+            "reportGaps",
+            "Questions without a good article, clustered",
+            "gaps",
+            "Gap",
+            [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}}],
+        ),
         "/openapi.json": {
             "get": {
                 "operationId": "openapi",

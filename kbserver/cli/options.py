@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
 import click
 
 from kbserver.config import defaults
+
+if TYPE_CHECKING:
+    import sqlite3
 
 _DEFAULTS = defaults()
 
@@ -36,3 +43,22 @@ database_option = click.option(
     help="SQLite database for feedback, tokens and learned examples (env KB_DATABASE).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+@contextmanager
+def open_database(path: str, *, must_exist: bool = False) -> Iterator[sqlite3.Connection]:
+    """A migrated connection to the database at `path`, closed afterwards; problems exit 1 with one line."""
+    import sqlite3
+
+    from kbserver import storage
+
+    if must_exist and not Path(path).is_file():
+        raise click.ClickException(f"{path}: no database here (set --database or KB_DATABASE)")
+    try:
+        db = storage.connect(path)
+    except (sqlite3.Error, storage.SchemaTooNew, OSError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    try:
+        yield db
+    finally:
+        db.close()

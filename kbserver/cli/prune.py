@@ -1,0 +1,33 @@
+"""`kb prune`: enforce the retention of the query log and feedback."""
+
+from __future__ import annotations
+
+import click
+
+from kbserver.cli.options import database_option, open_database
+
+
+def register(group: click.Group) -> None:
+    group.add_command(prune)
+
+
+@click.command()
+@click.option("--older-than", "older_than", default="90d", show_default=True, help="Age to delete from: 12h, 30d, 2w.")
+@database_option
+def prune(older_than: str, database: str) -> None:
+    """Delete logged queries and feedback older than a window (tokens and learned examples stay).
+
+    Deleted rows are overwritten in the file, not only unlinked. Run it daily from cron to keep
+    the retention promised in docs/feedback.md.
+
+    Example: kb prune --older-than 90d
+    """
+    from kbserver import reports, storage
+
+    try:
+        before = reports.window_start(reports.parse_window(older_than))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from exc
+    with open_database(database, must_exist=True) as db:
+        queries, feedback = storage.prune(db, before)
+    click.echo(f"deleted {queries} logged queries and {feedback} feedback from before {before}")

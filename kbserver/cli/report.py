@@ -1,0 +1,134 @@
+"""`kb report`: the owner-team report of the web page, for a weekly email or a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from kbserver.cli.options import database_option, index_option
+
+if TYPE_CHECKING:
+    from kbserver.reports import Report
+
+ARTICLE_COLUMNS = (
+    "id", "title", "owner", "views", "suggestions", "feedback", "helpful", "not_helpful",
+    "resolved_first_contact", "escalated", "helpful_rate", "fcr_rate", "review_by", "is_stale",
+)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(report)
+
+
+@click.command()
+@click.option("--team", default=None, help="Owner team, exactly as in the articles' `owner` (default: every team).")
+@click.option("--since", default="30d", show_default=True, help="Window: 12h, 30d, 2w.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True,
+    help="md: every table (for an email); csv: the per-article table; json: everything.",
+)
+@database_option
+@index_option
+def report(team: str | None, since: str, fmt: str, database: str, index_dir: str) -> None:
+    """Per-article FCR and feedback, open feedback routed to the team, stale articles and content gaps.
+
+    The same numbers as /reports and /api/v1/reports/* (definitions in docs/feedback.md), over
+    every article including internal ones.
+
+    Example: kb report --team "Returns team" --since 7d --format md
+    """
+    from pathlib import Path
+
+    from kbserver import create_app, reports
+    from kbserver.reader import IndexUnavailable
+    from kbserver.reader_app import get_view, services
+    from kbserver.storage import get_db
+
+    try:
+        reports.parse_window(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    if not Path(database).is_file():
+        raise click.ClickException(f"{database}: no database here (set --database or KB_DATABASE)")
+    app = create_app({"INDEX_DIR": index_dir, "DATABASE": database})
+    with app.app_context():
+        try:
+            view = get_view(True)
+        except IndexUnavailable as exc:
+            raise click.ClickException(str(exc)) from exc
+        known = reports.teams_of(view.articles.values())
+        if team is not None and team not in known:
+            raise click.ClickException(f"no articles are owned by '{team}'; teams: {', '.join(known)}")
+        result = reports.build_report(get_db(), view.articles, services().embedder.embed, since, team=team)
+    click.echo({"md": as_markdown, "csv": as_csv, "json": as_json}[fmt](result), nl=False)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def as_markdown(result: Report) -> str:
+    """Every table as Markdown, for a weekly email."""
+    title = f"kb report: {result.team}" if result.team else "kb report: all teams"
+    lines = [f"# {title}", "", f"Last {result.window}, since {result.since[:16].replace('T', ' ')} UTC.", ""]
+    lines += ["## Teams", ""]
+    lines += _table(
+        ("Team", "Articles", "Views", "Suggestions", "Feedback", "FCR", "Open feedback", "Stale articles"),
+        [
+            (t.team, t.articles, t.views, t.suggestions, t.feedback, _pct(t.fcr_rate), t.open_feedback,
+             ", ".join(f"{s['id']} ({s['review_by']})" for s in t.stale_articles) or "none")
+            for t in result.teams
+        ],
+    )
+    lines += ["", "## Articles", ""]
+    lines += _table(
+        ("Article", "Owner", "Views", "Suggestions", "Feedback", "Helpful", "FCR", "Escalations", "Review by"),
+        [
+            (a.id, a.owner, a.views, a.suggestions, a.feedback, _pct(a.helpful_rate), _pct(a.fcr_rate), a.escalated,
+             f"{a.review_by or '–'}{' (overdue)' if a.is_stale else ''}")
+            for a in result.articles
+        ],
+    )
+    lines += ["", "## Open feedback", ""]
+    lines += [
+        f"- {f['ts'][:16].replace('T', ' ')} {f['article_id']}: {f['outcome'].replace('_', ' ')}"
+        + (f" \"{_cell(f['comment'])}\"" if f["comment"] else "")
+        for f in result.open_feedback
+    ] or ["None."]
+    lines += ["", "## Content gaps", ""]
+    lines += [
+        f"{i}. {g.count}× \"{_cell(g.examples[0])}\""
+        + (f" (also: {'; '.join(_cell(e) for e in g.examples[1:])})" if len(g.examples) > 1 else "")
+        + (f"; closest: {g.closest_article['id']}" if g.closest_article else "; no close article")
+        for i, g in enumerate(result.gaps, 1)
+    ] or ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def as_csv(result: Report) -> str:
+    """The per-article table as CSV, one row per article."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=ARTICLE_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in result.articles:
+        writer.writerow(row.to_dict())
+    return out.getvalue()
+
+
+def as_json(result: Report) -> str:
+    """Everything, with the API's field names."""
+    return json.dumps(result.to_dict(), indent=1, ensure_ascii=False) + "\n"

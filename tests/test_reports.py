@@ -1,0 +1,288 @@
+"""Reports (API, page, `kb report`), gap clustering and `kb prune`, over a real database file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import uuid
+from datetime import date, timedelta
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from kbserver import reports, storage, tokens
+from kbserver.cli import main
+
+CRYPTO = [
+    "can I pay with crypto",
+    "do you accept bitcoin",
+    "is cryptocurrency accepted as payment",
+    "pay using ethereum?",
+    "Hi, I'm <email>. Can customers pay in bitcoin or other crypto? Thanks",
+]
+SPACE = ["do you deliver to the moon", "shipping to mars", "can you ship to space"]
+
+
+@pytest.fixture
+def db(app):
+    connection = storage.connect(app.config["DATABASE"])
+    yield connection
+    connection.close()
+
+
+def ago(days: float) -> str:
+    return storage.to_ts(storage.utc_now() - timedelta(days=days))
+
+
+def log_query(db, text: str, results: list[tuple[str, float]] = (), *, kind: str = "suggest",
+              no_match: bool = True, days: float = 1) -> str:
+    request_id = uuid.uuid4().hex
+    storage.insert_query(db, storage.QueryRecord(
+        request_id, ago(days), kind, "hybrid", text,
+        json.dumps([{"id": a, "score": s} for a, s in results]), no_match, "test",
+    ))
+    return request_id
+
+
+def give_feedback(db, article_id: str, owner: str, outcome: str, *, request_id: str | None = None,
+                  comment: str | None = None, days: float = 1) -> int:
+    return storage.insert_feedback(
+        db, storage.FeedbackRecord(ago(days), article_id, owner, outcome, request_id, comment, "test")
+    )
+
+
+@pytest.fixture
+def seeded(db):
+    """Refund policy: 2 searches, 1 suggestion, 4 feedback (2 FCR, 1 helpful, 1 escalated);
+    start-a-return: 1 not helpful; plus a 60-day-old feedback outside the 30-day window."""
+    log_query(db, "refund time", [("returns/refund-policy", 0.7), ("returns/returns-policy", 0.5)], kind="search", no_match=False)
+    log_query(db, "refund rules", [("returns/refund-policy", 0.6)], kind="search", no_match=False)
+    rid = log_query(db, "when do I get my money", [("returns/refund-policy", 0.65)], no_match=False)
+    for outcome in ("resolved_first_contact", "resolved_first_contact", "helpful", "escalated"):
+        give_feedback(db, "returns/refund-policy", "Returns team", outcome, request_id=rid)
+    give_feedback(db, "returns/start-a-return", "Returns team", "not_helpful", comment="steps out of date")
+    give_feedback(db, "returns/refund-policy", "Returns team", "escalated", days=60)
+    return db
+
+
+# ---------------------------------------------------------------------------- articles and teams
+
+
+def test_articles_report_counts_views_suggestions_and_rates(client, seeded):
+    response = client.get("/api/v1/reports/articles", query_string={"team": "Returns team"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["team"], body["window"]) == ("Returns team", "30d")
+    rows = {r["id"]: r for r in body["articles"]}
+    assert set(rows) == {"returns/refund-policy", "returns/returns-policy", "returns/start-a-return",
+                         "returns/wrong-size-exchange"}
+    refund = rows["returns/refund-policy"]
+    assert (refund["views"], refund["suggestions"], refund["feedback"], refund["escalated"]) == (2, 1, 4, 1)
+    assert (refund["helpful_rate"], refund["fcr_rate"]) == (0.75, 0.5)
+    assert rows["returns/returns-policy"]["views"] == 1
+    assert rows["returns/returns-policy"]["fcr_rate"] is None
+    assert body["articles"][0]["id"] == "returns/refund-policy"  # most feedback first
+
+
+def test_articles_report_window_includes_older_feedback_when_widened(client, seeded):
+    rows = client.get("/api/v1/reports/articles", query_string={"since": "90d"}).get_json()["articles"]
+    refund = next(r for r in rows if r["id"] == "returns/refund-policy")
+    assert (refund["feedback"], refund["escalated"]) == (5, 2)
+
+
+def test_teams_report_has_fcr_open_feedback_per_team(client, seeded):
+    teams = {t["team"]: t for t in client.get("/api/v1/reports/teams").get_json()["teams"]}
+    assert set(teams) == {"Accounts team", "Delivery team", "Payments team", "Returns team"}
+    returns = teams["Returns team"]
+    assert (returns["articles"], returns["feedback"], returns["resolved_first_contact"]) == (4, 5, 2)
+    assert returns["fcr_rate"] == 0.4
+    assert returns["open_feedback"] == 2  # one escalated + one not helpful inside 30 days
+    assert teams["Delivery team"]["fcr_rate"] is None and teams["Delivery team"]["open_feedback"] == 0
+
+
+def test_teams_report_lists_articles_past_review_by(seeded):
+    # tests/data review_by dates are in 2027; report as if it were 1 March 2027.
+    articles = _data_articles()
+    teams = {t.team: t for t in reports.team_report(seeded, articles, ago(30), today=date(2027, 3, 1))}
+    assert [s["id"] for s in teams["Delivery team"].stale_articles] == ["delivery/delivery-policy"]
+    assert [s["id"] for s in teams["Payments team"].stale_articles] == ["products/gift-cards"]
+    assert teams["Returns team"].stale_articles == ()
+
+
+def _data_articles():
+    from conftest import DATA_ARTICLES
+
+    from indexer.article import parse_article
+
+    articles = {}
+    for path in sorted(DATA_ARTICLES.rglob("*.md")):
+        article, _ = parse_article(path, DATA_ARTICLES, today=date(2026, 1, 1))
+        articles[article.id] = article
+    return articles
+
+
+def test_reports_hide_internal_articles_from_a_token_without_internal_scope(app, client, seeded):
+    _, secret = tokens.create(seeded, "reporter", "reports")
+    body = client.get("/api/v1/reports/articles", headers={"Authorization": f"Bearer {secret}"}).get_json()
+    ids = {r["id"] for r in body["articles"]}
+    assert "returns/refund-policy" in ids
+    assert "returns/wrong-size-exchange" not in ids and "account/data-privacy-policy" not in ids
+
+
+@pytest.mark.parametrize("path", ["/api/v1/reports/articles", "/api/v1/reports/teams", "/api/v1/reports/gaps"])
+@pytest.mark.parametrize("since", ["30", "30y", "-1d", "100000d", "30d\n"])
+def test_reports_reject_a_bad_window_with_400(client, path, since):
+    response = client.get(path, query_string={"since": since})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_since"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/reports/articles", "/api/v1/reports/teams", "/api/v1/reports/gaps"])
+def test_reports_reject_a_team_that_owns_no_visible_article_with_400(app, client, path):
+    db = storage.connect(app.config["DATABASE"])
+    _, public = tokens.create(db, "reporter", "reports")
+    db.close()
+    # Accounts team owns only internal articles: to a public caller it does not exist.
+    for team, headers in (("Nobody", {}), ("Accounts team", {"Authorization": f"Bearer {public}"})):
+        response = client.get(path, query_string={"team": team}, headers=headers)
+        assert response.status_code == 400
+        assert response.get_json()["error"]["code"] == "invalid_team"
+
+
+# ---------------------------------------------------------------------------- gaps
+
+
+def test_gaps_cluster_phrasings_of_one_question(live_server, db):
+    for text in [*CRYPTO, "do you accept bitcoin", *SPACE]:
+        log_query(db, text, [("payments/payment-verification-policy", 0.3)])
+    log_query(db, "my parcel never arrived", [("delivery/where-is-my-order", 0.35)])
+    response = requests.get(f"{live_server.url}/api/v1/reports/gaps", timeout=120)
+    assert response.status_code == 200
+    gaps = response.json()["gaps"]
+    assert [g["count"] for g in gaps] == [6, 3, 1]
+    crypto, space, parcel = gaps
+    assert crypto["examples"][0] == "do you accept bitcoin"  # asked twice: the most common phrasing leads
+    assert set(crypto["examples"]) == set(CRYPTO)
+    assert set(space["examples"]) == set(SPACE)
+    assert crypto["no_confident_match"] == 6 and crypto["not_helpful"] == 0
+    assert crypto["closest_article"]["id"] == "payments/payment-verification-policy"
+    assert crypto["team"] == "Payments team"
+    assert parcel["team"] == "Delivery team"
+
+
+def test_not_helpful_answer_is_a_gap_routed_to_the_article_owner(client, db):
+    rid = log_query(db, "how do I exchange a gift card for cash", [("products/gift-cards", 0.7)], no_match=False)
+    log_query(db, "refund time", [("returns/refund-policy", 0.7)], no_match=False)  # confident, no feedback
+    give_feedback(db, "products/gift-cards", "Payments team", "not_helpful", request_id=rid)
+    gaps = client.get("/api/v1/reports/gaps", query_string={"team": "Payments team"}).get_json()["gaps"]
+    assert gaps == [
+        {
+            "count": 1,
+            "examples": ["how do I exchange a gift card for cash"],
+            "no_confident_match": 0,
+            "not_helpful": 1,
+            "closest_article": {"id": "products/gift-cards", "title": "Larkspur gift cards"},
+            "team": "Payments team",
+            "last_seen": gaps[0]["last_seen"],
+        }
+    ]
+    assert client.get("/api/v1/reports/gaps", query_string={"team": "Returns team"}).get_json()["gaps"] == []
+
+
+def test_cluster_vectors_groups_by_cosine_threshold():
+    import numpy as np
+
+    vectors = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.95, 0.05], [0, 0, 1]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert reports.cluster_vectors(vectors, 0.9) == [[0, 1], [2, 3], [4]]
+    assert reports.cluster_vectors(vectors, -1.0) == [[0, 1, 2, 3, 4]]
+
+
+# ---------------------------------------------------------------------------- the page
+
+
+def test_reports_page_shows_teams_chart_articles_and_gaps(client, seeded):
+    log_query(seeded, "do you accept bitcoin", [("products/gift-cards", 0.2)])
+    response = client.get("/reports", query_string={"team": "Returns team"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<svg" in page and 'role="img"' in page
+    assert re.search(r'<rect x="190" y="0" width="136" height="22" fill="#2e6b4f"/>', page)  # 40% of 340
+    assert "Refund policy" in page and "steps out of date" in page
+    # No inline script or style: the page runs under CSP default-src 'self'.
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page)
+    assert "style=" not in page and "<style" not in page
+    assert "do you accept bitcoin" in client.get("/reports").get_data(as_text=True)
+
+
+def test_reports_page_needs_reports_scope(kb_index, tmp_path):
+    from conftest import make_app
+
+    app = make_app(kb_index, tmp_path, ANONYMOUS_SCOPES="search,suggest")
+    assert app.test_client().get("/reports").status_code == 403
+
+
+@pytest.mark.parametrize("args, echoed", [({"since": "forever"}, "forever"), ({"team": "Nobody"}, "Nobody")])
+def test_reports_page_rejects_a_bad_window_or_team(client, args, echoed):
+    response = client.get("/reports", query_string=args)
+    assert response.status_code == 400
+    assert echoed in response.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------------------- kb report and kb prune
+
+
+def kb(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "json"])
+def test_kb_report_prints_the_team_report(app, kb_index, seeded, fmt):
+    result = kb("report", "--team", "Returns team", "--since", "30d", "--format", fmt,
+                "--database", app.config["DATABASE"], "--index", str(kb_index))
+    assert result.exit_code == 0, result.output
+    if fmt == "md":
+        assert result.stdout.startswith("# kb report: Returns team\n")
+        assert "| Returns team | 4 | 3 | 1 | 5 | 40% | 2 | none |" in result.stdout
+        assert "| returns/refund-policy | Returns team | 2 | 1 | 4 | 75% | 50% | 1 | 2027-03-31 |" in result.stdout
+        assert 'returns/start-a-return: not helpful "steps out of date"' in result.stdout
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        refund = next(r for r in rows if r["id"] == "returns/refund-policy")
+        assert (refund["fcr_rate"], refund["helpful_rate"], refund["owner"]) == ("0.5", "0.75", "Returns team")
+        assert {r["owner"] for r in rows} == {"Returns team"}
+    else:
+        body = json.loads(result.stdout)
+        assert body["team"] == "Returns team"
+        assert [t["team"] for t in body["teams"]] == ["Returns team"]
+        assert body["open_feedback"][0]["comment"] == "steps out of date"
+
+
+def test_kb_report_unknown_team_exits_1_naming_the_teams(app, kb_index, db):
+    result = kb("report", "--team", "Nobody", "--database", app.config["DATABASE"], "--index", str(kb_index))
+    assert result.exit_code == 1
+    assert "no articles are owned by 'Nobody'; teams: Accounts team, Delivery team" in result.stderr
+
+
+def test_kb_prune_deletes_only_rows_older_than_the_window(app, db, tmp_path):
+    log_query(db, "old question about <order>", days=120)
+    log_query(db, "recent question", days=2)
+    give_feedback(db, "returns/refund-policy", "Returns team", "helpful", comment="old comment", days=100)
+    give_feedback(db, "returns/refund-policy", "Returns team", "helpful", days=5)
+    result = kb("prune", "--older-than", "90d", "--database", app.config["DATABASE"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("deleted 1 logged queries and 1 feedback from before ")
+    assert [r["text"] for r in db.execute("SELECT text FROM query_log")] == ["recent question"]
+    assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 1
+    db.close()
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert b"old question" not in on_disk and b"old comment" not in on_disk
+
+
+def test_kb_prune_rejects_a_bad_window(app):
+    result = kb("prune", "--older-than", "soon", "--database", app.config["DATABASE"])
+    assert result.exit_code == 2
+    assert "'soon' is not a window" in result.stderr
