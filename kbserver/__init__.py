@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask, jsonify
 
-from kbserver import config, errors, limits, reader_app, redact, storage
+from kbserver import config, errors, limits, reader_app, redact, security, storage
 
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -30,6 +30,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.bp)
     app.register_blueprint(reports_web.bp)
     errors.register_app(app)
+    security.init_app(app)
 
     @app.get("/healthz")
     def healthz():

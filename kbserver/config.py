@@ -39,6 +39,12 @@ SETTINGS: tuple[Setting, ...] = (
         "to share one budget across gunicorn workers.",
     ),
     Setting("LEARNING", "on", "`off` ignores learned examples when ranking."),
+    Setting(
+        "FRAME_ANCESTORS",
+        "'self'",
+        "CSP `frame-ancestors` sources allowed to embed the page, space-separated "
+        "(e.g. `'self' https://helpdesk.example.com` for a helpdesk side panel; `'none'` forbids framing).",
+    ),
 )
 
 

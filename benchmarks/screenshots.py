@@ -1,0 +1,127 @@
+"""Take the README screenshots of the agents' page with Debian's headless Chromium.
+
+Serves the app on 127.0.0.1 (a free port) from a published index, drives the page the way an
+agent would, and writes docs/screenshots/*.png. The feedback database goes to a temporary
+folder, so nothing under var/ changes.
+
+    kb index --index /tmp/webidx          # the sample knowledge base in articles/
+    .venv/bin/python benchmarks/screenshots.py --index /tmp/webidx
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+from werkzeug.serving import make_server
+
+from kbserver import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROME_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+)
+QUERY = "refund to a closed card"
+ARTICLE = "returns/wrong-size-exchange"
+MESSAGE = (
+    "Hi there, the walking boots I ordered last week are too small. "
+    "Can I swap them for a size 9? Order LK-482113. Thanks, Sam"
+)
+OFF_TOPIC = "What will the weather be like on Mars tomorrow?"
+WAIT_S = 20
+
+
+def start_server(index_dir: Path, database: Path):
+    app = create_app({"INDEX_DIR": str(index_dir), "DATABASE": str(database), "RATE_LIMIT": "10000 per minute"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def start_browser(profile: str):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+
+
+def shoot(driver, path: Path, width: int, max_height: int) -> None:
+    """Resize to the page's height (up to `max_height`) and save one PNG of the viewport."""
+    driver.set_window_size(width, 900)
+    height, chrome = driver.execute_script(
+        "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]"
+    )
+    driver.set_window_size(width, min(height, max_height) + chrome)
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.save_screenshot(str(path))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def suggest(driver, base: str, message: str, css: str) -> None:
+    driver.get(base + "/suggest")
+    box = driver.find_element(By.ID, "message")
+    box.send_keys(message)
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    WebDriverWait(driver, WAIT_S).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+    driver.execute_script("document.activeElement.blur()")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, default=ROOT / "var" / "index", help="published index root")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="folder for the PNGs")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="kb-shots-") as tmp:
+        server, base = start_server(args.index, Path(tmp) / "kb.sqlite3")
+        driver = start_browser(str(Path(tmp) / "chromium"))
+        try:
+            wait = WebDriverWait(driver, WAIT_S)
+            driver.set_window_size(1280, 900)
+
+            # Home: typed, not loaded with ?q=, so the picture shows search as you type.
+            driver.get(base + "/")
+            driver.find_element(By.ID, "q").send_keys(QUERY)
+            wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "a.result-link")) >= 5)
+            shoot(driver, args.out / "home.png", 1280, 1100)
+
+            driver.get(f"{base}/articles/{ARTICLE}")
+            driver.find_element(By.CSS_SELECTOR, "label[for='follow-up-1']").click()
+            driver.execute_script("document.activeElement.blur()")
+            shoot(driver, args.out / "article.png", 1280, 2200)
+
+            suggest(driver, base, MESSAGE, "[data-top-suggestion]")
+            shoot(driver, args.out / "suggestion.png", 1280, 2800)
+
+            suggest(driver, base, OFF_TOPIC, "[data-no-match]")
+            shoot(driver, args.out / "no-confident-match.png", 1280, 1100)
+
+            driver.set_window_size(380, 900)
+            driver.get(f"{base}/articles/{ARTICLE}")
+            shoot(driver, args.out / "narrow-380.png", 380, 1500)
+        finally:
+            driver.quit()
+            server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

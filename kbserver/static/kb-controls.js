@@ -1,0 +1,91 @@
+/* kb: the copy button, the follow-up checklist count and the feedback controls. */
+
+import { el, errorMessage, urls } from "./kb-dom.js";
+
+function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    return navigator.clipboard.writeText(text).then(function () { return true; }, function () { return copyWithSelection(text); });
+  }
+  return Promise.resolve(copyWithSelection(text));
+}
+
+// For pages served over plain http on a LAN, where the async clipboard API is missing.
+function copyWithSelection(text) {
+  var area = el("textarea", { readonly: true, "aria-hidden": "true", className: "visually-hidden" });
+  area.value = text;
+  document.body.appendChild(area);
+  area.select();
+  var ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch (error) {
+    ok = false; // the browser refused; the message below tells the agent to copy by hand
+  }
+  area.remove();
+  return ok;
+}
+
+function updateProgress(list) {
+  var progress = list.nextElementSibling;
+  if (!progress || !progress.classList.contains("checklist-progress")) return;
+  var boxes = list.querySelectorAll("input[type=checkbox]");
+  var done = list.querySelectorAll("input[type=checkbox]:checked").length;
+  progress.hidden = false;
+  progress.textContent = done === boxes.length ? "All " + boxes.length + " done." : done + " of " + boxes.length + " done";
+}
+
+export function enhance(root) {
+  root.querySelectorAll(".copy-button").forEach(function (button) { button.hidden = false; });
+  root.querySelectorAll("[data-checklist]").forEach(updateProgress);
+  if (urls.feedback) root.querySelectorAll("[data-feedback]").forEach(function (box) { box.hidden = false; });
+}
+
+function sendFeedback(button) {
+  var box = button.closest("[data-feedback]");
+  var buttons = box.querySelectorAll("button[data-outcome]");
+  var status = box.querySelector(".feedback-status");
+  var payload = { article_id: box.dataset.articleId, outcome: button.dataset.outcome };
+  if (box.dataset.requestId) payload.request_id = box.dataset.requestId;
+  buttons.forEach(function (b) { b.disabled = true; b.setAttribute("aria-pressed", String(b === button)); });
+  status.textContent = "Sending\u2026";
+  fetch(urls.feedback, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(payload),
+  })
+    .then(function (response) {
+      if (response.ok) {
+        status.textContent = "Thanks, your feedback is recorded.";
+        return;
+      }
+      return response.json().catch(function () { return null; }).then(function (data) {
+        status.textContent = "Couldn't record feedback: " + errorMessage(data, response.status);
+        buttons.forEach(function (b) { b.disabled = false; b.removeAttribute("aria-pressed"); });
+      });
+    })
+    .catch(function () {
+      status.textContent = "Couldn't reach kb to record feedback; try again.";
+      buttons.forEach(function (b) { b.disabled = false; b.removeAttribute("aria-pressed"); });
+    });
+}
+
+// One listener per event for the whole page, so controls added later (a rendered suggestion) work too.
+export function installControls() {
+  document.addEventListener("click", function (event) {
+    var copy = event.target.closest(".copy-button");
+    if (copy) {
+      var status = copy.nextElementSibling;
+      copyText(copy.dataset.copy).then(function (ok) {
+        status.textContent = ok ? "Steps copied." : "Couldn't copy: select the steps and copy them by hand.";
+      });
+      return;
+    }
+    var outcome = event.target.closest("[data-feedback] button[data-outcome]");
+    if (outcome) sendFeedback(outcome);
+  });
+
+  document.addEventListener("change", function (event) {
+    var list = event.target.closest("[data-checklist]");
+    if (list) updateProgress(list);
+  });
+}

@@ -1,0 +1,237 @@
+/* kb: the suggest panel without a reload, rendered from `/api/v1/suggest` like the server
+ * renders `POST /suggest`. The only HTML inserted as-is is article HTML the indexer already
+ * sanitised with nh3 (the same HTML the server renders with |safe).
+ */
+
+import { enhance } from "./kb-controls.js";
+import {
+  FEEDBACK_OUTCOMES,
+  SECTION_NAMES,
+  SUGGEST_LIMIT,
+  articleHref,
+  confidenceBadge,
+  el,
+  errorMessage,
+  markdownBlock,
+  plainText,
+  typeBadge,
+  urls,
+} from "./kb-dom.js";
+
+function stepsList(steps) {
+  return el("ol", { className: "steps" }, steps.map(function (step) {
+    return el("li", {}, [
+      plainText(step.text),
+      step.details.length
+        ? el("ul", {}, step.details.map(function (d) { return el("li", { text: plainText(d) }); }))
+        : null,
+    ]);
+  }));
+}
+
+function stepsAsText(steps) {
+  var lines = [];
+  steps.forEach(function (step) {
+    lines.push(step.n + ". " + plainText(step.text));
+    step.details.forEach(function (d) { lines.push("   - " + plainText(d)); });
+  });
+  return lines.join("\n");
+}
+
+function copyButton(text) {
+  return [
+    el("button", { type: "button", className: "button button-small copy-button", "data-copy": text, text: "Copy steps" }),
+    el("span", { className: "copy-status", role: "status" }),
+  ];
+}
+
+var checklistCount = 0;
+function checklist(items) {
+  checklistCount += 1;
+  var prefix = "js-follow-up-" + checklistCount;
+  return [
+    el("ul", { className: "checklist", "data-checklist": true }, items.map(function (item, i) {
+      var id = prefix + "-" + (i + 1);
+      return el("li", {}, [el("input", { type: "checkbox", id: id }), el("label", { for: id, text: plainText(item) })]);
+    })),
+    el("p", { className: "checklist-progress", role: "status", hidden: true }),
+  ];
+}
+
+function feedbackBox(articleId, requestId, prefix) {
+  if (!urls.feedback) return null;
+  return el("div", { className: "feedback", "data-feedback": true, "data-article-id": articleId, "data-request-id": requestId || "" }, [
+    el("p", { className: "feedback-label", id: prefix + "-label", text: "Did this help?" }),
+    el("div", { className: "feedback-buttons", role: "group", "aria-labelledby": prefix + "-label" }, FEEDBACK_OUTCOMES.map(function (b) {
+      return el("button", { type: "button", className: "button button-small", "data-outcome": b[0], text: b[1] });
+    })),
+    el("p", { className: "feedback-status", role: "status" }),
+  ]);
+}
+
+function runnerUp(s, requestId) {
+  return el("li", { className: "runner-up" }, [
+    el("a", { href: articleHref(s.article.url, "", requestId), text: s.article.title }),
+    el("p", { className: "result-meta" }, [typeBadge(s.article.type), " ", confidenceBadge(s.confidence)]),
+    el("p", { className: "why", text: s.why }),
+  ]);
+}
+
+function linkedSection(id, title, items) {
+  return el("section", { className: "linked", "aria-labelledby": id }, [
+    el("h3", { id: id, text: title }),
+    el("ul", { className: "link-list" }, items),
+  ]);
+}
+
+function renderNoMatch(data) {
+  var nodes = [
+    el("div", { className: "notice notice-warn no-match", "data-no-match": true }, [
+      el("h2", { text: "No confident match" }),
+      el("p", { text: "kb found no article that clearly answers this message. Don't guess:" }),
+      el("ul", {}, [
+        el("li", {}, [el("a", { href: urls.home, text: "Search manually" }), " with the customer's key words: the product, what went wrong, what they want."]),
+        el("li", { text: "If you use one of the closest articles below, check it fits first." }),
+        el("li", { text: "If nothing fits, ask your team leader, and report a content gap to the knowledge-base owners with the customer's message." }),
+      ]),
+    ]),
+  ];
+  if (data.suggestions.length) {
+    nodes.push(el("h2", { className: "runner-ups-title", text: "Closest articles (low confidence)" }));
+    nodes.push(el("ol", { className: "runner-ups" }, data.suggestions.map(function (s) { return runnerUp(s, data.request_id); })));
+  }
+  return nodes;
+}
+
+function renderTop(top, requestId) {
+  var parts = [
+    el("p", { className: "kicker" }, [
+      el("span", { className: "kicker-label", text: "Top suggestion" }), " ", typeBadge(top.article.type), " ", confidenceBadge(top.confidence),
+    ]),
+    el("h2", { className: "suggestion-title" }, [el("a", { href: articleHref(top.article.url, "", requestId), text: top.article.title })]),
+    el("p", { className: "lead", text: top.article.summary }),
+    el("p", { className: "why" }, [el("span", { className: "why-label", text: "Why:" }), " " + top.why]),
+  ];
+  var main = [];
+  var side = [];
+  if (top.steps.length) {
+    main.push(el("section", { className: "article-section section-steps", "aria-labelledby": "top-steps" }, [
+      el("div", { className: "section-head" }, [el("h3", { id: "top-steps", text: "Steps" })].concat(copyButton(stepsAsText(top.steps)))),
+      stepsList(top.steps),
+    ]));
+  }
+  (top.sections || []).forEach(function (s) {
+    if (SECTION_NAMES[s.key]) return;
+    var prose = el("div", { className: "prose" });
+    prose.innerHTML = s.html; // sanitised by the indexer (nh3), exactly what the server renders
+    main.push(el("section", { className: "article-section", "aria-labelledby": "top-" + s.key }, [el("h3", { id: "top-" + s.key, text: s.name }), prose]));
+  });
+  var callouts = ["exceptions", "what_you_can_offer", "escalation"].filter(function (k) { return top[k]; }).map(function (k) {
+    return el("section", { className: "callout callout-" + k, "aria-labelledby": "top-" + k }, [
+      el("h3", { id: "top-" + k, text: SECTION_NAMES[k] }),
+      el("div", { className: "prose" }, [markdownBlock(top[k])]),
+    ]);
+  });
+  if (top.follow_up.length) {
+    callouts.push(el("section", { className: "callout callout-follow_up", "aria-labelledby": "top-follow_up" },
+      [el("h3", { id: "top-follow_up", text: SECTION_NAMES.follow_up })].concat(checklist(top.follow_up))));
+  }
+  side.push(el("div", { className: "callouts" }, callouts));
+  if (top.policies.length) {
+    side.push(linkedSection("top-policies", "Policies", top.policies.map(function (p) {
+      var details = null;
+      if (p.exceptions || p.what_you_can_offer) {
+        details = el("details", { className: "policy-details" }, [
+          el("summary", { text: "Exceptions and what you can offer" }),
+          p.exceptions ? el("h4", { text: "Exceptions" }) : null,
+          p.exceptions ? el("div", { className: "prose" }, [markdownBlock(p.exceptions)]) : null,
+          p.what_you_can_offer ? el("h4", { text: "What you can offer" }) : null,
+          p.what_you_can_offer ? el("div", { className: "prose" }, [markdownBlock(p.what_you_can_offer)]) : null,
+        ]);
+      }
+      return el("li", {}, [el("a", { href: p.url, text: p.title }), el("span", { text: p.summary }), details]);
+    })));
+  }
+  if (top.related.length) {
+    side.push(linkedSection("top-related", "Related", top.related.map(function (r) {
+      return el("li", {}, [el("a", { href: r.url, text: r.title })]);
+    })));
+  }
+  side.push(feedbackBox(top.article.id, requestId, "fb-top"));
+  parts.push(el("div", { className: "suggestion-layout" }, [
+    el("div", { className: "suggestion-main" }, main),
+    el("div", { className: "suggestion-side" }, side),
+  ]));
+  return el("article", { className: "suggestion-top", "data-top-suggestion": true, "data-article-id": top.article.id }, parts);
+}
+
+function renderSuggestion(region, data) {
+  var nodes;
+  if (data.no_confident_match || !data.suggestions.length) {
+    nodes = renderNoMatch(data);
+  } else {
+    nodes = [renderTop(data.suggestions[0], data.request_id)];
+    if (data.suggestions.length > 1) {
+      nodes.push(el("h2", { className: "runner-ups-title", text: "Other possible matches" }));
+      nodes.push(el("ol", { className: "runner-ups" }, data.suggestions.slice(1).map(function (s) { return runnerUp(s, data.request_id); })));
+    }
+  }
+  region.replaceChildren.apply(region, nodes);
+  enhance(region);
+}
+
+export function initSuggest(form) {
+  var textarea = form.querySelector("textarea[name=text]");
+  var button = form.querySelector("button[type=submit]");
+  var status = form.querySelector("[data-suggest-status]");
+  var region = document.querySelector("[data-suggestion]");
+  var controller = null;
+
+  textarea.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!textarea.value.trim()) {
+      textarea.focus();
+      return;
+    }
+    if (controller) controller.abort();
+    controller = new AbortController();
+    var signal = controller.signal;
+    status.textContent = "Finding the best match\u2026";
+    region.setAttribute("aria-busy", "true");
+    button.disabled = true;
+    fetch(urls.suggest, {
+      method: "POST",
+      signal: signal,
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ text: textarea.value, limit: SUGGEST_LIMIT }),
+    })
+      .then(function (response) {
+        return response.json().then(function (data) {
+          if (!response.ok) {
+            status.textContent = "";
+            region.replaceChildren(el("p", { className: "notice notice-error", role: "alert", text: errorMessage(data, response.status) }));
+            return;
+          }
+          renderSuggestion(region, data);
+          status.textContent = data.no_confident_match ? "No confident match." : "Suggestion ready below.";
+        });
+      })
+      .catch(function (error) {
+        if (error.name === "AbortError") return;
+        status.textContent = "";
+        region.replaceChildren(el("p", { className: "notice notice-error", role: "alert", text: "kb is not reachable right now; try again." }));
+      })
+      .finally(function () {
+        if (signal.aborted) return;
+        button.disabled = false;
+        region.removeAttribute("aria-busy");
+      });
+  });
+}

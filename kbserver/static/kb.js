@@ -1,0 +1,28 @@
+/* kb: progressive enhancement for the agents' page (an ES module, loaded deferred).
+ *
+ * Every page works without it: forms post to the server. This adds search as you type,
+ * keyboard navigation, the suggest panel without a reload, the copy button, the follow-up
+ * count and the feedback controls, under `Content-Security-Policy: default-src 'self'`.
+ */
+
+import { enhance, installControls } from "./kb-controls.js";
+import { isEditable } from "./kb-dom.js";
+import { initSearch } from "./kb-search.js";
+import { initSuggest } from "./kb-suggest.js";
+
+// "/" focuses the search box on any page.
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || isEditable(event.target)) return;
+  var box = document.getElementById("q") || document.getElementById("header-q");
+  if (!box) return;
+  event.preventDefault();
+  box.focus();
+  box.select();
+});
+
+const searchForm = document.querySelector("[data-search-form]");
+if (searchForm) initSearch(searchForm);
+const suggestForm = document.querySelector("[data-suggest-form]");
+if (suggestForm) initSuggest(suggestForm);
+installControls();
+enhance(document);
