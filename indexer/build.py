@@ -22,7 +22,7 @@ from indexer.chunking import chunk_article
 from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256
 from indexer.keyword import write_keyword_index
 from indexer.render import render_article
-from indexer.store import Chunk, Manifest
+from indexer.store import Chunk, Example, Manifest
 
 
 class LintFailed(Exception):
@@ -48,6 +48,7 @@ class BuildReport:
     unchanged: int = 0
     chunks: int = 0
     embedded: int = 0
+    examples: int = 0
     full: bool = False
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -58,7 +59,9 @@ class BuildReport:
         return (
             f"{self.articles} articles: {len(self.changed)} changed, {len(self.added)} added, "
             f"{len(self.removed)} removed, {self.unchanged} unchanged "
-            f"({self.embedded} chunks embedded, {self.chunks} in index; {kind}) in {self.seconds:.1f} s"
+            f"({self.embedded} chunks embedded, {self.chunks} in index"
+            + (f", {self.examples} learned examples" if self.examples else "")
+            + f"; {kind}) in {self.seconds:.1f} s"
         )
 
 
@@ -81,8 +84,12 @@ def build_index(
     encoder_factory: Callable[[], SupportsEncode],
     full: bool = False,
     progress_factory: Callable[[int], Callable[[int], None]] | None = None,
+    examples: list[Example] | None = None,
 ) -> BuildReport:
     """Lint, build and publish a new index under `index_root`.
+
+    `examples` are learned customer messages (issue 10); those naming no current article
+    are dropped and each article keeps at most MAX_EXAMPLES_PER_ARTICLE, the heaviest first.
 
     Raises LintFailed (nothing published), store.BuildLocked (another build runs) or
     embedding.ModelError (the model fails its checksum). `encoder_factory` is only called
@@ -114,8 +121,13 @@ def build_index(
         chunks = [c for aid in sorted(chunks_by_article) for c in chunks_by_article[aid]]
         report.chunks = len(chunks)
 
+        kept = select_examples(examples or [], set(articles))
         reuse = {} if full or previous_build is None else _previous_vectors(previous_build)
-        embeddings, report.embedded, report.embed_seconds = _embed(chunks, reuse, encoder_factory, progress_factory)
+        texts = [c.embed_text for c in chunks] + [e.text for e in kept]
+        keys = [c.hash for c in chunks] + [e.hash for e in kept]
+        vectors, report.embedded, report.embed_seconds = _embed(texts, keys, reuse, encoder_factory, progress_factory)
+        embeddings, example_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
+        report.examples = len(kept)
 
         build = store.builds_dir(index_root) / report.build_id
         build.mkdir(parents=True)
@@ -123,6 +135,7 @@ def build_index(
             store.write_articles(build, [articles[i] for i in sorted(articles)])
             store.write_rendered(build, {aid: render_article(a) for aid, a in sorted(articles.items())})
             store.write_chunks(build, chunks, embeddings)
+            store.write_examples(build, kept, example_vectors)
             if full:
                 write_keyword_index(build / "whoosh", articles, chunks_by_article)
             else:
@@ -145,6 +158,7 @@ def build_index(
                     article_hashes=hashes,
                     chunks=len(chunks),
                     dim=DIM,
+                    examples=len(kept),
                     stats={"embedded": report.embedded, "full": full},
                 ),
             )
@@ -170,32 +184,53 @@ def _usable_previous(index_root: Path) -> tuple[Path | None, Manifest | None]:
     return build, manifest
 
 
+MAX_EXAMPLES_PER_ARTICLE = 300
+
+
+def select_examples(examples: list[Example], article_ids: set[str]) -> list[Example]:
+    """Examples for articles that still exist, capped per article (heaviest, then newest first)."""
+    by_article: dict[str, list[Example]] = {}
+    for example in examples:
+        if example.article_id in article_ids:
+            by_article.setdefault(example.article_id, []).append(example)
+    kept = []
+    for article_id in sorted(by_article):
+        group = sorted(by_article[article_id], key=lambda e: (-e.weight, -e.id))
+        kept.extend(sorted(group[:MAX_EXAMPLES_PER_ARTICLE], key=lambda e: e.id))
+    return kept
+
+
 def _previous_vectors(build: Path) -> dict[str, np.ndarray]:
     vectors = store.read_embeddings(build)
-    return {chunk.hash: vectors[row] for row, chunk in enumerate(store.read_chunks(build))}
+    reuse = {chunk.hash: vectors[row] for row, chunk in enumerate(store.read_chunks(build))}
+    examples, example_vectors = store.read_examples(build)
+    reuse.update((e.hash, example_vectors[row]) for row, e in enumerate(examples))
+    return reuse
 
 
 def _embed(
-    chunks: list[Chunk],
+    texts: list[str],
+    keys: list[str],
     reuse: dict[str, np.ndarray],
     encoder_factory: Callable[[], SupportsEncode],
     progress_factory: Callable[[int], Callable[[int], None]] | None,
 ) -> tuple[np.ndarray, int, float]:
-    matrix = np.zeros((len(chunks), DIM), dtype=np.float32)
+    """Vectors for `texts`, reusing any whose key (sha256 of the text) an earlier build embedded."""
+    matrix = np.zeros((len(texts), DIM), dtype=np.float32)
     todo: dict[str, list[int]] = {}
-    for row, chunk in enumerate(chunks):
-        if chunk.hash in reuse:
-            matrix[row] = reuse[chunk.hash]
+    for row, key in enumerate(keys):
+        if key in reuse:
+            matrix[row] = reuse[key]
         else:
-            todo.setdefault(chunk.hash, []).append(row)
+            todo.setdefault(key, []).append(row)
     if not todo:
         return matrix, 0, 0.0
-    texts = [chunks[rows[0]].embed_text for rows in todo.values()]
+    pending = [texts[rows[0]] for rows in todo.values()]
     encoder = encoder_factory()
     started = time.perf_counter()
-    progress = progress_factory(len(texts)) if progress_factory else None
-    vectors = encoder.encode(texts, progress=progress)
+    progress = progress_factory(len(pending)) if progress_factory else None
+    vectors = encoder.encode(pending, progress=progress)
     seconds = time.perf_counter() - started
     for vector, rows in zip(vectors, todo.values()):
         matrix[rows] = vector
-    return matrix, len(texts), seconds
+    return matrix, len(pending), seconds

@@ -64,6 +64,20 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Example:
+    """A customer message that resolved to an article (issue 10), learned from feedback or import."""
+
+    id: int
+    article_id: str
+    text: str  # already redacted
+    weight: float  # by outcome: resolved on first contact counts more than "helpful"
+    hash: str  # sha256 of text, the key for reusing embeddings
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
 class Manifest:
     format_version: int
     build_id: str
@@ -159,6 +173,27 @@ def read_chunks(build: Path) -> list[Chunk]:
 
 def read_embeddings(build: Path, *, mmap: bool = True) -> np.ndarray:
     return np.load(build / "embeddings.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def write_examples(build: Path, examples: list[Example], embeddings: np.ndarray) -> None:
+    """Learned examples beside the chunks: `examples.jsonl`, row i of `examples.npy` is line i."""
+    if len(examples) != len(embeddings):
+        raise ValueError(f"{len(examples)} examples but {len(embeddings)} embeddings")
+    with open(build / "examples.jsonl", "w", encoding="utf-8") as fh:
+        for example in examples:
+            fh.write(example.to_json() + "\n")
+    np.save(build / "examples.npy", np.ascontiguousarray(embeddings, dtype=np.float32), allow_pickle=False)
+
+
+def read_examples(build: Path) -> tuple[list[Example], np.ndarray]:
+    """The build's learned examples and their vectors (empty when it has none)."""
+    try:
+        with open(build / "examples.jsonl", encoding="utf-8") as fh:
+            examples = [Example(**json.loads(line)) for line in fh if line.strip()]
+        vectors = np.load(build / "examples.npy", allow_pickle=False)
+    except FileNotFoundError:
+        return [], np.zeros((0, 384), dtype=np.float32)
+    return examples, vectors
 
 
 def write_manifest(build: Path, manifest: Manifest) -> None:

@@ -34,7 +34,12 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        status = reader_app.get_reader().status()
+        reader = reader_app.get_reader()
+        try:
+            reader.get()  # also notices a newly published build, like any request
+        except reader_app.IndexUnavailable:
+            pass  # reported below as 503
+        status = reader.status()
         if status["index_version"] is None:
             return jsonify({"status": "unavailable", **status}), 503
         return jsonify({"status": "ok", "index_version": status["index_version"], "articles": status["articles"]})

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 
 from kbserver import errors, ranking
 from kbserver.auth import current_caller, require
 from kbserver.errors import ApiError
+from kbserver.openapi import SPEC
 from kbserver.feedback import log_query
 from kbserver.reader import IndexUnavailable
 from kbserver.reader_app import get_view, services
@@ -75,7 +75,11 @@ def _json_body() -> dict:
 
 
 def run_search(args: Any) -> dict[str, Any]:
-    """Validate search parameters and rank; shared by the API and the web page."""
+    """Validate search parameters, rank and log (redacted); shared by the API and the web page.
+
+    `as_you_type=1` marks a keystroke search from the page: ranked the same, but not logged,
+    so half-typed words ("refu") never show up in the query log or the content-gap report.
+    """
     q = _text_param(args.get("q"), "q")
     mode = args.get("mode") or "hybrid"
     if mode not in ranking.MODES:
@@ -86,33 +90,36 @@ def run_search(args: Any) -> dict[str, Any]:
     tag = args.get("tag") or None
     limit = _limit_param(args.get("limit"), 10)
     view = _view()
+    as_you_type = args.get("as_you_type") in ("1", "true", 1, True)
     embedder = services().embedder if mode != "keyword" else None
-    return ranking.search(
+    result = ranking.search(
         view, embedder, q, mode=mode, limit=limit, type_=type_, tag=tag, url_for_article=article_url
     )
+    if not as_you_type:
+        log_query("search", q, result)
+    return result
 
 
 def run_suggest(body: dict) -> dict[str, Any]:
+    """Validate a suggest body, rank and log (redacted); shared by the API and the web page."""
     text = _text_param(body.get("text"), "text")
     limit = _limit_param(body.get("limit"), 3)
     view = _view()
-    return ranking.suggest(view, services().embedder, text, limit=limit, url_for_article=article_url)
+    result = ranking.suggest(view, services().embedder, text, limit=limit, url_for_article=article_url)
+    log_query("suggest", text, result)
+    return result
 
 
 @bp.get("/search")
 def search():
     require("search")
-    result = run_search(request.args)
-    log_query("search", request.args["q"], result)
-    return jsonify(result)
+    return jsonify(run_search(request.args))
 
 
 @bp.post("/suggest")
 def suggest():
     require("suggest")
-    result = run_suggest(_json_body())
-    log_query("suggest", _json_body()["text"], result)
-    return jsonify(result)
+    return jsonify(run_suggest(_json_body()))
 
 
 def article_payload(view, article) -> dict[str, Any]:
@@ -159,8 +166,7 @@ def article(article_id: str):
 
 @bp.get("/openapi.json")
 def openapi():
-    spec = resources.files("kbserver").joinpath("openapi.json").read_text(encoding="utf-8")
-    return Response(spec, mimetype="application/json")
+    return jsonify(SPEC)
 
 
 # Feedback and report routes are defined on `bp` in their own modules (issue 7).

@@ -269,6 +269,12 @@ SPEC: dict[str, Any] = {
                     },
                     {"name": "type", "in": "query", "schema": {"enum": ["policy", "product", "procedure"]}},
                     {"name": "tag", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "as_you_type",
+                        "in": "query",
+                        "description": "1 for a keystroke search: ranked the same, not written to the query log",
+                        "schema": {"enum": ["0", "1"]},
+                    },
                 ],
                 "responses": {
                     "200": {
@@ -277,12 +283,13 @@ SPEC: dict[str, Any] = {
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["query", "mode", "results", "did_you_mean"],
+                                    "required": ["query", "mode", "results", "did_you_mean", "no_confident_match"],
                                     "properties": {
                                         "request_id": {"type": "string"},
                                         "query": {"type": "string"},
                                         "mode": {"type": "string"},
                                         "did_you_mean": {"type": ["string", "null"]},
+                                        "no_confident_match": {"type": "boolean"},
                                         "results": {
                                             "type": "array",
                                             "items": {

@@ -47,6 +47,8 @@ HIGH_CONFIDENCE = 0.78
 MEDIUM_CONFIDENCE = 0.65
 STRONG_POLICY_RATIO = 0.92
 RERANK_DEPTH = 60
+EXAMPLE_WEIGHT = 0.9
+EXAMPLE_K = 3
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,11 @@ class RankParams:
     procedure_prior: float = PROCEDURE_PRIOR
     product_penalty: float = PRODUCT_PENALTY
     no_match_threshold: float = NO_MATCH_THRESHOLD
+    use_examples: bool = True
+    example_weight: float = EXAMPLE_WEIGHT
+    example_k: int = EXAMPLE_K
+    example_lift_only: bool = True
+    example_mode: str = "topk"  # "topk" (mean of the k best), "max", or "knn" (votes of the k nearest)
 
 
 DEFAULT_PARAMS = RankParams()
@@ -120,21 +127,22 @@ class QueryEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One encoder call for all the texts not already cached."""
+        found: dict[str, np.ndarray] = {}
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            for text in texts:
+                if text in self._cache:
+                    self._cache.move_to_end(text)
+                    found[text] = self._cache[text]
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             vectors = self._encode(list(missing))
+            found.update(zip(missing, vectors))
             with self._lock:
                 for text, vector in zip(missing, vectors):
                     self._cache[text] = vector
-                    if len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
-        with self._lock:
-            out = []
-            for text in texts:
-                self._cache.move_to_end(text)
-                out.append(self._cache[text])
-        return np.vstack(out).astype(np.float32, copy=False)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return np.vstack([found[t] for t in texts]).astype(np.float32, copy=False)
 
 
 def _group_max(view: AudienceView, scores: np.ndarray, where: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -168,7 +176,43 @@ def _semantic(
         order = np.argsort(-group)
         top3[a] = group[order[:3]].mean()
         best_row[a] = lo + order[0]
-    return (alias + overview + section + top3) / 4.0, best_row
+    semantic = (alias + overview + section + top3) / 4.0
+    if params.use_examples and len(snap.examples):
+        learned = _example_evidence(snap, vectors, params)
+        # Examples can lift an article whose customers' words match better than its own text,
+        # never sink one: an article with few or no examples keeps its text's score.
+        blended = (1 - params.example_weight) * semantic + params.example_weight * learned
+        semantic = np.maximum(semantic, blended) if params.example_lift_only else blended
+    return semantic, best_row
+
+
+def _example_evidence(snap, vectors: np.ndarray, params: RankParams) -> np.ndarray:
+    """Per article: how closely the query matches the messages that article resolved.
+
+    "topk" is the mean of the article's k most similar examples, so one stray example
+    (a noisy agent, a mislabelled ticket) cannot carry a query on its own: it takes k that
+    agree. Articles with fewer than k examples are averaged over k all the same (missing
+    ones count as 0), which keeps a handful of examples from outweighing the article text.
+    """
+    sims = snap.example_vectors @ vectors.T
+    best = sims[:, 0] if sims.shape[1] == 1 else np.maximum(sims[:, 0], params.sentence_weight * sims[:, 1:].max(axis=1))
+    best = best * snap.example_weight
+    n = len(snap.article_ids)
+    out = np.zeros(n, dtype=np.float32)
+    if params.example_mode == "knn":
+        nearest = np.argsort(-best)[: params.example_k * 3]
+        np.add.at(out, snap.example_article[nearest], best[nearest] / len(nearest))
+        return out * 3.0
+    order = np.lexsort((-best, snap.example_article))
+    grouped = snap.example_article[order]
+    values = best[order]
+    starts = np.searchsorted(grouped, np.arange(n))
+    ends = np.searchsorted(grouped, np.arange(n), side="right")
+    k = 1 if params.example_mode == "max" else params.example_k
+    for j in range(k):
+        has = starts + j < ends
+        out[has] += values[starts[has] + j]
+    return out / k
 
 
 def _keyword(view: AudienceView, cleaned: str, filters: dict[str, str] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -379,7 +423,8 @@ def search(
     params: RankParams = DEFAULT_PARAMS,
 ) -> dict[str, Any]:
     """The search API's answer: one result per article with its best section and a highlighted snippet."""
-    ranked = rank(view, embedder, text, mode=mode, type_=type_, tag=tag, params=params)[:limit]
+    everything = rank(view, embedder, text, mode=mode, type_=type_, tag=tag, params=params)
+    ranked = everything[:limit]
     results = []
     for r in ranked:
         reason = why(view, r)
@@ -397,6 +442,7 @@ def search(
         "query": text,
         "mode": mode,
         "results": results,
+        "no_confident_match": not everything if mode == "keyword" else not is_confident(everything, params),
         "did_you_mean": view.did_you_mean(text),
     }
 

@@ -78,6 +78,13 @@ class Snapshot:
             raise store.IndexError_(f"{build}: expected one overview chunk per article")
         self.group_ends = np.append(self.group_starts[1:], len(self.chunks))
         self.article_type = np.array([self.articles[a].type for a in self.article_ids])
+        # Learned examples (issue 10): customer messages that resolved to an article.
+        examples, vectors = store.read_examples(build)
+        keep = [i for i, e in enumerate(examples) if e.article_id in position]
+        self.examples = [examples[i] for i in keep]
+        self.example_vectors = np.ascontiguousarray(vectors[keep], dtype=np.float32)
+        self.example_article = np.array([position[e.article_id] for e in self.examples], dtype=np.int64)
+        self.example_weight = np.array([e.weight for e in self.examples], dtype=np.float32)
         self._whoosh = open_keyword_index(build / "whoosh")
         self._local = threading.local()
         self._views = {True: AudienceView(self, True), False: AudienceView(self, False)}

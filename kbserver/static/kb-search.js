@@ -107,6 +107,8 @@ export function initSearch(form) {
     controller = new AbortController();
     var signal = controller.signal;
     params.set("limit", String(SEARCH_LIMIT));
+    // Keystroke searches are not logged: half-typed words would pollute the content-gap report.
+    params.set("as_you_type", "1");
     region.setAttribute("aria-busy", "true");
     fetch(urls.search + "?" + params.toString(), { signal: signal, headers: { Accept: "application/json" } })
       .then(function (response) {
