@@ -22,7 +22,7 @@ from indexer.chunking import chunk_article
 from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256
 from indexer.keyword import write_keyword_index
 from indexer.render import render_article
-from indexer.store import Chunk, Example, Manifest
+from indexer.store import Example, Manifest
 
 
 class LintFailed(Exception):

@@ -93,7 +93,8 @@ def run_search(args: Any) -> dict[str, Any]:
     as_you_type = args.get("as_you_type") in ("1", "true", 1, True)
     embedder = services().embedder if mode != "keyword" else None
     result = ranking.search(
-        view, embedder, q, mode=mode, limit=limit, type_=type_, tag=tag, url_for_article=article_url
+        view, embedder, q, mode=mode, limit=limit, type_=type_, tag=tag, url_for_article=article_url,
+        params=services().params,
     )
     if not as_you_type:
         log_query("search", q, result)
@@ -105,7 +106,9 @@ def run_suggest(body: dict) -> dict[str, Any]:
     text = _text_param(body.get("text"), "text")
     limit = _limit_param(body.get("limit"), 3)
     view = _view()
-    result = ranking.suggest(view, services().embedder, text, limit=limit, url_for_article=article_url)
+    result = ranking.suggest(
+        view, services().embedder, text, limit=limit, url_for_article=article_url, params=services().params
+    )
     log_query("suggest", text, result)
     return result
 

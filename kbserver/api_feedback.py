@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 
-from flask import jsonify
+from flask import current_app, jsonify
 
 from kbserver.api import _json_body, _text_param, _view, bp, get_article_or_404
-from kbserver.auth import require
+from kbserver import learning
+from kbserver.auth import current_caller, require
 from kbserver.errors import ApiError
 from kbserver.feedback import OUTCOMES, record_feedback
+from kbserver.storage import get_db
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -41,4 +43,12 @@ def feedback():
         comment = _text_param(comment, "comment")
     article = get_article_or_404(_view(), article_id)
     receipt = record_feedback(article, outcome, request_id, comment)
-    return jsonify({"id": receipt.id, "article_id": article.id, "outcome": outcome, "routed_to": receipt.routed_to}), 201
+    learned = False
+    if request_id and is_learning_on():
+        learned = learning.learn_from_feedback(get_db(), request_id, article.id, outcome, current_caller().name)
+    body = {"id": receipt.id, "article_id": article.id, "outcome": outcome, "routed_to": receipt.routed_to}
+    return jsonify({**body, "learned": learned}), 201
+
+
+def is_learning_on() -> bool:
+    return str(current_app.config["LEARNING"]).lower() not in ("off", "false", "0", "no")

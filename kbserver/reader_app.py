@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from indexer.embedding import get_encoder, onnx_file
-from kbserver.ranking import QueryEmbedder
+from kbserver.ranking import QueryEmbedder, RankParams
 from kbserver.reader import AudienceView, IndexUnavailable, Reader, Snapshot
 
 EXTENSION = "kb"
@@ -17,8 +17,9 @@ EXTENSION = "kb"
 class Services:
     """What one app holds for its whole life: the reader and the (lazily loaded) query embedder."""
 
-    def __init__(self, index_dir: Path, reload_interval_s: float, inference_threads: int) -> None:
+    def __init__(self, index_dir: Path, reload_interval_s: float, inference_threads: int, learning: str = "on") -> None:
         self.reader = Reader(Path(index_dir), reload_interval_s=float(reload_interval_s))
+        self.params = RankParams(use_examples=str(learning).lower() not in ("off", "false", "0", "no"))
         self._threads = int(inference_threads) or None
         self._embedder: QueryEmbedder | None = None
         self._lock = threading.Lock()
@@ -35,7 +36,7 @@ class Services:
 
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = Services(
-        app.config["INDEX_DIR"], app.config["RELOAD_INTERVAL_S"], app.config["INFERENCE_THREADS"]
+        app.config["INDEX_DIR"], app.config["RELOAD_INTERVAL_S"], app.config["INFERENCE_THREADS"], app.config["LEARNING"]
     )
     # Open the index (and warm the encoder) at start-up, so the first request pays nothing.
     services = app.extensions[EXTENSION]

@@ -78,6 +78,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX learned_examples_article ON learned_examples (article_id, status)",
     ),
+    (  # 2: issue 10: who taught an example, so one agent's share can be capped
+        "ALTER TABLE learned_examples ADD COLUMN caller TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX learned_examples_caller ON learned_examples (caller, article_id, status)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -327,3 +331,103 @@ def revoke_token(db: sqlite3.Connection, name: str, when: str) -> bool:
     """Mark the token revoked; False when no live token has that name."""
     cursor = db.execute("UPDATE tokens SET revoked = ? WHERE name = ? AND revoked IS NULL", (when, name))
     return cursor.rowcount == 1
+
+
+# ---------------------------------------------------------------------------- learned examples
+
+
+@dataclass(frozen=True)
+class ExampleRecord:
+    """One learned example, ready to store (text already redacted)."""
+
+    ts: str
+    article_id: str
+    text: str
+    outcome: str
+    source: str  # feedback | import
+    source_key: str  # unique per source: re-importing or re-sending adds nothing twice
+    caller: str
+
+
+def insert_examples(db: sqlite3.Connection, records: Iterable[ExampleRecord]) -> int:
+    """Store examples in one transaction, skipping any whose (source, source_key) exists. Returns how many were new."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        added = 0
+        for r in records:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO learned_examples (ts, article_id, text, outcome, source, source_key, caller)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (r.ts, r.article_id, r.text, r.outcome, r.source, r.source_key, r.caller),
+            )
+            added += cursor.rowcount
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return added
+
+
+def count_caller_examples(db: sqlite3.Connection, caller: str, article_id: str) -> int:
+    """Active feedback examples one caller has taught for one article."""
+    return db.execute(
+        "SELECT COUNT(*) FROM learned_examples WHERE caller = ? AND article_id = ? AND source = 'feedback'"
+        " AND status = 'active'",
+        (caller, article_id),
+    ).fetchone()[0]
+
+
+def logged_query_text(db: sqlite3.Connection, request_id: str) -> sqlite3.Row | None:
+    """The redacted text and kind of a logged request, or None."""
+    return db.execute("SELECT text, kind FROM query_log WHERE request_id = ?", (request_id,)).fetchone()
+
+
+def list_examples(
+    db: sqlite3.Connection, *, article_id: str | None = None, status: str | None = "active", limit: int | None = None
+) -> list[sqlite3.Row]:
+    """Learned examples, newest first, optionally for one article or status."""
+    sql = "SELECT id, ts, article_id, text, outcome, source, caller, status FROM learned_examples WHERE 1 = 1"
+    args: list[Any] = []
+    if article_id is not None:
+        sql += " AND article_id = ?"
+        args.append(article_id)
+    if status is not None:
+        sql += " AND status = ?"
+        args.append(status)
+    sql += " ORDER BY id DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return db.execute(sql, args).fetchall()
+
+
+def remove_examples(
+    db: sqlite3.Connection, *, ids: Iterable[int] = (), article_id: str | None = None, caller: str | None = None
+) -> int:
+    """Mark examples removed (kept for the audit trail, never used again). Returns how many changed."""
+    changed = 0
+    ids = list(ids)
+    if ids:
+        marks = ",".join("?" * len(ids))
+        changed += db.execute(
+            f"UPDATE learned_examples SET status = 'removed' WHERE status = 'active' AND id IN ({marks})", ids
+        ).rowcount
+    if article_id is not None or caller is not None:
+        sql = "UPDATE learned_examples SET status = 'removed' WHERE status = 'active'"
+        args: list[Any] = []
+        if article_id is not None:
+            sql += " AND article_id = ?"
+            args.append(article_id)
+        if caller is not None:
+            sql += " AND caller = ?"
+            args.append(caller)
+        changed += db.execute(sql, args).rowcount
+    return changed
+
+
+def example_stats(db: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Per article and source: active and removed counts."""
+    return db.execute(
+        "SELECT article_id, source, SUM(status = 'active') AS active, SUM(status = 'removed') AS removed"
+        " FROM learned_examples GROUP BY article_id, source ORDER BY article_id, source"
+    ).fetchall()

@@ -41,16 +41,25 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     encoder = get_encoder(onnx_path=onnx_file(Path(index_dir) / "models"))
     embedder = QueryEmbedder(encoder.encode, cache_size=4096)
     view = snapshot.view(allow_internal=True)
+    import os
+
+    from kbserver.ranking import RankParams
+
+    # The same switch as the service: KB_LEARNING=off ranks without learned examples.
+    params = RankParams(use_examples=os.environ.get("KB_LEARNING", "on").lower() not in ("off", "false", "0", "no"))
     if calibrate:
-        click.echo(json.dumps(evaluation.calibrate(view, embedder, cases), indent=1))
+        click.echo(json.dumps(evaluation.calibrate(view, embedder, cases, params=params), indent=1))
         return
     modes = EVAL_MODES if mode == "all" else (mode,)
-    reports = {m: evaluate(view, embedder, cases, m) for m in modes}
+    reports = {m: evaluate(view, embedder, cases, m, params) for m in modes}
     if as_json:
         out = {m: r.as_dict(worst) for m, r in reports.items()}
         click.echo(json.dumps(out[mode] if mode != "all" else out, indent=1))
         return
-    click.echo(f"{len(cases)} cases from {queries} on build {snapshot.build_id}")
+    click.echo(
+        f"{len(cases)} cases from {queries} on build {snapshot.build_id}"
+        f" ({len(snapshot.examples)} learned examples, learning {'on' if params.use_examples else 'off'})"
+    )
     click.echo(f"{'mode':<10}{'hit@1':>8}{'hit@3':>8}{'MRR@10':>8}{'nDCG@10':>9}{'offtopic':>10}{'false':>8}")
     for m, r in reports.items():
         click.echo(f"{m:<10}{r.hit_at_1:>8.3f}{r.hit_at_3:>8.3f}{r.mrr_at_10:>8.3f}{r.ndcg_at_10:>9.3f}"

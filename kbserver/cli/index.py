@@ -6,7 +6,7 @@ from typing import Callable
 
 import click
 
-from kbserver.cli.options import articles_option, index_option
+from kbserver.cli.options import articles_option, database_option, index_option
 
 
 def register(group: click.Group) -> None:
@@ -68,11 +68,13 @@ def make_encoder_factory(index_dir: Path, *, use_onnx: bool = True):
 @index_option
 @click.option("--full", is_flag=True, help="Re-embed every chunk even if an earlier build has it.")
 @click.option("--torch", "use_torch", is_flag=True, help="Embed with sentence-transformers on torch, not ONNX Runtime.")
-def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool) -> None:
+@database_option
+def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool, database: str) -> None:
     """Lint the articles, build the keyword and semantic indexes, and publish them atomically.
 
     Refuses to publish when lint finds errors (exit 1); the live index stays as it was.
-    Only added or changed chunks are embedded.
+    Only added or changed chunks are embedded. Active learned examples in the database
+    (`kb learn`) are embedded into the build too, unless KB_LEARNING=off.
 
     Example: kb index --articles articles --index var/index
     """
@@ -82,6 +84,7 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool) -> Non
 
     if not Path(articles_dir).is_dir():
         raise click.ClickException(f"{articles_dir}: no such articles folder")
+    examples = _learned_examples(database)
     try:
         report = build_index(
             Path(articles_dir),
@@ -89,6 +92,7 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool) -> Non
             encoder_factory=make_encoder_factory(Path(index_dir), use_onnx=not use_torch),
             full=full,
             progress_factory=_progress_factory(),
+            examples=examples,
         )
     except LintFailed as exc:
         for finding in exc.findings:
@@ -104,3 +108,16 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool) -> Non
         click.echo(str(warning), err=True)
     click.echo(report.summary())
     click.echo(f"published build {report.build_id} to {index_dir}")
+
+
+def _learned_examples(database: str) -> list:
+    """Active learned examples from the feedback database, if there is one and learning is on."""
+    import os
+
+    if os.environ.get("KB_LEARNING", "on").lower() in ("off", "false", "0", "no") or not Path(database).is_file():
+        return []
+    from kbserver import learning
+    from kbserver.cli.options import open_database
+
+    with open_database(database) as db:
+        return learning.active_examples(db)
