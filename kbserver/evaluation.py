@@ -93,7 +93,7 @@ def evaluate(
             mode=rank_mode, for_suggest=mode == "suggest", params=params,
         )
         ids = [r.article.id for r in ranked[:10]]
-        flagged = not ranked if mode == "keyword" else not ranking.is_confident(ranked, params)
+        flagged = not ranking.is_confident(ranked, params, mode)
         if not case.relevant:
             report.offtopic += 1
             flagged_off += flagged

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from indexer.article import Article
-from kbserver import ranking, storage
+from kbserver import storage
 from kbserver.auth import current_caller
 from kbserver.redact import redact
 
@@ -32,14 +32,8 @@ class Receipt:
 
 
 def is_no_confident_match(result: Mapping[str, Any]) -> bool:
-    """Suggest says so itself; for search: no result, or (outside keyword mode, where scores are
-    raw BM25) a best score under the same threshold suggest uses."""
-    if "no_confident_match" in result:
-        return bool(result["no_confident_match"])
-    results = result.get("results") or []
-    if not results:
-        return True
-    return result.get("mode") != "keyword" and results[0]["score"] < ranking.NO_MATCH_THRESHOLD
+    """Search and suggest answers both say so themselves (ranking calibrates it per mode)."""
+    return bool(result["no_confident_match"])
 
 
 def log_query(kind: str, text: str, result: Mapping[str, Any]) -> None:

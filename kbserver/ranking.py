@@ -42,7 +42,8 @@ KEYWORD_HALF = 12.0
 SENTENCE_WEIGHT = 0.9
 PROCEDURE_PRIOR = 0.06
 PRODUCT_PENALTY = 0.03
-NO_MATCH_THRESHOLD = 0.575
+NO_MATCH_THRESHOLD = 0.575  # suggest; search modes score on other scales:
+SEARCH_NO_MATCH_THRESHOLDS = {"hybrid": 0.53, "semantic": 0.365}
 HIGH_CONFIDENCE = 0.78
 MEDIUM_CONFIDENCE = 0.65
 STRONG_POLICY_RATIO = 0.92
@@ -298,8 +299,18 @@ def confidence(ranked: Ranked, params: RankParams = DEFAULT_PARAMS) -> str:
     return "low"
 
 
-def is_confident(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS) -> bool:
-    return bool(ranked) and ranked[0].score >= params.no_match_threshold
+def is_confident(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS, mode: str = "suggest") -> bool:
+    """Whether the best result is a confident match, by the threshold calibrated for `mode`.
+
+    Each threshold is the highest score that flags at most 5% of answerable labelled messages
+    (`kb eval --calibrate`); keyword scores are unbounded, so any keyword hit counts.
+    """
+    if not ranked:
+        return False
+    if mode == "keyword":
+        return True
+    threshold = params.no_match_threshold if mode == "suggest" else SEARCH_NO_MATCH_THRESHOLDS[mode]
+    return ranked[0].score >= threshold
 
 
 def score_01(value: float) -> float:
@@ -442,7 +453,7 @@ def search(
         "query": text,
         "mode": mode,
         "results": results,
-        "no_confident_match": not everything if mode == "keyword" else not is_confident(everything, params),
+        "no_confident_match": not is_confident(everything, params, mode),
         "did_you_mean": view.did_you_mean(text),
     }
 

@@ -1,0 +1,47 @@
+"""The quality guard: suggest hit@1 on the labelled set must not drop more than 0.03 below docs/quality.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import ROOT
+
+from indexer.embedding import get_encoder, onnx_file
+from kbserver import ranking
+from kbserver.evaluation import evaluate, load_cases
+from kbserver.reader import open_snapshot
+
+TOLERANCE = 0.03
+
+
+def recorded_hit_at_1() -> float:
+    text = (ROOT / "docs" / "quality.md").read_text(encoding="utf-8")
+    match = re.search(r"quality-guard: suggest_hit_at_1=([0-9.]+)", text)
+    assert match, "docs/quality.md must record <!-- quality-guard: suggest_hit_at_1=... -->"
+    return float(match.group(1))
+
+
+def test_suggest_hit_at_1_holds_against_the_recorded_value(sample_index: Path):
+    snapshot = open_snapshot(sample_index)
+    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_file(sample_index / "models")).encode)
+    cases = load_cases(ROOT / "tests" / "eval" / "queries.jsonl")
+    report = evaluate(snapshot.view(allow_internal=True), embedder, cases, "suggest")
+    assert len(cases) >= 200 and report.offtopic >= 20
+    assert report.hit_at_1 >= recorded_hit_at_1() - TOLERANCE, report.as_dict(worst=10)
+
+
+def test_eval_cli_prints_every_metric_as_json(sample_index: Path):
+    import json
+
+    from click.testing import CliRunner
+
+    from kbserver.cli import main
+
+    result = CliRunner().invoke(
+        main, ["eval", "--index", str(sample_index), "--mode", "keyword", "--json", "--worst", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert set(body) >= {"hit_at_1", "hit_at_3", "mrr_at_10", "ndcg_at_10", "offtopic_flagged", "false_flags"}
+    assert len(body["worst_misses"]) == 2
