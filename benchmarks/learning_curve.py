@@ -72,13 +72,16 @@ def run_point(index: Path, articles: Path, work: Path, cases, held, per_article:
 def time_bulk(index: Path, articles: Path, work: Path, cases, encoder, n: int = 10_000) -> dict:
     """Import `n` distinct ticket texts and rebuild; ticket texts vary like real exports do."""
     rng = random.Random(11)
+    # Ticket references made of words: numbers would be redacted to <order> and collapse duplicates.
+    words = "amber birch cedar delta ember fable grove harbor iris juniper kestrel lumen maple nova orchid".split()
     openers = ["", "Hi, ", "Hello, ", "Hiya, ", "Good morning, ", "Hi team, "]
     closers = ["", " Thanks.", " Cheers.", " Thanks in advance.", " Kind regards."]
     path = work / "bulk.jsonl"
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
             case = cases[i % len(cases)]
-            text = f"{rng.choice(openers)}{case.query}{rng.choice(closers)} (ticket {i})"
+            tag = "-".join(words[(i // len(words) ** k) % len(words)] for k in range(4))
+            text = f"{rng.choice(openers)}{case.query}{rng.choice(closers)} (ref {tag})"
             fh.write(json.dumps({"text": text, "article_id": case.relevant[0]}) + "\n")
     db = storage.connect(work / "bulk.sqlite3")
     known = {a.id for a in open_snapshot(index).articles.values()}

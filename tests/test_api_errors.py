@@ -99,3 +99,26 @@ def test_api_without_an_index_is_503_json(tmp_path):
     client = make_app(tmp_path / "nothing", tmp_path).test_client()
     assert_canonical_error(client.get("/api/v1/search?q=refund"), 503, "index_unavailable")
     assert_canonical_error(client.post("/api/v1/suggest", json={"text": "refund"}), 503, "index_unavailable")
+
+
+@pytest.mark.parametrize(
+    "method, path, body, status, code",
+    [
+        ("GET", "/api/v1/articles/..%2F..%2Fetc%2Fpasswd", None, 400, "invalid_article_id"),
+        ("GET", "/api/v1/articles/returns/nope", None, 404, "article_not_found"),
+        ("GET", "/api/v1/search?q=", None, 400, "empty_q"),
+        ("GET", "/api/v1/search?q=refund&mode=nope", None, 400, "invalid_mode"),
+        ("POST", "/api/v1/suggest", b"{bad", 400, "malformed_json"),
+        ("POST", "/api/v1/suggest", b'{"text": "refund", "limit": 99}', 400, "invalid_limit"),
+        ("POST", "/api/v1/suggest", b'{"text": "' + b"x" * 70000 + b'"}', 413, "body_too_large"),
+    ],
+)
+def test_errors_over_real_http(live_server, method, path, body, status, code):
+    import requests
+
+    response = requests.request(
+        method, live_server.url + path, data=body, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    assert response.status_code == status
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == code
