@@ -121,6 +121,7 @@ def build_index(
         chunks = [c for aid in sorted(chunks_by_article) for c in chunks_by_article[aid]]
         report.chunks = len(chunks)
 
+        render_key = _render_key()
         kept = select_examples(examples or [], set(articles))
         reuse = {} if full or previous_build is None else _previous_vectors(previous_build)
         texts = [c.embed_text for c in chunks] + [e.text for e in kept]
@@ -133,7 +134,7 @@ def build_index(
         build.mkdir(parents=True)
         try:
             store.write_articles(build, [articles[i] for i in sorted(articles)])
-            store.write_rendered(build, {aid: render_article(a) for aid, a in sorted(articles.items())})
+            store.write_rendered(build, _render(articles, hashes, old_hashes, None if full else previous_build, render_key))
             store.write_chunks(build, chunks, embeddings)
             store.write_examples(build, kept, example_vectors)
             if full:
@@ -159,7 +160,7 @@ def build_index(
                     chunks=len(chunks),
                     dim=DIM,
                     examples=len(kept),
-                    stats={"embedded": report.embedded, "full": full},
+                    stats={"embedded": report.embedded, "full": full, "render_key": render_key},
                 ),
             )
         except BaseException:
@@ -182,6 +183,44 @@ def _usable_previous(index_root: Path) -> tuple[Path | None, Manifest | None]:
     if manifest.model_id != MODEL_ID or manifest.model_sha256 != MODEL_SHA256:
         return None, None
     return build, manifest
+
+
+def _render_key() -> str:
+    """Identifies the renderer (its source, Markdown's and nh3's versions): HTML is reused only from the same one."""
+    from importlib import metadata
+
+    from indexer import render
+
+    source = Path(render.__file__).read_bytes()
+    versions = "|".join(metadata.version(p) for p in ("markdown", "nh3"))
+    return hashlib.sha256(source + versions.encode()).hexdigest()[:16]
+
+
+def _render(
+    articles: dict[str, Article],
+    hashes: dict[str, str],
+    old_hashes: dict[str, str],
+    previous_build: Path | None,
+    render_key: str,
+) -> dict[str, dict[str, str]]:
+    """Sanitised HTML of every article, reusing the previous build's for unchanged sources.
+
+    Rendering (Markdown, then nh3) is the slowest step of a rebuild: re-rendering 5,000
+    unchanged articles took 35 s of a 72 s one-edit rebuild (issue 8). HTML is reused only
+    when the source hash is the same and the previous build was rendered by this renderer.
+    """
+    previous: dict[str, dict[str, str]] = {}
+    if previous_build is not None:
+        try:
+            if store.read_manifest(previous_build).stats.get("render_key") == render_key:
+                previous = store.read_rendered(previous_build)
+        except (OSError, ValueError, store.IndexError_):
+            previous = {}  # nothing to reuse: render everything, as a full build does
+    return {
+        aid: previous[aid] if aid in previous and aid in old_hashes and old_hashes[aid] == hashes.get(aid)
+        else render_article(article)
+        for aid, article in sorted(articles.items())
+    }
 
 
 MAX_EXAMPLES_PER_ARTICLE = 300

@@ -590,3 +590,38 @@ def test_kb_index_prints_lint_warnings_and_still_publishes(index_root, articles_
     assert result.exit_code == 0, result.output
     assert "articles/products/gift-cards.md:10: warning: review_by 2000-01-01 is in the past" in result.stderr
     assert SUMMARY_RE.match(result.stdout.splitlines()[0])
+
+
+def _count_renders(monkeypatch) -> list[str]:
+    rendered: list[str] = []
+    real = build_module.render_article
+
+    def counting(article):
+        rendered.append(article.id)
+        return real(article)
+
+    monkeypatch.setattr(build_module, "render_article", counting)
+    return rendered
+
+
+def test_one_edit_renders_only_the_edited_article_again(index_root, articles_copy, fake_encoder, monkeypatch):
+    rendered = _count_renders(monkeypatch)
+    old = store.read_rendered(current_build_path(index_root))
+    edit(articles_copy, EDITED, *EDIT)
+
+    build(articles_copy, index_root, fake_encoder)
+
+    new = store.read_rendered(current_build_path(index_root))
+    assert rendered == [EDITED]
+    assert "paid out" in new[EDITED]["follow_up"] and "paid out" not in old[EDITED]["follow_up"]
+    assert {k: v for k, v in new.items() if k != EDITED} == {k: v for k, v in old.items() if k != EDITED}
+
+
+def test_a_changed_renderer_renders_every_article_again(index_root, articles_copy, fake_encoder, monkeypatch):
+    rendered = _count_renders(monkeypatch)
+    monkeypatch.setattr(build_module, "_render_key", lambda: "another-renderer")
+
+    report = build(articles_copy, index_root, fake_encoder)
+
+    assert sorted(rendered) == sorted(read_manifest(current_build_path(index_root)).article_hashes)
+    assert report.articles == len(rendered)

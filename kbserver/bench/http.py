@@ -16,8 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Self
 from urllib.parse import urlencode
 
 from kbserver.bench.measure import load_average, percentiles
@@ -66,7 +67,7 @@ class Server:
         self.process: subprocess.Popen | None = None
         self.log_path = self.work_dir / f"server-{self.port}.log"
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Self:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -129,19 +130,20 @@ class Server:
 
 
 def unique_text(text: str, n: int) -> str:
-    """`text` made unique per request with two 3-digit numbers that query cleaning keeps.
+    """`text` made unique per request by a last line of two 3-digit numbers that query cleaning keeps.
 
     The service caches query embeddings, so a benchmark that repeats the same 230 messages
-    would measure cache hits. Real customer messages are almost all new; these suffixes
-    (not order numbers, not phone numbers, too short for the spell checker) keep each
-    request's cleaned text distinct without changing what it asks.
+    would measure cache hits. Real customer messages are almost all new; this last line (not
+    an order or phone number, no word for the spell checker, too short to be embedded as a
+    sentence of its own) keeps each request's cleaned text distinct without changing what it
+    asks or how many sentences are embedded.
     """
-    return f"{text} {100 + n % 900} {100 + (n // 900) % 900}"
+    return f"{text}\n{100 + n % 900} {100 + (n // 900) % 900}"
 
 
 class _Client(threading.Thread):
     def __init__(self, port: int, kind: str, texts: Sequence[str], offset: int, deadline: float,
-                 is_unique: bool, counter: "_Counter") -> None:
+                 is_unique: bool, counter: _Counter) -> None:
         super().__init__(daemon=True)
         self.port, self.kind, self.texts, self.offset = port, kind, texts, offset
         self.deadline, self.is_unique, self.counter = deadline, is_unique, counter

@@ -12,9 +12,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
         return {"n": 0, "p50_ms": 0.0, "p95_ms": 0.0, "p99_ms": 0.0, "mean_ms": 0.0}
     ms = np.asarray(samples_s, dtype=np.float64) * 1000.0
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-    return {"n": int(len(ms)), "p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2),
+    return {"n": len(ms), "p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2),
             "p99_ms": round(float(p99), 2), "mean_ms": round(float(ms.mean()), 2)}
 
 
@@ -94,13 +95,15 @@ class TimedEncoderFactory:
     """An encoder factory for build_index that loads a fresh encoder and times the load.
 
     A fresh encoder, not the process-wide one, so that every build pays (and reports) its
-    own model load, as a `kb index` process does.
+    own model load, as a `kb index` process does. It also records the CPU seconds spent in
+    `encode`: on a shared machine wall time depends on the neighbours, CPU time much less.
     """
 
     def __init__(self, onnx_model: Path | None, threads: int | None = None) -> None:
         self.onnx_model = onnx_model
         self.threads = threads
         self.load_s = 0.0
+        self.encode_cpu_s = 0.0
 
     def __call__(self):
         from indexer.embedding import Encoder
@@ -108,7 +111,17 @@ class TimedEncoderFactory:
         started = time.perf_counter()
         encoder = Encoder(threads=self.threads, onnx_path=self.onnx_model)
         self.load_s = time.perf_counter() - started
-        return encoder
+        factory = self
+
+        class _Timed:
+            def encode(self, texts, **kwargs):
+                cpu = time.process_time()
+                try:
+                    return encoder.encode(texts, **kwargs)
+                finally:
+                    factory.encode_cpu_s += time.process_time() - cpu
+
+        return _Timed()
 
 
 def pick_edit_target(articles_dir: Path) -> Path:
@@ -133,7 +146,7 @@ def measure_build(articles_dir: Path, work_dir: Path, onnx_model: Path, *, cli_e
     The articles are copied into `work_dir/articles` first, so the edits never touch the source.
     """
     from indexer.build import build_index
-    from indexer.store import current_build_path
+    from indexer.store import current_build_path, read_chunks
 
     work_dir = Path(work_dir)
     articles = work_dir / "articles"
@@ -156,8 +169,11 @@ def measure_build(articles_dir: Path, work_dir: Path, onnx_model: Path, *, cli_e
         "model_load_s": round(factory.load_s, 2),
         "embed_s": round(report.embed_seconds, 2),
         "chunks_per_s": round(report.embedded / report.embed_seconds, 1) if report.embed_seconds else None,
+        "embed_cpu_s": round(factory.encode_cpu_s, 2),
+        "chunks_per_cpu_s": round(report.embedded / factory.encode_cpu_s, 1) if factory.encode_cpu_s else None,
         "other_s": round(report.seconds - report.embed_seconds - factory.load_s, 2),
     }
+    out["full"]["tokens_per_chunk"] = round(_mean_tokens([c.embed_text for c in read_chunks(build)]), 1)
     out["size_bytes"] = {
         "build": dir_size(build),
         "embeddings": (build / "embeddings.npy").stat().st_size,
@@ -186,7 +202,10 @@ def measure_build(articles_dir: Path, work_dir: Path, onnx_model: Path, *, cli_e
         kb = Path(sys.executable).with_name("kb")
         command = [str(kb)] if kb.exists() else [sys.executable, "-c", "from kbserver.cli import main; main()"]
         started = time.perf_counter()
-        done = subprocess.run([*command, "index", "--articles", str(articles), "--index", str(root)],
+        # A database that does not exist: no learned examples, so only the edit is embedded.
+        no_examples = work_dir / "no-examples.sqlite3"
+        done = subprocess.run([*command, "index", "--articles", str(articles), "--index", str(root),
+                               "--database", str(no_examples)],
                               capture_output=True, text=True, check=False)
         out["incremental_cli"] = {
             "seconds": round(time.perf_counter() - started, 2),
@@ -196,6 +215,18 @@ def measure_build(articles_dir: Path, work_dir: Path, onnx_model: Path, *, cli_e
     out["index_root"] = str(root)
     out["loadavg_end"] = load_average()
     return out
+
+
+def _mean_tokens(texts: Sequence[str]) -> float:
+    """Mean tokens per text as the encoder sees them (truncated, unpadded): what embedding costs scale with."""
+    from tokenizers import Tokenizer
+
+    from indexer.embedding import MAX_SEQ_LENGTH, model_path
+
+    tokenizer = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_SEQ_LENGTH)
+    return float(np.mean([len(e.ids) for e in tokenizer.encode_batch(list(texts))])) if texts else 0.0
 
 
 def _search_ops(view, url: Callable[[str], str]) -> dict[str, Callable[[Any, str], Any]]:
@@ -234,9 +265,12 @@ def measure_inprocess(
         return f"/articles/{article_id}"
 
     results: dict[str, Any] = {}
+    shared = QueryEmbedder(encoder.encode, cache_size=len(queries) * 8 + 16)
+    for q in queries:
+        cleaned = clean_query(q) or q.strip()
+        shared.embed([cleaned, *content_sentences(cleaned)])  # what rank() will ask the warm cache for
     for name, op in _search_ops(view, url).items():
-        shared = QueryEmbedder(encoder.encode, cache_size=len(queries) * 8 + 16)
-        for q in queries:  # warm-up: fills the shared cache, touches every code path once
+        for q in queries[:5]:  # warm-up: every code path once (imports, Whoosh searcher, caches)
             op(shared, q)
         cold = []
         for q in queries:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -32,9 +33,9 @@ def markdown(results: dict[str, Any]) -> str:
     machine = results.get("machine", {})
     parts = [
         f"### kb bench: {corpus.get('name')} ({corpus.get('articles')} articles)",
-        f"{machine.get('cpu')}, {machine.get('cores')} cores, {machine.get('memory_gib')} GiB, Python "
-        f"{machine.get('python')}; load average at start {_cell(results.get('loadavg_start'))}, "
-        f"at end {_cell(results.get('loadavg_end'))}.",
+        (f"{machine.get('cpu')}, {machine.get('cores')} cores, {machine.get('memory_gib')} GiB, Python "
+         f"{machine.get('python')}; load average at start {_cell(results.get('loadavg_start'))}, "
+         f"at end {_cell(results.get('loadavg_end'))}."),
     ]
     build = results.get("build")
     if build:
@@ -66,9 +67,9 @@ def markdown(results: dict[str, Any]) -> str:
         parts.append(f"**HTTP** (gunicorn, {http['workers']} workers × {http['inference_threads']} inference "
                      f"thread, {http['duration_s']} s per row; ms)")
         parts.append(table(
-            ["kind", "cache", "clients", "p50", "p95", "p99", "req/s", "errors", "load avg"],
-            [[r["kind"], r["cache"], r["clients"], r["p50_ms"], r["p95_ms"], r["p99_ms"], r["throughput_rps"],
-              r["errors"], r["loadavg"]] for r in http["runs"]],
+            ["kind", "cache", "clients", "requests", "p50", "p95", "p99", "req/s", "errors", "load avg"],
+            [[r["kind"], r["cache"], r["clients"], r["requests"], r["p50_ms"], r["p95_ms"], r["p99_ms"],
+              r["throughput_rps"], r["errors"], r["loadavg"]] for r in http["runs"]],
         ))
         mem = http.get("memory", {})
         workers = ", ".join(f"{round(w['rss_kib'] / 1024)} MiB (peak {round(w['peak_rss_kib'] / 1024)})"

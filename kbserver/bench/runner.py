@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kbserver.bench import measure
 
@@ -45,8 +46,10 @@ def run(config: BenchConfig, log: Callable[[str], None] = lambda _m: None) -> di
     work = Path(config.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     queries = load_queries(config.queries_file)
-    if config.max_queries:
-        queries = queries[: config.max_queries]
+    if config.max_queries and config.max_queries < len(queries):
+        # Evenly spaced, so a subset keeps the mix of short, chatty and off-topic messages.
+        step = len(queries) / config.max_queries
+        queries = [queries[int(i * step)] for i in range(config.max_queries)]
     results: dict[str, Any] = {
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": measure.machine_info(),
@@ -91,7 +94,7 @@ def run(config: BenchConfig, log: Callable[[str], None] = lambda _m: None) -> di
         log("encoder backends: single-query latency")
         results["encoder"] = measure.measure_encoders(
             config.onnx_model, queries, threads=config.encoder_threads, with_torch=config.with_torch,
-            work_dir=work / "models",
+            with_int8=config.extra.get("int8", True), work_dir=work / "models",
         )
         if config.extra.get("int8_quality", True):
             log("int8 query encoder: suggest quality against the fp32 index")

@@ -224,8 +224,8 @@ ASKS = ("the date it arrived", "what exactly is wrong", "the size they have and 
 EVIDENCE = ("the fault", "the damage and the box", "the label and serial number", "the missing parts list",
             "the receipt or bank statement", "the error shown on the display")
 EXPLAINS = ("how the refund is paid back to the original payment method", "how long a repair usually takes",
-            "that collections need someone at home", "what counts as normal wear", "the difference between a repair "
-            "and a replacement", "that a part refund keeps the item with the customer")
+            "that collections need someone at home", "what counts as normal wear",
+            "the difference between a repair and a replacement", "that a part refund keeps the item with the customer")
 OUTCOMES = ("refund will be issued", "replacement will be dispatched", "engineer will call to confirm a slot",
             "points will be added", "collection will be confirmed by text", "invoice will be reissued")
 PERKS = ("free next-day dispatch", "an extra 30 days to return", "priority engineer slots", "double points",
@@ -428,8 +428,8 @@ def policy(w: _Writer, topic: str, scope: str, products: list[Product], related:
         *(f"- {w.fill(t, w.pick(products), team=team)}" for t in rule_templates),
     ]
     body = [
-        f"This policy sets out how {topic} works for {scope}. It applies to products such as the "
-        f"{products[0].name} and the {products[-1].name}, and is owned by the {team}.",
+        (f"This policy sets out how {topic} works for {scope}. It applies to products such as the "
+         f"{products[0].name} and the {products[-1].name}, and is owned by the {team}."),
         "## The rules\n\n" + "\n".join(rules),
         "## How long it takes\n\n" + "\n".join(
             f"- **{pay.capitalize()}:** {w.pick(DAYS)} working days." for pay in w.sample(PAYMENTS, 4)
@@ -466,8 +466,8 @@ def product_page(w: _Writer, product: Product, related: list[str]) -> tuple[str,
         f"**Is there a {w.pick(('spare part', 'cover', 'charger', 'refill', 'extended guarantee'))}?** Yes, from {w.pick(AMOUNTS)}, in store or online.",
     ]
     body = [
-        f"The {product.name} is one of our own-brand {product.category} lines, sold online and in {w.rng.randint(5, 40)} stores. "
-        f"{w.fill(w.pick(INTROS), product)}",
+        (f"The {product.name} is one of our own-brand {product.category} lines, sold online and in "
+         f"{w.rng.randint(5, 40)} stores. {w.fill(w.pick(INTROS), product)}"),
         "## Key facts\n\n" + "\n".join(facts),
         "## Delivery and assembly\n\n" + w.fill(
             "Delivered by {carrier} within {days} working days, or free click and collect from a store. Larger items "

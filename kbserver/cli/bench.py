@@ -38,14 +38,18 @@ def _int_list(_ctx, _param, value: str) -> tuple[int, ...]:
               help="Concurrent HTTP clients, comma-separated.")
 @click.option("--duration", "duration_s", default=8.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds of load per HTTP row.")
+@click.option("--max-queries", "max_queries", default=None, type=click.IntRange(min=1),
+              help="Send only this many of the labelled queries (evenly spaced); all by default.")
 @click.option("--only", "only", multiple=True, type=click.Choice(SECTION_NAMES),
               help="Run only these sections (repeatable); the index is built when missing.")
 @click.option("--onnx", "onnx_path", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="An existing ONNX export of the model (default: exported once under --out/models).")
-@click.option("--quick", is_flag=True, help="A smoke run: 20 queries, 1 s per row, clients 1,4, no torch.")
+@click.option("--quick", is_flag=True,
+              help="A smoke run: 20 queries (unless --max-queries), 1 s per row, clients 1,4, no torch or int8.")
 @json_option
 def bench(articles_dir: str, synthetic: int, seed: int, queries: Path, out_dir: Path, clients: tuple[int, ...],
-          duration_s: float, only: tuple[str, ...], onnx_path: Path | None, quick: bool, as_json: bool) -> None:
+          duration_s: float, max_queries: int | None, only: tuple[str, ...], onnx_path: Path | None, quick: bool,
+          as_json: bool) -> None:
     """Measure speed: index build, search/suggest latency in process and over HTTP, memory.
 
     Builds the index (full, then one edited article), times every search mode and suggest
@@ -62,7 +66,7 @@ def bench(articles_dir: str, synthetic: int, seed: int, queries: Path, out_dir: 
 
     if not Path(articles_dir).is_dir():
         raise click.ClickException(f"{articles_dir}: no such articles folder")
-    corpus = f"synthetic-{synthetic}" if synthetic else Path(articles_dir).resolve().name
+    corpus = f"synthetic-{synthetic}" if synthetic else "sample"
     work = out_dir / corpus
     if onnx_path is None:
         onnx_path = onnx_file(out_dir / "models")
@@ -82,13 +86,13 @@ def bench(articles_dir: str, synthetic: int, seed: int, queries: Path, out_dir: 
         seed=seed,
         clients=(1, 4) if quick and clients == (1, 4, 16) else clients,
         duration_s=1.0 if quick else duration_s,
-        max_queries=20 if quick else None,
+        max_queries=max_queries or (20 if quick else None),
         sections=only or SECTION_NAMES,
         http_caches=("cold",) if quick else ("cold", "warm"),
         encoder_threads=(1,) if quick else (1, 2),
         with_torch=not quick,
         warm_up_s=1.0 if quick else 3.0,
-        extra={"int8_quality": not quick},
+        extra={"int8_quality": not quick, "int8": not quick},
     )
     try:
         results = run(config, log=lambda message: click.echo(message, err=True))
@@ -96,6 +100,12 @@ def bench(articles_dir: str, synthetic: int, seed: int, queries: Path, out_dir: 
         raise click.ClickException(str(exc)) from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"results-{corpus}.json"
+    if only and path.exists():
+        # --only re-measures some sections: keep the others from the last full run of this corpus.
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        fresh = {k: v for k, v in results.items() if k in SECTION_NAMES}
+        results = {**previous, **fresh,
+                   "rerun": {**previous.get("rerun", {}), **{k: results["created_at"] for k in fresh}}}
     path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     click.echo(f"results written to {path}", err=True)
     click.echo(json.dumps(results, indent=1) if as_json else markdown(results))
