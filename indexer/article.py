@@ -268,6 +268,10 @@ def _parse_front_matter(source: str, p: _Parse, first_line: int) -> tuple[dict |
     except yaml.YAMLError as exc:
         p.error(first_line, f"front matter is not valid YAML: {exc}")
         return None, {}
+    except RecursionError:
+        # PyYAML composes recursively: a few hundred nested brackets would crash `kb lint`.
+        p.error(first_line, "front matter is nested too deeply to be article metadata")
+        return None, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         p.error(first_line, "front matter must be a YAML mapping of keys to values")
         return None, {}

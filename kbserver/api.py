@@ -53,6 +53,8 @@ def _limit_param(value: Any, default: int) -> int:
     max_limit = int(current_app.config["MAX_LIMIT"])
     if isinstance(value, bool):
         value = None
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one number type: 3.0 is the integer 3 (as JSON Schema says)
     try:
         limit = int(value) if isinstance(value, (int, str)) else None
     except ValueError:

@@ -38,14 +38,25 @@ def api_error(status: int, code: str, message: str) -> tuple[Response, int]:
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
+def http_error(exc: HTTPException) -> tuple[Response, int]:
+    """`api_error` for a werkzeug/Flask exception, keeping the headers it carries (a 405's `Allow`)."""
+    code = getattr(exc, "error_code", None) or STATUS_CODES.get(exc.code or 500, "error")
+    response, status = api_error(exc.code or 500, code, exc.description or code)
+    # RFC 9110: a 405 must list the allowed methods. get_headers() also names an HTML
+    # Content-Type, which the JSON body replaces.
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, status
+
+
 def register_app(app: Flask) -> None:
     """Routing errors (no such API route, wrong method) under /api/ are JSON too."""
 
     @app.errorhandler(HTTPException)
     def _routing(exc: HTTPException):
         if request.path.startswith("/api/"):
-            code = getattr(exc, "error_code", None) or STATUS_CODES.get(exc.code or 500, "error")
-            return api_error(exc.code or 500, code, exc.description or code)
+            return http_error(exc)
         return exc
 
 
@@ -54,8 +65,7 @@ def register(bp: Blueprint) -> None:
 
     @bp.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        code = getattr(exc, "error_code", None) or STATUS_CODES.get(exc.code or 500, "error")
-        return api_error(exc.code or 500, code, exc.description or code)
+        return http_error(exc)
 
     @bp.errorhandler(Exception)
     def _unexpected(exc: Exception):

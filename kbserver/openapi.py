@@ -149,6 +149,7 @@ report_parameters = [
         "name": "since",
         "in": "query",
         "description": "Window: up to five digits and h, d or w",
+        "allowEmptyValue": True,
         "schema": {"type": "string", "pattern": "^[0-9]{1,5}[hdw]$", "default": "30d"},
         "example": "30d",
     },
@@ -157,6 +158,7 @@ report_parameters = [
         "in": "query",
         "description": "An owner team, exactly as in the articles' `owner`; 400 invalid_team if it owns no article "
         "the caller may see",
+        "allowEmptyValue": True,
         "schema": {"type": "string"},
     },
 ]
@@ -197,8 +199,10 @@ SPEC: dict[str, Any] = {
     "info": {
         "title": "kb API",
         "version": "1",
-        "description": 'Search the knowledge base and get the full procedure for a customer\'s message. Every error is `{"error": {"code", "message"}}` with a 4xx status. Error codes: malformed_json, unsupported_media_type, missing_text, empty_text, invalid_text, text_too_long, missing_q, empty_q, invalid_q, q_too_long, invalid_mode, invalid_limit, invalid_type, invalid_article_id, article_not_found, not_found, method_not_allowed, body_too_large, invalid_token, missing_scope, rate_limited, index_unavailable, missing_article_id, empty_article_id, missing_outcome, empty_outcome, invalid_outcome, invalid_request_id, invalid_comment, comment_too_long, invalid_since, invalid_team.',
+        "description": 'Search the knowledge base and get the full procedure for a customer\'s message. Every error is `{"error": {"code", "message"}}` with a 4xx status. Error codes: malformed_json, unsupported_media_type, missing_text, empty_text, invalid_text, text_too_long, missing_q, empty_q, invalid_q, q_too_long, invalid_mode, invalid_limit, invalid_type, invalid_article_id, article_not_found, not_found, method_not_allowed, body_too_large, invalid_token, missing_scope, rate_limited, index_unavailable, missing_article_id, empty_article_id, missing_outcome, empty_outcome, invalid_outcome, invalid_request_id, invalid_comment, comment_too_long, invalid_since, invalid_team. An optional query parameter sent empty (`?limit=`), or an optional JSON field sent as null, counts as not given.',
     },
+    # Paths below are relative to this: without it a client resolves /search against the host root.
+    "servers": [{"url": "/api/v1"}],
     "components": {
         "securitySchemes": {
             "bearer": {
@@ -254,26 +258,36 @@ SPEC: dict[str, Any] = {
                         "name": "q",
                         "in": "query",
                         "required": True,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 8000},
+                        "description": "The query; it must contain a non-space character",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 8000, "pattern": "\\S"},
                         "example": "refund not received",
                     },
                     {
                         "name": "mode",
                         "in": "query",
+                        "allowEmptyValue": True,
                         "schema": {"enum": ["hybrid", "keyword", "semantic"], "default": "hybrid"},
                     },
                     {
                         "name": "limit",
                         "in": "query",
+                        "allowEmptyValue": True,
                         "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
                     },
-                    {"name": "type", "in": "query", "schema": {"enum": ["policy", "product", "procedure"]}},
-                    {"name": "tag", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "type",
+                        "in": "query",
+                        "allowEmptyValue": True,
+                        "schema": {"enum": ["policy", "product", "procedure"]},
+                    },
+                    {"name": "tag", "in": "query", "allowEmptyValue": True, "schema": {"type": "string"}},
                     {
                         "name": "as_you_type",
                         "in": "query",
-                        "description": "1 for a keystroke search: ranked the same, not written to the query log",
-                        "schema": {"enum": ["0", "1"]},
+                        "allowEmptyValue": True,
+                        "description": "1 (or true) for a keystroke search: ranked the same, not written to the "
+                        "query log; any other value is an ordinary search",
+                        "schema": {"type": "string"},
                     },
                 ],
                 "responses": {
@@ -348,8 +362,8 @@ SPEC: dict[str, Any] = {
                                 "type": "object",
                                 "required": ["text"],
                                 "properties": {
-                                    "text": {"type": "string", "minLength": 1, "maxLength": 8000},
-                                    "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 3},
+                                    "text": {"type": "string", "minLength": 1, "maxLength": 8000, "pattern": "\\S"},
+                                    "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 50, "default": 3},
                                 },
                             },
                             "example": {
@@ -394,6 +408,7 @@ SPEC: dict[str, Any] = {
                         "required": True,
                         "schema": {
                             "type": "string",
+                            "maxLength": 200,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*$",
                         },
                         "example": "returns/start-a-return",
@@ -453,8 +468,8 @@ SPEC: dict[str, Any] = {
                                         "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*$",
                                     },
                                     "outcome": {"enum": ["helpful", "not_helpful", "resolved_first_contact", "escalated"]},
-                                    "request_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-                                    "comment": {"type": "string", "maxLength": 8000},
+                                    "request_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                                    "comment": {"type": ["string", "null"], "maxLength": 8000},
                                 },
                             },
                             "example": {
@@ -495,7 +510,14 @@ SPEC: dict[str, Any] = {
             "Questions without a good article, clustered",
             "gaps",
             "Gap",
-            [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}}],
+            [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "allowEmptyValue": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 20},
+                }
+            ],
         ),
         "/openapi.json": {
             "get": {

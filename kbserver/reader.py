@@ -170,23 +170,33 @@ class AudienceView:
     def did_you_mean(self, text: str) -> str | None:
         """A corrected query when some words are not in this audience's vocabulary, else None."""
         searcher = self.snapshot.searcher()
-        reader = searcher.reader()
         corrector = searcher.corrector(self._spell_field)
         words = re.findall(r"[A-Za-z]+", text)
         changed = False
         out = []
         for word in words:
             lower = word.lower()
-            if len(lower) < 4 or reader.frequency(self._spell_field, lower) > 0:
+            if len(lower) < 4 or self._is_live_word(searcher, lower):
                 out.append(lower)
                 continue
-            suggestions = corrector.suggest(lower, limit=1, maxdist=2, prefix=1)
-            if suggestions and suggestions[0] != lower:
-                out.append(suggestions[0])
+            suggestions = [s for s in corrector.suggest(lower, limit=5, maxdist=2, prefix=1) if s != lower]
+            suggestion = next((s for s in suggestions if self._is_live_word(searcher, s)), None)
+            if suggestion:
+                out.append(suggestion)
                 changed = True
             else:
                 out.append(lower)
         return " ".join(out) if changed else None
+
+    def _is_live_word(self, searcher, word: str) -> bool:
+        """Whether a document this audience may see holds `word` now.
+
+        Whoosh keeps a deleted document's terms in the term list (and in `frequency`) until
+        its segment is merged, and an incremental build deletes the old version of every
+        changed article. Without this check an article just made internal still lent its
+        words to the public did-you-mean (issue 9).
+        """
+        return not searcher.search(wq.Term(self._spell_field, word), limit=1).is_empty()
 
 
 def open_snapshot(root: Path) -> Snapshot:
