@@ -37,8 +37,8 @@ def collect(view, embedder, cases) -> list[Features]:
         cleaned = ranking.clean_query(case.query) or case.query
         sentences = ranking.content_sentences(cleaned)
         vectors = embedder.embed([cleaned, *sentences, case.query])
-        sims = snap.embeddings @ vectors[:-1].T
-        raw = snap.embeddings @ vectors[-1]
+        sims = (vectors[:-1] @ snap.vectors_t).T
+        raw = vectors[-1] @ snap.vectors_t
         kw = np.zeros(len(snap.chunks), dtype=np.float32)
         for hit in view.keyword_hits(view.analyse(cleaned)):
             kw[hit.row] = hit.score

@@ -20,7 +20,8 @@ from indexer import store
 from indexer.article import Article, Finding, find_article_files, lint_articles
 from indexer.chunking import chunk_article
 from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256
-from indexer.keyword import write_keyword_index
+from indexer.bm25 import build_term_matrix
+from indexer.keyword import FIELD_BOOSTS, chunk_fields, spelling_vocabulary, write_keyword_index
 from indexer.render import render_article
 from indexer.store import Example, Manifest
 
@@ -107,7 +108,11 @@ def build_index(
     with store.BuildLock(index_root):
         articles = {a.id: a for a in lint.articles}
         hashes = article_hashes(articles_dir, lint.articles)
+        live_build = store.current_build_path(index_root)
         previous_build, previous = _usable_previous(index_root)
+        # A vector depends only on the model and the text: a new index format rebuilds
+        # everything else but re-embeds nothing; only --full (or a new model) re-embeds.
+        reuse = {} if full or live_build is None else store.read_reusable_vectors(live_build, MODEL_ID, MODEL_SHA256)
         full = full or previous is None
         old_hashes = {} if previous is None else previous.article_hashes
 
@@ -123,7 +128,6 @@ def build_index(
 
         render_key = _render_key()
         kept = select_examples(examples or [], set(articles))
-        reuse = {} if full or previous_build is None else _previous_vectors(previous_build)
         texts = [c.embed_text for c in chunks] + [e.text for e in kept]
         keys = [c.hash for c in chunks] + [e.hash for e in kept]
         vectors, report.embedded, report.embed_seconds = _embed(texts, keys, reuse, encoder_factory, progress_factory)
@@ -137,6 +141,9 @@ def build_index(
             store.write_rendered(build, _render(articles, hashes, old_hashes, None if full else previous_build, render_key))
             store.write_chunks(build, chunks, embeddings)
             store.write_examples(build, kept, example_vectors)
+            docs = [chunk_fields(articles[c.article_id], c) for c in chunks]
+            store.write_term_matrix(build, build_term_matrix(docs, FIELD_BOOSTS))
+            store.write_vocabulary(build, spelling_vocabulary(articles, chunks))
             if full:
                 write_keyword_index(build / "whoosh", articles, chunks_by_article)
             else:
@@ -237,14 +244,6 @@ def select_examples(examples: list[Example], article_ids: set[str]) -> list[Exam
         group = sorted(by_article[article_id], key=lambda e: (-e.weight, -e.id))
         kept.extend(sorted(group[:MAX_EXAMPLES_PER_ARTICLE], key=lambda e: e.id))
     return kept
-
-
-def _previous_vectors(build: Path) -> dict[str, np.ndarray]:
-    vectors = store.read_embeddings(build)
-    reuse = {chunk.hash: vectors[row] for row, chunk in enumerate(store.read_chunks(build))}
-    examples, example_vectors = store.read_examples(build)
-    reuse.update((e.hash, example_vectors[row]) for row, e in enumerate(examples))
-    return reuse
 
 
 def _embed(

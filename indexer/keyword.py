@@ -17,6 +17,7 @@ from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import ID, KEYWORD, TEXT, Schema
 
 from indexer.article import Article
+from indexer.bm25 import words
 from indexer.store import Chunk
 
 FIELD_BOOSTS = {"title": 4.0, "aliases": 2.5, "summary": 2.0, "heading": 1.5, "body": 1.0}
@@ -42,6 +43,37 @@ def make_schema() -> Schema:
     )
 
 
+def chunk_fields(article: Article, chunk: Chunk) -> dict[str, str]:
+    """The searchable text of one chunk, by field (the same for Whoosh and the BM25F impacts)."""
+    fields = {"title": article.title}
+    if chunk.kind == "overview":
+        fields.update(summary=article.summary, aliases=" ".join(article.aliases), body=chunk.text)
+    elif chunk.kind == "alias":
+        fields.update(aliases=chunk.text)
+    else:
+        fields.update(heading=chunk.section, body=chunk.text)
+    return fields
+
+
+def spelling_text(article: Article, chunk: Chunk) -> str:
+    """The words of one chunk that did-you-mean may offer (aliases are in the overview already)."""
+    if chunk.kind == "overview":
+        return " ".join([article.title, article.summary, *article.aliases, chunk.text])
+    return "" if chunk.kind == "alias" else chunk.text
+
+
+def spelling_vocabulary(articles: dict[str, Article], chunks: Iterable[Chunk]) -> dict[str, list[int]]:
+    """Each word did-you-mean may offer, with its count in all articles and in public ones only."""
+    counts: dict[str, list[int]] = {}
+    for chunk in chunks:
+        article = articles[chunk.article_id]
+        for word in words(spelling_text(article, chunk)):
+            pair = counts.setdefault(word, [0, 0])
+            pair[0] += 1
+            pair[1] += article.is_public
+    return counts
+
+
 def _documents(article: Article, chunks: Iterable[Chunk]) -> Iterable[dict]:
     for chunk in chunks:
         doc = {
@@ -50,21 +82,13 @@ def _documents(article: Article, chunks: Iterable[Chunk]) -> Iterable[dict]:
             "type": article.type,
             "audience": article.audience,
             "tags": ",".join(article.tags),
-            "title": article.title,
+            **chunk_fields(article, chunk),
         }
-        if chunk.kind == "overview":
-            vocabulary = " ".join([article.title, article.summary, *article.aliases, chunk.text])
-            doc.update(summary=article.summary, aliases=" ".join(article.aliases), body=chunk.text)
+        vocabulary = spelling_text(article, chunk)
+        if vocabulary:
             doc["spell_all"] = vocabulary
             if article.is_public:
                 doc["spell_public"] = vocabulary
-        elif chunk.kind == "alias":
-            doc.update(aliases=chunk.text)
-        else:
-            doc.update(heading=chunk.section, body=chunk.text)
-            doc["spell_all"] = chunk.text
-            if article.is_public:
-                doc["spell_public"] = chunk.text
         yield doc
 
 

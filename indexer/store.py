@@ -10,6 +10,8 @@ Layout under the index root::
         chunks.jsonl               one chunk per line; row i of embeddings.npy is line i
         embeddings.npy             float32 (n_chunks, dim), L2-normalised
         whoosh/                    the keyword index (BM25F)
+        keyword.npz                BM25F impacts term by term (indexer.bm25), what the server scores with
+        vocabulary.json            words and their counts (all, public) for did-you-mean
         manifest.json              written last: its presence means the build is complete
 
 Publishing writes `CURRENT.tmp` and `os.replace`s it onto `CURRENT`, so a reader sees the
@@ -30,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from indexer.article import Article
+from indexer.bm25 import TermMatrix
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
@@ -194,6 +197,68 @@ def read_examples(build: Path) -> tuple[list[Example], np.ndarray]:
     except FileNotFoundError:
         return [], np.zeros((0, 384), dtype=np.float32)
     return examples, vectors
+
+
+def write_term_matrix(build: Path, matrix: TermMatrix) -> None:
+    np.savez(
+        build / "keyword.npz",
+        terms=matrix.terms,
+        indptr=matrix.indptr,
+        rows=matrix.rows,
+        impacts=matrix.impacts,
+        n_rows=np.array(matrix.n_rows),
+    )
+
+
+def read_term_matrix(build: Path) -> TermMatrix:
+    with np.load(build / "keyword.npz", allow_pickle=False) as data:
+        return TermMatrix(
+            terms=data["terms"],
+            indptr=data["indptr"],
+            rows=data["rows"],
+            impacts=data["impacts"],
+            n_rows=int(data["n_rows"]),
+        )
+
+
+def write_vocabulary(build: Path, counts: dict[str, list[int]]) -> None:
+    """did-you-mean's words, sorted, with their counts in all articles and in public ones."""
+    words = sorted(counts)
+    with open(build / "vocabulary.json", "w", encoding="utf-8") as fh:
+        json.dump({"words": words, "all": [counts[w][0] for w in words], "public": [counts[w][1] for w in words]}, fh)
+
+
+def read_vocabulary(build: Path) -> tuple[list[str], list[int], list[int]]:
+    with open(build / "vocabulary.json", encoding="utf-8") as fh:
+        data = json.load(fh)
+    return data["words"], data["all"], data["public"]
+
+
+def read_reusable_vectors(build: Path, model_id: str, model_sha256: str) -> dict[str, np.ndarray]:
+    """Vectors of an earlier build by chunk/example text hash, whatever its format version.
+
+    A vector depends only on the model and the text, so a format change need not re-embed
+    anything. Returns {} when the build used another model or cannot be read.
+    """
+    try:
+        data = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+        if (data.get("model_id"), data.get("model_sha256")) != (model_id, model_sha256):
+            return {}
+        with open(build / "chunks.jsonl", encoding="utf-8") as fh:
+            hashes = [json.loads(line)["hash"] for line in fh if line.strip()]
+        vectors = np.load(build / "embeddings.npy", mmap_mode="r", allow_pickle=False)
+        if len(vectors) != len(hashes):
+            return {}
+        reuse = dict(zip(hashes, vectors))
+        if (build / "examples.jsonl").exists():
+            with open(build / "examples.jsonl", encoding="utf-8") as fh:
+                example_hashes = [json.loads(line)["hash"] for line in fh if line.strip()]
+            example_vectors = np.load(build / "examples.npy", allow_pickle=False)
+            if len(example_vectors) == len(example_hashes):
+                reuse.update(zip(example_hashes, example_vectors))
+        return reuse
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def write_manifest(build: Path, manifest: Manifest) -> None:

@@ -90,7 +90,7 @@ def evaluate(
         rank_mode = "hybrid" if mode == "suggest" else mode
         ranked = ranking.rank(
             view, embedder if rank_mode != "keyword" else None, case.query,
-            mode=rank_mode, for_suggest=mode == "suggest", params=params,
+            mode=rank_mode, for_suggest=mode == "suggest", params=params, top=10,
         )
         ids = [r.article.id for r in ranked[:10]]
         flagged = not ranking.is_confident(ranked, params, mode)

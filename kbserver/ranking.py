@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from indexer.article import Article, bullet_items
 from indexer.chunking import plain_text
@@ -47,6 +48,7 @@ SEARCH_NO_MATCH_THRESHOLDS = {"hybrid": 0.53, "semantic": 0.365}
 HIGH_CONFIDENCE = 0.78
 MEDIUM_CONFIDENCE = 0.65
 STRONG_POLICY_RATIO = 0.92
+POLICY_WINDOW = 8  # how far down the ranking a strongly matching policy is looked for
 RERANK_DEPTH = 60
 EXAMPLE_WEIGHT = 0.9
 EXAMPLE_K = 3
@@ -117,6 +119,17 @@ def content_sentences(cleaned: str, max_sentences: int = 6) -> list[str]:
     return sentences[:max_sentences] if len(sentences) > 1 else []
 
 
+def limit_threads(threads: int | None) -> None:
+    """Run the similarity products on at most `threads` BLAS threads, process-wide.
+
+    One thread per request is what a gunicorn worker wants (requests run side by side), and
+    on two busy cores OpenBLAS's second thread made a 55,000-chunk product slower, not
+    faster (docs/benchmarks.md). Matches KB_INFERENCE_THREADS, the encoder's own setting.
+    """
+    if threads:
+        threadpool_limits(limits=int(threads), user_api="blas")
+
+
 class QueryEmbedder:
     """Embeds queries with the process-wide encoder, through a small LRU cache."""
 
@@ -160,9 +173,9 @@ def _semantic(
     snap = view.snapshot
     sentences = content_sentences(cleaned)
     vectors = embedder.embed([cleaned, *sentences])  # one encoder call per request
-    sims = snap.embeddings @ vectors.T  # (chunks, 1 + sentences)
-    whole = sims[:, 0]
-    by_sentence = np.maximum(whole, params.sentence_weight * sims[:, 1:].max(axis=1)) if sentences else whole
+    sims = vectors @ snap.vectors_t  # (1 + sentences, chunks)
+    whole = sims[0]
+    by_sentence = np.maximum(whole, params.sentence_weight * sims[1:].max(axis=0)) if sentences else whole
     overview = whole[snap.overview_row]
     alias = _group_max(view, whole, snap.is_alias, overview)
     section = _group_max(view, by_sentence, snap.is_section, overview)
@@ -216,16 +229,15 @@ def _example_evidence(snap, vectors: np.ndarray, params: RankParams) -> np.ndarr
     return out / k
 
 
-def _keyword(view: AudienceView, cleaned: str, filters: dict[str, str] | None) -> tuple[np.ndarray, np.ndarray]:
-    snap = view.snapshot
-    scores = np.zeros(len(snap.article_ids), dtype=np.float32)
-    rows = np.full(len(snap.article_ids), -1, dtype=np.int64)
-    for hit in view.keyword_hits(view.analyse(cleaned), filters=filters):
-        a = snap.chunk_article[hit.row]
-        if hit.score > scores[a]:
-            scores[a] = hit.score
-            rows[a] = hit.row
-    return scores, rows
+def _keyword(view: AudienceView, cleaned: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per article, its best chunk's BM25F score; and every chunk's score (to find that chunk later)."""
+    chunk_scores = view.keyword_scores(view.analyse(cleaned))
+    return np.maximum.reduceat(chunk_scores, view.snapshot.group_starts), chunk_scores
+
+
+def _best_chunk(view: AudienceView, chunk_scores: np.ndarray, a: int) -> int:
+    lo, hi = view.snapshot.group_starts[a], view.snapshot.group_ends[a]
+    return int(lo + np.argmax(chunk_scores[lo:hi]))
 
 
 def rank(
@@ -238,8 +250,9 @@ def rank(
     type_: str | None = None,
     tag: str | None = None,
     params: RankParams = DEFAULT_PARAMS,
+    top: int | None = None,
 ) -> list[Ranked]:
-    """Every article this audience may see that the query touches, best first."""
+    """The articles this audience may see that the query touches, best first (the `top` best, or all)."""
     snap = view.snapshot
     cleaned = clean_query(text) or text.strip()
     n = len(snap.article_ids)
@@ -247,20 +260,18 @@ def rank(
     if type_:
         mask &= snap.article_type == type_
     if tag:
-        tag_l = tag.lower()
-        mask &= np.array([tag_l in (t.lower() for t in snap.articles[a].tags) for a in snap.article_ids])
-    filters = {k: v for k, v in (("type", type_), ("tags", tag.lower() if tag else None)) if v}
+        mask &= snap.tag_mask(tag)
 
     semantic = np.zeros(n, dtype=np.float32)
     sem_rows = snap.overview_row
     keyword = np.zeros(n, dtype=np.float32)
-    kw_rows = np.full(n, -1, dtype=np.int64)
+    chunk_keyword = None
     if mode in ("hybrid", "semantic"):
         if embedder is None:
             raise ValueError("semantic ranking needs an embedder")
         semantic, sem_rows = _semantic(view, embedder, cleaned, params)
     if mode in ("hybrid", "keyword"):
-        keyword, kw_rows = _keyword(view, cleaned, filters)
+        keyword, chunk_keyword = _keyword(view, cleaned)
 
     if mode == "keyword":
         fused = keyword.copy()
@@ -275,10 +286,14 @@ def rank(
         fused = fused + params.procedure_prior * (snap.article_type == "procedure")
         fused = fused - params.product_penalty * (snap.article_type == "product")
     candidates = np.flatnonzero(mask & touched)
+    if top is not None and top < len(candidates):
+        # Only the best `top` need sorting (and a Ranked each): cut first, then order stably.
+        cut = np.argpartition(-fused[candidates], top - 1)[:top]
+        candidates = np.sort(candidates[cut])
     order = candidates[np.argsort(-fused[candidates], kind="stable")]
     out = []
     for a in order:
-        row = int(kw_rows[a]) if mode == "keyword" else int(sem_rows[a])
+        row = _best_chunk(view, chunk_keyword, a) if mode == "keyword" else int(sem_rows[a])
         out.append(
             Ranked(
                 article=snap.articles[snap.article_ids[a]],
@@ -370,7 +385,7 @@ def suggestion_payload(
     # A policy the query itself points at strongly is attached too, even when not named.
     strong = [
         r.article
-        for r in all_ranked[:8]
+        for r in all_ranked[:POLICY_WINDOW]
         if r.article.type == "policy"
         and r.article.id not in named_ids
         and r.article.id != article.id
@@ -412,7 +427,7 @@ def suggest(
     params: RankParams = DEFAULT_PARAMS,
 ) -> dict[str, Any]:
     """The suggest API's answer for one customer message."""
-    ranked = rank(view, embedder, text, mode="hybrid", for_suggest=True, params=params)
+    ranked = rank(view, embedder, text, mode="hybrid", for_suggest=True, params=params, top=max(limit, POLICY_WINDOW))
     top = ranked[:limit]
     return {
         "request_id": uuid.uuid4().hex,
@@ -434,8 +449,7 @@ def search(
     params: RankParams = DEFAULT_PARAMS,
 ) -> dict[str, Any]:
     """The search API's answer: one result per article with its best section and a highlighted snippet."""
-    everything = rank(view, embedder, text, mode=mode, type_=type_, tag=tag, params=params)
-    ranked = everything[:limit]
+    ranked = rank(view, embedder, text, mode=mode, type_=type_, tag=tag, params=params, top=limit)
     results = []
     for r in ranked:
         reason = why(view, r)
@@ -453,7 +467,7 @@ def search(
         "query": text,
         "mode": mode,
         "results": results,
-        "no_confident_match": not is_confident(everything, params, mode),
+        "no_confident_match": not is_confident(ranked, params, mode),
         "did_you_mean": view.did_you_mean(text),
     }
 

@@ -24,24 +24,22 @@ from typing import Any
 
 import numpy as np
 from whoosh import highlight
-from whoosh import query as wq
+from whoosh.analysis import StemmingAnalyzer
 
 from indexer import store
 from indexer.article import Article
-from indexer.keyword import SEARCH_FIELDS, open_keyword_index
+from indexer.bm25 import analyse
 from indexer.store import Chunk, Manifest
+from kbserver.spelling import Speller
 
 log = logging.getLogger(__name__)
+
+# Highlighting finds the query's terms in a snippet with the analyzer the index terms come from.
+_HIGHLIGHT_ANALYZER = StemmingAnalyzer(cachesize=-1)
 
 
 class IndexUnavailable(Exception):
     """No complete index has been published at the configured folder."""
-
-
-@dataclass(frozen=True)
-class KeywordHit:
-    row: int
-    score: float
 
 
 class Snapshot:
@@ -56,9 +54,12 @@ class Snapshot:
         self.articles: dict[str, Article] = {a.id: a for a in articles}
         self.rendered: dict[str, dict[str, str]] = store.read_rendered(build)
         self.chunks: list[Chunk] = store.read_chunks(build)
-        self.embeddings: np.ndarray = np.ascontiguousarray(store.read_embeddings(build, mmap=False))
-        if len(self.chunks) != len(self.embeddings):
-            raise store.IndexError_(f"{build}: {len(self.chunks)} chunks but {len(self.embeddings)} vectors")
+        embeddings = store.read_embeddings(build)
+        if len(self.chunks) != len(embeddings):
+            raise store.IndexError_(f"{build}: {len(self.chunks)} chunks but {len(embeddings)} vectors")
+        # Held transposed, (dim, chunks) and contiguous: `query @ vectors_t` streams the matrix
+        # once, 1.6-2x faster than `embeddings @ query.T` with one BLAS thread (docs/benchmarks.md).
+        self.vectors_t: np.ndarray = np.ascontiguousarray(np.asarray(embeddings, dtype=np.float32).T)
         self.row_of: dict[str, int] = {c.id: i for i, c in enumerate(self.chunks)}
         self.article_ids: list[str] = sorted(self.articles)
         position = {aid: i for i, aid in enumerate(self.article_ids)}
@@ -78,6 +79,11 @@ class Snapshot:
             raise store.IndexError_(f"{build}: expected one overview chunk per article")
         self.group_ends = np.append(self.group_starts[1:], len(self.chunks))
         self.article_type = np.array([self.articles[a].type for a in self.article_ids])
+        tag_rows: dict[str, list[int]] = {}
+        for i, aid in enumerate(self.article_ids):
+            for tag in {t.lower() for t in self.articles[aid].tags}:
+                tag_rows.setdefault(tag, []).append(i)
+        self._tag_rows = {tag: np.array(rows, dtype=np.int64) for tag, rows in tag_rows.items()}
         # Learned examples (issue 10): customer messages that resolved to an article.
         examples, vectors = store.read_examples(build)
         keep = [i for i, e in enumerate(examples) if e.article_id in position]
@@ -85,21 +91,28 @@ class Snapshot:
         self.example_vectors = np.ascontiguousarray(vectors[keep], dtype=np.float32)
         self.example_article = np.array([position[e.article_id] for e in self.examples], dtype=np.int64)
         self.example_weight = np.array([e.weight for e in self.examples], dtype=np.float32)
-        self._whoosh = open_keyword_index(build / "whoosh")
-        self._local = threading.local()
+        self.terms = store.read_term_matrix(build)
+        if self.terms.n_rows != len(self.chunks):
+            raise store.IndexError_(f"{build}: keyword impacts cover {self.terms.n_rows} rows, not {len(self.chunks)}")
+        words, all_counts, public_counts = store.read_vocabulary(build)
+        self.speller = Speller(words)
+        self.word_counts = {
+            True: {w: c for w, c in zip(words, all_counts) if c},
+            False: {w: c for w, c in zip(words, public_counts) if c},
+        }
         self._views = {True: AudienceView(self, True), False: AudienceView(self, False)}
+
+    def tag_mask(self, tag: str) -> np.ndarray:
+        """Per article (in `article_ids` order): whether it carries `tag`, case-insensitively."""
+        rows = self._tag_rows.get(tag.lower())
+        mask = np.zeros(len(self.article_ids), dtype=bool)
+        if rows is not None:
+            mask[rows] = True
+        return mask
 
     def view(self, allow_internal: bool) -> "AudienceView":
         """What a caller may see: everything with the `internal` scope, public articles otherwise."""
         return self._views[bool(allow_internal)]
-
-    def searcher(self):
-        """A Whoosh searcher for this thread (searchers are not shared between threads)."""
-        searcher = getattr(self._local, "searcher", None)
-        if searcher is None:
-            searcher = self._whoosh.searcher()
-            self._local.searcher = searcher
-        return searcher
 
     @property
     def vocabulary_size(self) -> int:
@@ -116,8 +129,6 @@ class AudienceView:
             aid: a for aid, a in snapshot.articles.items() if allow_internal or a.is_public
         }
         self.article_mask = np.array([aid in self.articles for aid in snapshot.article_ids], dtype=bool)
-        self._filter = None if allow_internal else wq.Term("audience", "public")
-        self._spell_field = "spell_all" if allow_internal else "spell_public"
 
     def get(self, article_id: str) -> Article | None:
         """The article if this audience may see it; None otherwise (callers answer 404 either way)."""
@@ -126,40 +137,27 @@ class AudienceView:
     def rendered(self, article_id: str) -> dict[str, str]:
         return self.snapshot.rendered.get(article_id, {}) if article_id in self.articles else {}
 
-    def keyword_hits(self, terms_by_field: dict[str, list[str]], *, filters: dict[str, str] | None = None) -> list[KeywordHit]:
-        """BM25F hits for already-analysed terms (an OR over fields), restricted to this audience."""
-        clauses = [wq.Term(f, t) for f, terms in terms_by_field.items() for t in terms]
-        if not clauses:
-            return []
-        constraints = [c for c in [self._filter] if c is not None]
-        for name, value in (filters or {}).items():
-            constraints.append(wq.Term(name, value))
-        filter_query = wq.And(constraints) if len(constraints) > 1 else (constraints[0] if constraints else None)
-        searcher = self.snapshot.searcher()
-        # limit=None scores every match without Whoosh's block-quality bookkeeping, 2-4x faster
-        # on long OR queries (docs/benchmarks.md); ranking keeps the best chunk per article anyway.
-        results = searcher.search(wq.Or(clauses), limit=None, filter=filter_query)
-        rows = self.snapshot.row_of
-        return [KeywordHit(rows[hit["chunk_id"]], float(hit.score)) for hit in results if hit["chunk_id"] in rows]
+    def keyword_scores(self, terms: list[str]) -> np.ndarray:
+        """Per chunk row, the BM25F score of an OR over `terms` (see indexer.bm25).
 
-    def analyse(self, text: str, fields: tuple[str, ...] = SEARCH_FIELDS) -> dict[str, list[str]]:
-        """Run each field's own analyzer over `text` (no query syntax is ever parsed)."""
-        schema = self.snapshot._whoosh.schema
-        out = {}
-        for name in fields:
-            tokens = [t.text for t in schema[name].analyzer(text, mode="query")]
-            out[name] = list(dict.fromkeys(tokens))
-        return out
+        Rows of articles this audience may not see are scored too; `rank` masks them by
+        article before anything is returned, as it does for the semantic scores.
+        """
+        return self.snapshot.terms.scores(terms)
+
+    @staticmethod
+    def analyse(text: str) -> list[str]:
+        """The query's index terms (no query syntax is ever parsed)."""
+        return analyse(text)
 
     def highlight(self, text: str, query_text: str, *, max_chars: int = 220) -> str:
         """An HTML-escaped snippet of `text` with the query's (stemmed) terms wrapped in <mark>."""
-        analyzer = self.snapshot._whoosh.schema["body"].analyzer
-        terms = frozenset(t.text for t in analyzer(query_text, mode="query"))
+        terms = frozenset(analyse(query_text))
         if terms:
             fragment = highlight.highlight(
                 text,
                 terms,
-                analyzer,
+                _HIGHLIGHT_ANALYZER,
                 highlight.ContextFragmenter(maxchars=max_chars, surround=60),
                 highlight.HtmlFormatter(tagname="mark", classname="hl", termclass="t"),
                 top=1,
@@ -170,35 +168,22 @@ class AudienceView:
         return html.escape(short)
 
     def did_you_mean(self, text: str) -> str | None:
-        """A corrected query when some words are not in this audience's vocabulary, else None."""
-        searcher = self.snapshot.searcher()
-        corrector = searcher.corrector(self._spell_field)
-        words = re.findall(r"[A-Za-z]+", text)
+        """A corrected query when some words are not in this audience's vocabulary, else None.
+
+        The vocabulary is this build's words of the articles this audience may see (written
+        by the build, so an article just made internal lends no word to public callers).
+        """
+        counts = self.snapshot.word_counts[self.allow_internal]
         changed = False
         out = []
-        for word in words:
+        for word in re.findall(r"[A-Za-z]+", text):
             lower = word.lower()
-            if len(lower) < 4 or self._is_live_word(searcher, lower):
-                out.append(lower)
-                continue
-            suggestions = [s for s in corrector.suggest(lower, limit=5, maxdist=2, prefix=1) if s != lower]
-            suggestion = next((s for s in suggestions if self._is_live_word(searcher, s)), None)
-            if suggestion:
-                out.append(suggestion)
-                changed = True
-            else:
-                out.append(lower)
+            suggestion = None
+            if len(lower) >= 4 and lower not in counts:
+                suggestion = self.snapshot.speller.correct(lower, counts)
+            out.append(suggestion or lower)
+            changed = changed or suggestion is not None
         return " ".join(out) if changed else None
-
-    def _is_live_word(self, searcher, word: str) -> bool:
-        """Whether a document this audience may see holds `word` now.
-
-        Whoosh keeps a deleted document's terms in the term list (and in `frequency`) until
-        its segment is merged, and an incremental build deletes the old version of every
-        changed article. Without this check an article just made internal still lent its
-        words to the public did-you-mean (issue 9).
-        """
-        return not searcher.search(wq.Term(self._spell_field, word), limit=1).is_empty()
 
 
 def open_snapshot(root: Path) -> Snapshot:

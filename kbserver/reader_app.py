@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from indexer.embedding import get_encoder, onnx_file
-from kbserver.ranking import QueryEmbedder, RankParams
+from kbserver.ranking import QueryEmbedder, RankParams, limit_threads
 from kbserver.reader import AudienceView, IndexUnavailable, Reader, Snapshot
 
 EXTENSION = "kb"
@@ -21,6 +21,7 @@ class Services:
         self.reader = Reader(Path(index_dir), reload_interval_s=float(reload_interval_s))
         self.params = RankParams(use_examples=str(learning).lower() not in ("off", "false", "0", "no"))
         self._threads = int(inference_threads) or None
+        limit_threads(self._threads)
         self._embedder: QueryEmbedder | None = None
         self._lock = threading.Lock()
 

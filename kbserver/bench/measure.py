@@ -251,13 +251,14 @@ def measure_inprocess(
     The encoder runs with `threads` inference threads, as in one gunicorn worker.
     """
     from indexer.embedding import Encoder
-    from kbserver.ranking import QueryEmbedder, clean_query, content_sentences
+    from kbserver.ranking import QueryEmbedder, clean_query, content_sentences, limit_threads
     from kbserver.reader import open_snapshot
 
     out: dict[str, Any] = {"loadavg_start": load_average(), "threads": threads, "queries": len(queries)}
     snapshot = open_snapshot(Path(index_root))
     view = snapshot.view(allow_internal=True)
     encoder = Encoder(threads=threads, onnx_path=onnx_model)
+    limit_threads(threads)  # as a gunicorn worker does (kbserver.reader_app)
     out["articles"] = len(snapshot.articles)
     out["chunks"] = len(snapshot.chunks)
 

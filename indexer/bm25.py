@@ -1,0 +1,138 @@
+"""BM25F impacts precomputed at build time, so a keyword query is one sparse sum at search time.
+
+The Whoosh index (`indexer.keyword`) is the keyword index of record, but scoring an OR
+query with Whoosh walks every posting in Python: 6 s per query at 5,000 articles
+(docs/benchmarks.md). Every part of Whoosh's BM25F score for a term in a chunk is known
+when the build is written (idf, field length, field boost), so this module computes that
+score once per (term, chunk) and stores it term by term:
+
+    impact(t, c) = sum over fields f of  idf_f(t) * bm25(tf_f(t, c) * boost_f, len_f(c), avglen_f)
+
+with Whoosh's own formulas (`whoosh.scoring.BM25F`, B=0.75, K1=1.2, idf = log(N / (df + 1)) + 1).
+A query's score for a chunk is the sum of the impacts of its distinct terms, which is what
+Whoosh returns for an OR of the same terms (tests/test_bm25.py checks the two agree).
+
+Tokens come from `analyse`, a faster equivalent of Whoosh's StemmingAnalyzer (same
+pattern, stop list, minimum size and Porter stemmer, with an unbounded stem cache), used
+for chunks and queries alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Mapping
+
+import numpy as np
+from whoosh.analysis import STOP_WORDS
+from whoosh.lang.porter import stem
+
+K1 = 1.2
+B = 0.75
+
+_TOKEN_RE = re.compile(r"\w+(?:\.?\w+)*")
+_WORD_RE = re.compile(r"[^\W\d_]{3,}")
+
+
+@lru_cache(maxsize=None)
+def _stem(word: str) -> str:
+    return stem(word)
+
+
+def analyse(text: str) -> list[str]:
+    """Stemmed index terms of `text`, exactly as Whoosh's StemmingAnalyzer makes them."""
+    return [_stem(t) for t in _TOKEN_RE.findall(text.lower()) if len(t) >= 2 and t not in STOP_WORDS]
+
+
+def words(text: str) -> Iterable[str]:
+    """Unstemmed words of three letters or more: the vocabulary did-you-mean corrects against."""
+    return _WORD_RE.findall(text.lower())
+
+
+@dataclass(frozen=True)
+class TermMatrix:
+    """Impacts stored term by term: rows[indptr[i]:indptr[i+1]] are the chunks holding terms[i]."""
+
+    terms: np.ndarray  # str, sorted
+    indptr: np.ndarray  # int64, len(terms) + 1
+    rows: np.ndarray  # int32 chunk rows
+    impacts: np.ndarray  # float32
+    n_rows: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_position", {t: i for i, t in enumerate(self.terms.tolist())})
+
+    def scores(self, terms: Iterable[str]) -> np.ndarray:
+        """Per chunk row, the BM25F score of an OR over the distinct `terms` (0 where none occurs)."""
+        position = self._position  # type: ignore[attr-defined]
+        spans = [(self.indptr[i], self.indptr[i + 1]) for i in (position.get(t) for t in dict.fromkeys(terms)) if i is not None]
+        if not spans:
+            return np.zeros(self.n_rows, dtype=np.float32)
+        rows = np.concatenate([self.rows[lo:hi] for lo, hi in spans])
+        impacts = np.concatenate([self.impacts[lo:hi] for lo, hi in spans])
+        return np.bincount(rows, weights=impacts, minlength=self.n_rows).astype(np.float32)
+
+    def __contains__(self, term: str) -> bool:
+        return term in self._position  # type: ignore[attr-defined]
+
+
+def build_term_matrix(docs: list[Mapping[str, str]], boosts: Mapping[str, float]) -> TermMatrix:
+    """Impacts for `docs` (one mapping of field name -> text per chunk row) with per-field `boosts`."""
+    n_rows = len(docs)
+    fields = list(boosts)
+    vocabulary: dict[str, int] = {}
+    row_ids: list[int] = []
+    field_ids: list[int] = []
+    term_ids: list[int] = []
+    counts: list[int] = []
+    lengths = np.zeros((n_rows, len(fields)), dtype=np.float64)
+    for row, doc in enumerate(docs):
+        for f, name in enumerate(fields):
+            text = doc.get(name)
+            if not text:
+                continue
+            tokens = analyse(text)
+            lengths[row, f] = len(tokens)
+            for term, count in Counter(tokens).items():
+                row_ids.append(row)
+                field_ids.append(f)
+                term_ids.append(vocabulary.setdefault(term, len(vocabulary)))
+                counts.append(count)
+    rows = np.asarray(row_ids, dtype=np.int64)
+    fids = np.asarray(field_ids, dtype=np.int64)
+    tids = np.asarray(term_ids, dtype=np.int64)
+    tf = np.asarray(counts, dtype=np.float64) * np.asarray([boosts[f] for f in fields])[fids]
+
+    # Whoosh's statistics: N counts every document, df and average length are per field.
+    n_terms = len(vocabulary)
+    df = np.zeros((n_terms, len(fields)), dtype=np.float64)
+    np.add.at(df, (tids, fids), 1.0)
+    idf = np.log(max(n_rows, 1) / (df + 1.0)) + 1.0
+    avg = lengths.sum(axis=0) / max(n_rows, 1)
+    avg[avg == 0] = 1.0
+    norm = (1 - B) + B * lengths[rows, fids] / avg[fids]
+    impact = idf[tids, fids] * (tf * (K1 + 1)) / (tf + K1 * norm)
+
+    # One impact per (term, row): sum the fields, then lay the postings out term by term,
+    # with terms in sorted order so the file is deterministic for the same input.
+    names = np.array(sorted(vocabulary), dtype=str)
+    rank_of = np.empty(n_terms, dtype=np.int64)
+    rank_of[np.array([vocabulary[t] for t in names.tolist()], dtype=np.int64)] = np.arange(n_terms)
+    key = rank_of[tids] * max(n_rows, 1) + rows
+    order = np.argsort(key, kind="stable")
+    key, impact = key[order], impact[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+    summed = np.add.reduceat(impact, starts) if len(key) else np.zeros(0)
+    unique = key[starts]
+    term_of = unique // max(n_rows, 1)
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term_of, minlength=n_terms), out=indptr[1:])
+    return TermMatrix(
+        terms=names,
+        indptr=indptr,
+        rows=(unique % max(n_rows, 1)).astype(np.int32),
+        impacts=summed.astype(np.float32),
+        n_rows=n_rows,
+    )

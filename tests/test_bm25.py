@@ -1,0 +1,97 @@
+"""The precomputed BM25F impacts agree with Whoosh, and did-you-mean corrects from the build's words."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from whoosh import query as wq
+from whoosh.analysis import StemmingAnalyzer
+
+from conftest import ROOT
+from indexer import store
+from indexer.bm25 import analyse, build_term_matrix
+from indexer.keyword import FIELD_BOOSTS, SEARCH_FIELDS, open_keyword_index
+from kbserver.reader import open_snapshot
+from kbserver.spelling import Speller, edit_distance
+
+QUERIES = [json.loads(line)["query"] for line in (ROOT / "tests/eval/queries.jsonl").read_text().splitlines()[:80]]
+
+
+@pytest.mark.parametrize("text", [
+    "I'd like a REFUND for order #12345, it's 3.5kg & broken!!",
+    "Hiya, can you change the day for my sofa to come? Thursday's no good any more",
+    "e-bike battery won't charge; tried 2 chargers... re-seated it",
+    "naïve café déjà-vu über",
+    *QUERIES[:20],
+])
+def test_analyse_makes_the_same_terms_as_whooshs_stemming_analyzer(text):
+    assert analyse(text) == [t.text for t in StemmingAnalyzer()(text)]
+
+
+def test_impacts_score_every_query_as_whoosh_scores_the_same_or_query(sample_index):
+    build = store.current_build_path(sample_index)
+    matrix = store.read_term_matrix(build)
+    row_of = {c.id: i for i, c in enumerate(store.read_chunks(build))}
+    searcher = open_keyword_index(build / "whoosh").searcher()
+    worst = 0.0
+    for text in QUERIES:
+        terms = list(dict.fromkeys(analyse(text)))
+        ours = matrix.scores(terms)
+        theirs = np.zeros(matrix.n_rows)
+        for hit in searcher.search(wq.Or([wq.Term(f, t) for f in SEARCH_FIELDS for t in terms]), limit=None):
+            theirs[row_of[hit["chunk_id"]]] = hit.score
+        assert np.array_equal(ours > 0, theirs > 0), text
+        matched = theirs > 0
+        if matched.any():
+            # Whoosh stores field lengths in one lossy byte; everything else is the same formula.
+            worst = max(worst, float(np.max(np.abs(ours[matched] - theirs[matched]) / theirs[matched])))
+    assert worst < 0.06
+
+
+def test_impacts_follow_the_field_boosts_and_sum_over_terms():
+    docs = [
+        {"title": "Refund policy", "body": "How refunds work."},
+        {"title": "Delivery", "body": "A refund may follow a lost parcel."},
+        {"title": "Delivery", "body": "Parcels and couriers."},
+    ]
+    matrix = build_term_matrix(docs, FIELD_BOOSTS)
+    refund = matrix.scores(["refund"])
+    assert refund[0] > refund[1] > 0 and refund[2] == 0  # a title match outweighs a body match
+    both = matrix.scores(["refund", "parcel"])
+    assert both[1] == pytest.approx(refund[1] + matrix.scores(["parcel"])[1])
+    assert matrix.scores(["refund", "refund"]).tolist() == refund.tolist()  # distinct terms only
+    assert not matrix.scores(["unheard"]).any() and "unheard" not in matrix
+
+
+def test_empty_corpus_and_empty_fields_build():
+    assert build_term_matrix([], FIELD_BOOSTS).scores(["refund"]).shape == (0,)
+    assert build_term_matrix([{"title": ""}], FIELD_BOOSTS).scores(["refund"]).tolist() == [0.0]
+
+
+@pytest.mark.parametrize("a, b, distance", [
+    ("refund", "refund", 0), ("refnd", "refund", 1), ("recieve", "receive", 1),
+    ("delivry", "delivery", 1), ("retrun", "return", 1), ("warrenty", "warranty", 1), ("parcle", "parcel", 1),
+    ("kitten", "sitting", 3), ("", "abc", 3),
+])
+def test_edit_distance_counts_a_swap_as_one_edit(a, b, distance):
+    assert edit_distance(a, b) == distance == edit_distance(b, a)
+
+
+def test_speller_prefers_the_closest_then_the_most_used_word():
+    speller = Speller(["refund", "refunds", "return", "returned", "retune", "parcel"])
+    counts = {"refund": 10, "refunds": 3, "return": 8, "returned": 2, "retune": 1, "parcel": 4}
+    assert speller.correct("refnd", counts) == "refund"
+    assert speller.correct("retrun", counts) == "return"
+    assert speller.correct("parcle", counts) == "parcel"
+    assert speller.correct("xyzzy", counts) is None
+    assert speller.correct("efund", counts) is None  # the first letter is never corrected
+    # A word the audience may not see is never offered.
+    assert speller.correct("retrun", {**counts, "return": 0}) == "retune"
+
+
+def test_did_you_mean_uses_this_builds_words(sample_index):
+    view = open_snapshot(sample_index).view(True)
+    assert view.did_you_mean("refnd for damaged parcle") == "refund for damaged parcel"
+    assert view.did_you_mean("refund for a damaged parcel") is None
