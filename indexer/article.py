@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 TYPES = ("policy", "product", "procedure")
 AUDIENCES = ("internal", "public")
@@ -44,6 +45,24 @@ _TAG_RE = re.compile(r"<(?!(?:https?|ftp|mailto):[^\s<>]*>)[a-z][^<>]*", re.I)
 # Browsers also take `/` or a closing quote as the end of the previous attribute: <img/onerror=...>.
 _EVENT_HANDLER_RE = re.compile(r"[\s/\"']on[a-z]+\s*=", re.I)
 _SCRIPT_URL_RE = re.compile(r"(javascript|vbscript|data\s*:\s*text/html)", re.I)
+
+# libyaml parses front matter many times faster than PyYAML's pure-Python loader, but it is a
+# different parser: it accepts YAML that PyYAML rejects (a tab as a separator, `?` inside a flow
+# collection, `|#comment`), reads a lone `!` tag and the Unicode line breaks differently, cannot
+# take a lone surrogate, and words its errors differently. A lint verdict must not depend on
+# whether libyaml is installed, so front matter that holds any of these (found by comparing the
+# two on random front matter), and every YAML error, goes to the pure-Python loader.
+_LIBYAML_LOADER = getattr(yaml, "CSafeLoader", None)
+_LIBYAML_DIFFERS_RE = re.compile(r"[\t\r\x85\u2028\u2029\ufeff\ud800-\udfff]|[|>][-+0-9]*#|(?:^|[\s,\[\]{}])!")
+# libyaml composes nested collections by recursing in C with no limit: 2,000 nested `[` overflow
+# a 512 KiB thread stack and crash the interpreter. Each collection needs one of these
+# characters, so front matter with at most this many cannot nest deeper, and is safe to hand to
+# libyaml. Real front matter has well under 100 (63 at most over 1,048 articles).
+_COLLECTION_INDICATORS = "[{-?:"
+_MAX_LIBYAML_INDICATORS = 500
+# PyYAML gives up (RecursionError) at roughly 500 levels. A deeper tree from libyaml is composed
+# again in pure Python, so such front matter gets the finding it has always got.
+_MAX_LIBYAML_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -246,10 +265,15 @@ def parse_text(
 
 
 def _parse_front_matter(source: str, p: _Parse, first_line: int) -> tuple[dict | None, dict[str, int]]:
-    """Load the YAML mapping and remember the line of each top-level key."""
+    """Load the YAML mapping and remember the line of each top-level key.
+
+    The source is parsed once: the node tree gives the key lines, and the values are
+    constructed from that same tree.
+    """
+    node = None
     try:
-        node = yaml.compose(source, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(source)
+        node = _compose(source)
+        data = SafeConstructor().construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         if exc.context_mark is not None and (mark is None or mark.index >= len(source)):
@@ -279,6 +303,54 @@ def _parse_front_matter(source: str, p: _Parse, first_line: int) -> tuple[dict |
         str(k.value): first_line + k.start_mark.line for k, _ in node.value if isinstance(k, yaml.ScalarNode)
     }
     return data, key_lines
+
+
+def _compose(source: str) -> yaml.Node | None:
+    """The node tree of one YAML document: from libyaml when it reads `source` as PyYAML does.
+
+    Raises what PyYAML's pure-Python SafeLoader raises, because findings quote its messages
+    and lines.
+    """
+    indicators = sum(map(source.count, _COLLECTION_INDICATORS))
+    if _LIBYAML_LOADER is not None and indicators <= _MAX_LIBYAML_INDICATORS and not _LIBYAML_DIFFERS_RE.search(source):
+        try:
+            node = yaml.compose(source, Loader=_LIBYAML_LOADER)
+        except yaml.YAMLError:
+            # Not a failure to hide: the pure-Python loader below composes the same source
+            # and raises the error with the message and line findings have always quoted.
+            pass
+        else:
+            # Collections cannot nest deeper than there are indicators, and without a `?` no
+            # flow collection holds one, so most front matter needs no walk over the tree.
+            if (indicators <= _MAX_LIBYAML_DEPTH and "?" not in source) or _is_read_alike(node, source):
+                return node
+    return yaml.compose(source, Loader=yaml.SafeLoader)
+
+
+def _is_read_alike(root: yaml.Node | None, source: str) -> bool:
+    """Whether PyYAML would compose `source` to the same tree libyaml composed to `root`.
+
+    Not when collections nest deeper than `_MAX_LIBYAML_DEPTH`, and not when a flow collection
+    (`[...]`, `{...}`) holds a `?`: PyYAML ends a plain scalar there and libyaml does not.
+    """
+    seen: set[int] = set()
+    stack = [(root, 1)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:  # an alias: the anchored node was measured where it is written
+            continue
+        seen.add(id(node))
+        if depth > _MAX_LIBYAML_DEPTH:
+            return False
+        is_flow = isinstance(node, yaml.CollectionNode) and node.flow_style
+        # libyaml marks count characters, so they index `source` directly.
+        if is_flow and "?" in source[node.start_mark.index : node.end_mark.index]:
+            return False
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((child, depth + 1) for pair in reversed(node.value) for child in reversed(pair))
+    return True
 
 
 def _impossible_date(node: yaml.Node | None, first_line: int) -> tuple[str | None, int]:

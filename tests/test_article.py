@@ -355,6 +355,51 @@ def test_warnings_do_not_stop_the_article_from_building(tree):
     assert "returns/start-a-return" in {a.id for a in result.articles}
 
 
+# --- YAML: libyaml is only a faster way to PyYAML's answer ------------------------------------
+
+# (case, edit of PROCEDURE that libyaml accepts but PyYAML rejects or reads differently, finding)
+LIBYAML_DIFFERENCES = [
+    (
+        "question-mark-in-a-flow-list", ("tags: [returns, label]", "tags: [returns?, label]"),
+        "6: error: front matter is not valid YAML: expected ',' or ']', but got '?'",
+    ),
+    (
+        "tab-after-a-colon", ("owner: Returns team", "owner:\tReturns team"),
+        "5: error: front matter is not valid YAML: found character '\\t' that cannot start any token",
+    ),
+    (
+        "comment-against-a-block-indicator",
+        ("summary: Set up a return for an unwanted item and send the customer a label.", "summary: |#\n  Set up a return."),
+        "4: error: front matter is not valid YAML: expected chomping or indentation indicators, but found '#'",
+    ),
+    ("empty-tag", ("  - send something back", "  - !"), "12: error: 'aliases' must be a list of strings"),
+]
+
+
+@pytest.mark.parametrize("has_libyaml", [True, False], ids=["libyaml", "pure-python"])
+@pytest.mark.parametrize(
+    "edit, finding", [case[1:] for case in LIBYAML_DIFFERENCES], ids=[case[0] for case in LIBYAML_DIFFERENCES]
+)
+def test_front_matter_gets_the_same_finding_with_or_without_libyaml(monkeypatch, edit, finding, has_libyaml):
+    if not has_libyaml:
+        monkeypatch.setattr("indexer.article._LIBYAML_LOADER", None)
+
+    article, findings = parse(edited(*edit))
+
+    assert article is None
+    assert [str(f) for f in findings] == [f"{PROCEDURE_PATH}:{finding}"]
+
+
+def test_nesting_that_would_crash_libyaml_is_a_finding():
+    # libyaml recurses in C without a limit: handed this, it would kill the process, not raise.
+    text = "---\ntitle: " + "[" * 100_000 + "]" * 100_000 + "\n---\n"
+
+    article, findings = parse(text)
+
+    assert article is None
+    assert [str(f) for f in findings] == [f"{PROCEDURE_PATH}:2: error: front matter is nested too deeply to be article metadata"]
+
+
 UNSAFE_BODIES = [
     ("script", "<script>alert(1)</script>", "raw <script> is not allowed in an article body"),
     ("script-upper-case", "<SCRIPT src=https://evil.example/x.js></SCRIPT>", "raw <script> is not allowed in an article body"),
