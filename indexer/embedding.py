@@ -116,16 +116,31 @@ class Encoder:
         """Embed `texts`; `progress(n)` is called after each batch with the number done in it."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
-        # Batches of similar length waste little on padding; results go back in input order.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         with self._lock:
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
+            for rows in length_batches([len(t) for t in texts], batch_size):
                 out[rows] = self._encode_batch([texts[i] for i in rows])
                 if progress:
                     progress(len(rows))
         return out
+
+
+def length_batches(lengths: list[int], batch_size: int, *, spread: float = 1.5, slack: int = 40) -> list[list[int]]:
+    """Indices grouped into batches of similar length, shortest first.
+
+    Every text of a batch is padded to its longest, so a batch closes when the next text
+    would be more than `spread` times (plus `slack` characters) as long as its shortest. A
+    suggest query is a whole message plus its sentences: padded together, a 600-character
+    message made each 100-character sentence cost as much as the message (issue 8).
+    """
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        batch = batches[-1] if batches else None
+        if batch is None or len(batch) >= batch_size or lengths[i] > spread * lengths[batch[0]] + slack:
+            batches.append([i])
+        else:
+            batch.append(i)
+    return batches
 
 
 def onnx_file(folder: Path) -> Path:

@@ -24,7 +24,7 @@ from indexer import build as build_module
 from indexer import embedding, store
 from indexer.article import find_article_files, lint_articles
 from indexer.build import LintFailed, build_index
-from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256, Encoder, ModelError, get_encoder, verify_model
+from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256, Encoder, ModelError, get_encoder, length_batches, verify_model
 from indexer.keyword import open_keyword_index
 from indexer.store import BuildLock, BuildLocked, current_build_id, current_build_path, read_chunks, read_embeddings, read_manifest
 from kbserver.cli import main
@@ -626,3 +626,20 @@ def test_a_changed_renderer_renders_every_article_again(index_root, articles_cop
 
     assert sorted(rendered) == sorted(read_manifest(current_build_path(index_root)).article_hashes)
     assert report.articles == len(rendered)
+
+
+def test_length_batches_keep_a_long_message_apart_from_its_sentences():
+    lengths = [600, 100, 120, 90, 110, 130, 95]  # a suggest query: the message, then its sentences
+    batches = length_batches(lengths, 32)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert [0] in batches and len(batches) == 2
+    assert [len(b) for b in length_batches([10] * 5, 2)] == [2, 2, 1]
+    assert length_batches([], 32) == []
+
+
+def test_batching_does_not_change_the_vectors(onnx_model):
+    encoder = get_encoder(onnx_path=onnx_model)
+    texts = ["refund", "where is my parcel, it was due on Monday and has not arrived yet " * 4, "broken zip"]
+    together = encoder.encode(texts)
+    alone = np.vstack([encoder.encode([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-5)
