@@ -88,14 +88,21 @@ def build_term_matrix(docs: list[Mapping[str, str]], boosts: Mapping[str, float]
     term_ids: list[int] = []
     counts: list[int] = []
     lengths = np.zeros((n_rows, len(fields)), dtype=np.float64)
+    # Short fields repeat (an article's title is a field of every one of its chunks): count each once.
+    repeated: dict[str, list[tuple[str, int]]] = {}
     for row, doc in enumerate(docs):
         for f, name in enumerate(fields):
             text = doc.get(name)
             if not text:
                 continue
-            tokens = analyse(text)
-            lengths[row, f] = len(tokens)
-            for term, count in Counter(tokens).items():
+            if name == "body":
+                pairs = list(Counter(analyse(text)).items())
+            else:
+                pairs = repeated.get(text)
+                if pairs is None:
+                    pairs = repeated[text] = list(Counter(analyse(text)).items())
+            lengths[row, f] = sum(count for _term, count in pairs)
+            for term, count in pairs:
                 row_ids.append(row)
                 field_ids.append(f)
                 term_ids.append(vocabulary.setdefault(term, len(vocabulary)))

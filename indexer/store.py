@@ -63,7 +63,7 @@ class Chunk:
     hash: str  # sha256 of embed_text, the key for reusing embeddings
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        return json.dumps(vars(self), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Example:
     hash: str  # sha256 of text, the key for reusing embeddings
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        return json.dumps(vars(self), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
