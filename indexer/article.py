@@ -296,6 +296,12 @@ def _parse_front_matter(source: str, p: _Parse, first_line: int) -> tuple[dict |
     except yaml.YAMLError as exc:
         p.error(first_line, f"front matter is not valid YAML: {exc}")
         return None, {}
+    except (AttributeError, KeyError, TypeError):
+        # An explicit tag on a value that is not of that type (`!!timestamp hello`, `!!bool x`)
+        # fails inside PyYAML's constructor with a Python error instead of a YAML one.
+        key, line = _unconstructible(node, first_line)
+        p.error(line, f"'{key}' has a value YAML cannot read as its tag says" if key else "front matter has a value YAML cannot read")
+        return None, {}
     except RecursionError:
         # PyYAML composes recursively: a few hundred nested brackets would crash `kb lint`.
         p.error(first_line, "front matter is nested too deeply to be article metadata")
@@ -355,6 +361,16 @@ def _is_read_alike(root: yaml.Node | None, source: str) -> bool:
         elif isinstance(node, yaml.MappingNode):
             stack.extend((child, depth + 1) for pair in reversed(node.value) for child in reversed(pair))
     return True
+
+
+def _unconstructible(node: yaml.Node | None, first_line: int) -> tuple[str | None, int]:
+    """The top-level key (and its line) whose value PyYAML's constructor fails on."""
+    for key, value in node.value if isinstance(node, yaml.MappingNode) else ():
+        try:
+            SafeConstructor().construct_document(value)
+        except Exception:  # noqa: BLE001 - any failure here is the one being located
+            return str(key.value), first_line + value.start_mark.line
+    return None, first_line
 
 
 def _impossible_date(node: yaml.Node | None, first_line: int) -> tuple[str | None, int]:

@@ -83,6 +83,19 @@ def test_dates_are_stored_as_iso_dates(line):
     assert article.updated == "2026-01-15"
 
 
+@pytest.mark.parametrize(
+    "old, new, key",
+    [("updated: 2026-01-15", "updated: !!timestamp hello", "updated"), ("tags: [returns, label]", "tags: !!bool x", "tags")],
+)
+def test_a_value_contradicting_its_explicit_tag_is_a_finding_not_a_crash(old, new, key):
+    article, findings = parse(edited(old, new))
+
+    assert article is None
+    line = next(i for i, text in enumerate(edited(old, new).splitlines(), 1) if text.startswith(f"{key}:"))
+    assert [(f.line, f.severity) for f in findings] == [(line, "error")]
+    assert f"'{key}'" in findings[0].message
+
+
 def test_lists_may_be_flow_or_block_style():
     article, findings = parse(edited("tags: [returns, label]", "tags:\n  - returns\n  - 'label'"))
 
