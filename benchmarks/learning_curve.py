@@ -56,7 +56,7 @@ def run_point(index: Path, articles: Path, work: Path, cases, held, per_article:
     build_index(articles, root, encoder_factory=lambda: encoder, examples=examples)
     snapshot = open_snapshot(root)
     view = snapshot.view(True)
-    embedder = ranking.QueryEmbedder(encoder.encode, cache_size=100_000)
+    embedder = ranking.QueryEmbedder(encoder, cache_size=100_000)
     report = evaluate(view, embedder, held, "suggest")
     return {
         "per_article": per_article,

@@ -207,7 +207,7 @@ def build_kb(articles: Path, root: Path, onnx_model: Path, threads: int | None, 
     def searcher(for_suggest: bool):
         def search(query: str) -> list[str]:
             # A fresh cache per query: every query pays its encoder call, like the peers do.
-            ranked = rank(view, QueryEmbedder(encoder.encode), query, mode="hybrid", for_suggest=for_suggest)
+            ranked = rank(view, QueryEmbedder(encoder), query, mode="hybrid", for_suggest=for_suggest)
             return [r.article.id for r in ranked[:10]]
 
         return search

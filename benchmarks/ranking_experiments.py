@@ -36,12 +36,10 @@ def collect(view, embedder, cases) -> list[Features]:
     for case in cases:
         cleaned = ranking.clean_query(case.query) or case.query
         sentences = ranking.content_sentences(cleaned)
-        vectors = embedder.embed([cleaned, *sentences, case.query])
-        sims = (vectors[:-1] @ snap.vectors_t).T
-        raw = vectors[-1] @ snap.vectors_t
-        kw = np.zeros(len(snap.chunks), dtype=np.float32)
-        for hit in view.keyword_hits(view.analyse(cleaned)):
-            kw[hit.row] = hit.score
+        vectors = embedder.embed(cleaned, sentences)
+        sims = (vectors @ snap.vectors_t).T
+        raw = embedder.embed(case.query)[0] @ snap.vectors_t
+        kw = view.keyword_scores(view.analyse(cleaned)).astype(np.float32)
         out.append(Features(case.relevant, sims, raw, kw))
     return out
 
@@ -121,7 +119,7 @@ def main() -> None:
     snap = open_snapshot(Path(args.index))
     view = snap.view(True)
     encoder = get_encoder(onnx_path=onnx_file(Path(args.index) / "models"))
-    embedder = ranking.QueryEmbedder(encoder.encode, cache_size=100000)
+    embedder = ranking.QueryEmbedder(encoder, cache_size=100000)
     feats = collect(view, embedder, load_cases(Path(args.queries)))
     kinds = np.array([c.kind for c in snap.chunks])
 

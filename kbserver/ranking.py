@@ -25,7 +25,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -130,33 +130,34 @@ def limit_threads(threads: int | None) -> None:
         threadpool_limits(limits=int(threads), user_api="blas")
 
 
-class QueryEmbedder:
-    """Embeds queries with the process-wide encoder, through a small LRU cache."""
+class MessageEncoder(Protocol):
+    def encode_message(self, text: str, parts: list[str]) -> np.ndarray: ...
 
-    def __init__(self, encode: Callable[[list[str]], np.ndarray], cache_size: int = 1024) -> None:
-        self._encode = encode
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+class QueryEmbedder:
+    """Embeds a query and its sentences with the process-wide encoder, through a small LRU cache."""
+
+    def __init__(self, encoder: MessageEncoder, cache_size: int = 1024) -> None:
+        self._encoder = encoder
+        self._cache: OrderedDict[tuple[str, tuple[str, ...]], np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One encoder call for all the texts not already cached."""
-        found: dict[str, np.ndarray] = {}
+    def embed(self, text: str, sentences: Sequence[str] = ()) -> np.ndarray:
+        """(1 + sentences, DIM): the text's vector, then its sentences', from one encoder pass."""
+        key = (text, tuple(sentences))
         with self._lock:
-            for text in texts:
-                if text in self._cache:
-                    self._cache.move_to_end(text)
-                    found[text] = self._cache[text]
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            vectors = self._encode(list(missing))
-            found.update(zip(missing, vectors))
+            vectors = self._cache.get(key)
+            if vectors is not None:
+                self._cache.move_to_end(key)
+                return vectors
+        vectors = self._encoder.encode_message(text, list(sentences)).astype(np.float32, copy=False)
+        if self._cache_size:
             with self._lock:
-                for text, vector in zip(missing, vectors):
-                    self._cache[text] = vector
+                self._cache[key] = vectors
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        return np.vstack([found[t] for t in texts]).astype(np.float32, copy=False)
+        return vectors
 
 
 def _group_max(view: AudienceView, scores: np.ndarray, where: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -172,7 +173,7 @@ def _semantic(
     """Per-article semantic evidence (see the module docstring) and each article's best chunk row."""
     snap = view.snapshot
     sentences = content_sentences(cleaned)
-    vectors = embedder.embed([cleaned, *sentences])  # one encoder call per request
+    vectors = embedder.embed(cleaned, sentences)  # one encoder pass per request
     sims = vectors @ snap.vectors_t  # (1 + sentences, chunks)
     whole = sims[0]
     by_sentence = np.maximum(whole, params.sentence_weight * sims[1:].max(axis=0)) if sentences else whole

@@ -31,7 +31,7 @@ class Services:
             if self._embedder is None:
                 model_dir = Path(self.reader.root) / "models"
                 encoder = get_encoder(threads=self._threads, onnx_path=onnx_file(model_dir))
-                self._embedder = QueryEmbedder(encoder.encode)
+                self._embedder = QueryEmbedder(encoder)
             return self._embedder
 
 

@@ -643,3 +643,45 @@ def test_batching_does_not_change_the_vectors(onnx_model):
     together = encoder.encode(texts)
     alone = np.vstack([encoder.encode([t]) for t in texts])
     assert np.allclose(together, alone, atol=1e-5)
+
+
+MESSAGE = (
+    "I ordered a sofa three weeks ago and it still has not arrived. "
+    "Also the discount code from your email did not work at checkout. "
+    "Can you help with both?"
+)
+MESSAGE_PARTS = [
+    "I ordered a sofa three weeks ago and it still has not arrived.",
+    "Also the discount code from your email did not work at checkout.",
+]
+
+
+def test_message_vectors_come_from_one_pass_over_the_whole_message(onnx_model):
+    encoder = get_encoder(onnx_path=onnx_model)
+    vectors = encoder.encode_message(MESSAGE, MESSAGE_PARTS)
+    assert vectors.shape == (3, 384)
+    assert np.allclose(vectors[0], encoder.encode([MESSAGE])[0], atol=1e-5)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    alone = encoder.encode(MESSAGE_PARTS)
+    for pooled, own in zip(vectors[1:], alone):
+        # Pooled in context: close to the sentence on its own, but not the same vector.
+        assert 0.6 < float(pooled @ own) < 0.999
+    # Each part is closer to its own sentence than to the other one.
+    assert float(vectors[1] @ alone[0]) > float(vectors[1] @ alone[1])
+    assert float(vectors[2] @ alone[1]) > float(vectors[2] @ alone[0])
+
+
+def test_a_part_cut_off_by_the_token_limit_is_embedded_on_its_own(onnx_model):
+    encoder = get_encoder(onnx_path=onnx_model)
+    late = "The kettle I bought leaks from the base."
+    text = "We have had a long week with the move and the builders. " * 30 + late
+    vectors = encoder.encode_message(text, [late, "not in the message at all"])
+    assert np.allclose(vectors[1:], encoder.encode([late, "not in the message at all"]), atol=1e-5)
+
+
+def test_torch_fallback_gives_the_onnx_vectors(onnx_model):
+    fast = get_encoder(onnx_path=onnx_model)
+    fallback = Encoder()
+    assert fallback.backend == "torch"
+    assert np.allclose(fallback.encode([MESSAGE, "refund"]), fast.encode([MESSAGE, "refund"]), atol=1e-4)
+    assert np.allclose(fallback.encode_message(MESSAGE, MESSAGE_PARTS), fast.encode_message(MESSAGE, MESSAGE_PARTS), atol=1e-4)

@@ -24,7 +24,7 @@ def recorded_hit_at_1() -> float:
 
 def test_suggest_hit_at_1_holds_against_the_recorded_value(sample_index: Path):
     snapshot = open_snapshot(sample_index)
-    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_file(sample_index / "models")).encode)
+    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_file(sample_index / "models")))
     cases = load_cases(ROOT / "tests" / "eval" / "queries.jsonl")
     report = evaluate(snapshot.view(allow_internal=True), embedder, cases, "suggest")
     assert len(cases) >= 200 and report.offtopic >= 20

@@ -39,7 +39,7 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     except (QueryFileError, IndexUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
     encoder = get_encoder(onnx_path=onnx_file(Path(index_dir) / "models"))
-    embedder = QueryEmbedder(encoder.encode, cache_size=4096)
+    embedder = QueryEmbedder(encoder, cache_size=4096)
     view = snapshot.view(allow_internal=True)
     import os
 
