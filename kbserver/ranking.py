@@ -167,30 +167,56 @@ def _group_max(view: AudienceView, scores: np.ndarray, where: np.ndarray, fallba
     return np.where(np.isfinite(best), best, fallback)
 
 
+def _candidate_rows(snap, articles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk rows of `articles`, and for each row the position of its article in `articles`."""
+    lengths = snap.group_ends[articles] - snap.group_starts[articles]
+    owner = np.repeat(np.arange(len(articles)), lengths)
+    offsets = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return snap.group_starts[articles][owner] + offsets, owner
+
+
 def _semantic(
     view: AudienceView, embedder: QueryEmbedder, cleaned: str, params: RankParams
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-article semantic evidence (see the module docstring) and each article's best chunk row."""
+    """Per-article semantic evidence (see the module docstring) and each article's best chunk row.
+
+    Two stages. The whole message is compared with every chunk (one pass over the matrix)
+    for the first-pass evidence: best alias, overview, best section. Only the RERANK_DEPTH
+    articles that can still win are then compared sentence by sentence and get their
+    top-3 mean: at 5,000 articles, comparing six sentences with all 55,000 chunks cost
+    three times the one-row product (docs/benchmarks.md).
+    """
     snap = view.snapshot
     sentences = content_sentences(cleaned)
     vectors = embedder.embed(cleaned, sentences)  # one encoder pass per request
-    sims = vectors @ snap.vectors_t  # (1 + sentences, chunks)
-    whole = sims[0]
-    by_sentence = np.maximum(whole, params.sentence_weight * sims[1:].max(axis=0)) if sentences else whole
+    whole = vectors[0] @ snap.vectors_t
     overview = whole[snap.overview_row]
     alias = _group_max(view, whole, snap.is_alias, overview)
-    section = _group_max(view, by_sentence, snap.is_section, overview)
+    section = _group_max(view, whole, snap.is_section, overview)
     first_pass = (alias + overview + section) / 3.0
-    # The top-3 mean needs a sort per article: only for the candidates that can still win.
     top3 = first_pass.copy()
     best_row = snap.overview_row.copy()
     depth = min(RERANK_DEPTH, len(first_pass))
-    for a in np.argpartition(-first_pass, depth - 1)[:depth]:
-        lo, hi = snap.group_starts[a], snap.group_ends[a]
-        group = by_sentence[lo:hi]
-        order = np.argsort(-group)
-        top3[a] = group[order[:3]].mean()
-        best_row[a] = lo + order[0]
+    shortlist = np.sort(np.argpartition(-first_pass, depth - 1)[:depth])
+    rows, owner = _candidate_rows(snap, shortlist)
+    scores = whole[rows]
+    if sentences:
+        by_sentence = vectors[1:] @ snap.vectors_t[:, rows]
+        scores = np.maximum(scores, params.sentence_weight * by_sentence.max(axis=0))
+    # Per shortlisted article: its best section (sentence-matched) and its top-3 mean.
+    starts = np.searchsorted(owner, np.arange(depth))
+    sections = np.where(snap.is_section[rows], scores, -np.inf)
+    best_section = np.maximum.reduceat(sections, starts)
+    section[shortlist] = np.where(np.isfinite(best_section), best_section, overview[shortlist])
+    order = np.lexsort((-scores, owner))  # by article, best chunk first
+    ranked_scores = scores[order]
+    counts = np.minimum(np.diff(np.append(starts, len(rows))), 3)
+    top_sum = np.zeros(depth, dtype=np.float32)
+    for j in range(3):
+        has = counts > j
+        top_sum[has] += ranked_scores[starts[has] + j]
+    top3[shortlist] = top_sum / counts
+    best_row[shortlist] = rows[order[starts]]
     semantic = (alias + overview + section + top3) / 4.0
     if params.use_examples and len(snap.examples):
         learned = _example_evidence(snap, vectors, params)
