@@ -7,7 +7,8 @@ Hybrid ranking, per article (all vectorised over the chunk matrix):
                piece (also matched sentence by sentence for long messages), and the mean
                of the article's three best chunks
     keyword  = best BM25F chunk score, squashed to [0, 1) by s / (s + KEYWORD_HALF)
-    score    = semantic + KEYWORD_WEIGHT * keyword (+ type priors for suggest)
+    score    = semantic + KEYWORD_WEIGHT * keyword (+ type priors for suggest, except for
+               questions about facts, where no article type is preferred)
 
 Taking the max over every chunk let one short alias of the wrong article win (42 of the
 first 62 misses); averaging several independent kinds of evidence is what fixed it. The
@@ -43,6 +44,8 @@ KEYWORD_HALF = 12.0
 SENTENCE_WEIGHT = 0.9
 PROCEDURE_PRIOR = 0.06
 PRODUCT_PENALTY = 0.03
+QUESTION_PROCEDURE_PRIOR = 0.0  # the priors for a question about a rule or a product (asks_for_facts)
+QUESTION_PRODUCT_PENALTY = 0.0
 NO_MATCH_THRESHOLD = 0.575  # suggest; search modes score on other scales:
 SEARCH_NO_MATCH_THRESHOLDS = {"hybrid": 0.53, "semantic": 0.365}
 HIGH_CONFIDENCE = 0.78
@@ -70,6 +73,8 @@ class RankParams:
     sentence_weight: float = SENTENCE_WEIGHT
     procedure_prior: float = PROCEDURE_PRIOR
     product_penalty: float = PRODUCT_PENALTY
+    question_procedure_prior: float = QUESTION_PROCEDURE_PRIOR
+    question_product_penalty: float = QUESTION_PRODUCT_PENALTY
     no_match_threshold: float = NO_MATCH_THRESHOLD
     use_examples: bool = True
     example_weight: float = EXAMPLE_WEIGHT
@@ -111,6 +116,29 @@ def clean_query(text: str) -> str:
     kept = [s for s in sentences if not _PLEASANTRY_RE.match(s)]
     cleaned = " ".join(kept or sentences)
     return re.sub(r"\s+", " ", cleaned).strip()
+
+
+# A question about a fact, a rule or a product ("how long is a gift card valid", "do my
+# points run out", "which shops do you price match") rather than a problem to resolve or a
+# task to do ("can I return it", "is it possible to move my delivery", "my parcel is late").
+_FACT_QUESTION_RE = re.compile(
+    r"""^(?:(?:and|so|also|quick\s+question|question|just\s+wondering|i\s+was\s+wondering|wondering)[,:]?\s+)?(?:
+        how\s+(?:long|many|much|far|often|soon|quickly)\b
+      | what(?:'s|\s+is|\s+are|\s+does|\s+do\s+(?:i|you|we)\s+(?:get|need)|\s+happens|\s+counts|\s+kind|\s+sort|\s+type)\b
+      | (?:is|are|does|do|will|would)\s+(?!it\s+possible|there\s+(?:any\s+)?way)
+        (?:the|your|my|a|an|it|there|they|this|that|those|these)\b
+        (?![^.?!]*\b(?:return|refund|cancel|change|send|swap|exchange|track|fix|replace|collect|reset|help|sort)\b)
+      | when\s+(?:does|do|is|are|will)\b
+      | which\b
+      | where\s+does\b
+    )""",
+    re.I | re.X,
+)
+
+
+def asks_for_facts(cleaned: str) -> bool:
+    """Whether the message asks about a rule or a product rather than for something to be done."""
+    return bool(_FACT_QUESTION_RE.match(cleaned))
 
 
 def content_sentences(cleaned: str, max_sentences: int = 6) -> list[str]:
@@ -310,8 +338,11 @@ def rank(
     if for_suggest:
         # Suggest answers "what do I do": the procedure that resolves it, with its policies
         # attached, beats the policy or the product page when they are nearly as close.
-        fused = fused + params.procedure_prior * (snap.article_type == "procedure")
-        fused = fused - params.product_penalty * (snap.article_type == "product")
+        factual = asks_for_facts(cleaned)
+        prior = params.question_procedure_prior if factual else params.procedure_prior
+        penalty = params.question_product_penalty if factual else params.product_penalty
+        fused = fused + prior * (snap.article_type == "procedure")
+        fused = fused - penalty * (snap.article_type == "product")
     candidates = np.flatnonzero(mask & touched)
     if top is not None and top < len(candidates):
         # Only the best `top` need sorting (and a Ranked each): cut first, then order stably.

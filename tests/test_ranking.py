@@ -1,0 +1,94 @@
+"""Ranking details that the labelled-set guard would only catch in bulk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.embedding import get_encoder, onnx_file
+from kbserver import ranking
+from kbserver.reader import open_snapshot
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "how long is a gift card valid for",
+        "do my rewards points run out",
+        "which shops do you price match against",
+        "does the 2 year guarantee cover the battery",
+        "How many points do I get per pound",
+        "what's the delivery charge on a sofa",
+        "when does the free first service fall due",
+    ],
+)
+def test_questions_about_rules_and_products_ask_for_facts(message):
+    assert ranking.asks_for_facts(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "can I return my tent",
+        "is it possible to move my delivery to next week?",
+        "is there a way to change my address",
+        "does the shop do refunds if I send it back",
+        "my parcel is late, where is it",
+        "what do I do now, the kettle leaks",
+        "I was charged twice",
+    ],
+)
+def test_problems_and_tasks_do_not_ask_for_facts(message):
+    assert not ranking.asks_for_facts(message)
+
+
+@pytest.fixture(scope="module")
+def sample(sample_index: Path):
+    view = open_snapshot(sample_index).view(allow_internal=True)
+    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_file(sample_index / "models")))
+    return view, embedder
+
+
+def test_a_question_about_a_product_gets_the_product_page_not_the_procedure(sample):
+    view, embedder = sample
+    ranked = ranking.rank(view, embedder, "how many km does the kestrel do on a full battery", for_suggest=True, top=3)
+    assert ranked[0].article.id == "products/kestrel-e-bike"
+    ranked = ranking.rank(view, embedder, "my kestrel battery won't charge any more", for_suggest=True, top=3)
+    assert ranked[0].article.type == "procedure"
+
+
+def reference_semantic(view, embedder, cleaned):
+    """Semantic evidence as the ranking module's docstring states it, every sentence against every chunk."""
+    snap = view.snapshot
+    sentences = ranking.content_sentences(cleaned)
+    vectors = embedder.embed(cleaned, sentences)
+    sims = vectors @ snap.vectors_t
+    chunk = np.maximum(sims[0], ranking.SENTENCE_WEIGHT * sims[1:].max(axis=0)) if sentences else sims[0]
+    out = []
+    for a, (lo, hi) in enumerate(zip(snap.group_starts, snap.group_ends)):
+        overview = sims[0][snap.overview_row[a]]
+        aliases = [sims[0][r] for r in range(lo, hi) if snap.is_alias[r]]
+        sections = [chunk[r] for r in range(lo, hi) if snap.is_section[r]]
+        top3 = np.sort(chunk[lo:hi])[::-1][:3].mean()
+        out.append((max(aliases, default=overview) + overview + max(sections, default=overview) + top3) / 4)
+    return np.array(out)
+
+
+def test_shortlisted_articles_get_exactly_the_stated_evidence(sample, monkeypatch):
+    view, embedder = sample
+    cleaned = ranking.clean_query(
+        "Hi, I ordered a sofa three weeks ago and it still has not arrived. "
+        "Also the discount code from your email did not work at checkout. Can you help with both? Thanks"
+    )
+    params = ranking.RankParams(use_examples=False)
+    expected = reference_semantic(view, embedder, cleaned)
+    semantic, _ = ranking._semantic(view, embedder, cleaned, params)
+    assert len(expected) < ranking.RERANK_DEPTH  # every article of the sample is shortlisted
+    assert np.allclose(semantic, expected, atol=1e-6)
+    monkeypatch.setattr(ranking, "RERANK_DEPTH", 5)
+    semantic, best_row = ranking._semantic(view, embedder, cleaned, params)
+    shortlist = np.argsort(-semantic)[:5]
+    assert np.allclose(semantic[shortlist], expected[shortlist], atol=1e-6)
+    assert all(view.snapshot.chunk_article[best_row[a]] == a for a in range(len(semantic)))
