@@ -73,5 +73,5 @@ def report_gaps():
     articles = _view().articles
     team = report_team(articles)
     limit = _limit_param(request.args.get("limit"), 20)
-    gaps = reports.gap_report(get_db(), articles, services().embedder.embed, since, team=team)
+    gaps = reports.gap_report(get_db(), articles, services().embedder.embed_texts, since, team=team)
     return jsonify(_envelope(window, since, team, "gaps", gaps[:limit]))

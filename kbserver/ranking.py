@@ -21,7 +21,6 @@ is in docs/quality.md.
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from collections import OrderedDict
@@ -33,6 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from indexer.article import Article, bullet_items
 from indexer.chunking import plain_text
+from kbserver.message import asks_for_facts, clean_query, content_sentences
 from kbserver.reader import AudienceView
 
 MODES = ("hybrid", "keyword", "semantic")
@@ -46,7 +46,7 @@ PROCEDURE_PRIOR = 0.06
 PRODUCT_PENALTY = 0.03
 QUESTION_PROCEDURE_PRIOR = 0.0  # the priors for a question about a rule or a product (asks_for_facts)
 QUESTION_PRODUCT_PENALTY = 0.0
-NO_MATCH_THRESHOLD = 0.575  # suggest; search modes score on other scales:
+NO_MATCH_THRESHOLD = 0.5835  # suggest; search modes score on other scales:
 SEARCH_NO_MATCH_THRESHOLDS = {"hybrid": 0.53, "semantic": 0.365}
 HIGH_CONFIDENCE = 0.78
 MEDIUM_CONFIDENCE = 0.65
@@ -85,68 +85,6 @@ class RankParams:
 
 DEFAULT_PARAMS = RankParams()
 
-_EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_URL_RE = re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.I)
-_REF_RE = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z]{1,4}[-/]?\d[\d-]{3,}\b|#?\b\d{5,}\b", re.I)
-_PHONE_RE = re.compile(r"(?:\+44\s?|\b0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}\b")
-_GREETING_RE = re.compile(
-    r"^\s*(?:(?:hi|hiya|hello|hey|dear|good\s+(?:morning|afternoon|evening))\b[^.!?\n,]{0,30}[,.!\n]?\s*)+",
-    re.I,
-)
-_PLEASANTRY_RE = re.compile(
-    r"^(?:(?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+in\s+advance)?(?:\s+for\s+[^.!?]{0,40})?"
-    r"|cheers|kind(?:est)?\s+regards|best\s+(?:wishes|regards)|regards|sincerely|yours\s+(?:sincerely|faithfully)"
-    r"|hope\s+(?:you(?:'re|\s+are)\s+well|this\s+makes\s+sense)[^.!?]*|look(?:ing)?\s+forward\s+to[^.!?]*"
-    r"|sorry\s+to\s+bother\s+you|please\s+help(?:\s+me)?|any\s+help\s+(?:would\s+be|is)\s+(?:much\s+)?appreciated"
-    r"|(?:hi|hello|hey)(?:\s+there)?)\W*(?:[A-Z][a-z]+\W*)?$",
-    re.I,
-)
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-def clean_query(text: str) -> str:
-    """Strip what carries no meaning for ranking: greetings, sign-offs, emails, URLs, references."""
-    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
-    text = _EMAIL_RE.sub(" ", text)
-    text = _URL_RE.sub(" ", text)
-    text = _PHONE_RE.sub(" ", text)
-    text = _REF_RE.sub(" ", text)
-    text = _GREETING_RE.sub("", text)
-    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(text) if s and s.strip()]
-    kept = [s for s in sentences if not _PLEASANTRY_RE.match(s)]
-    cleaned = " ".join(kept or sentences)
-    return re.sub(r"\s+", " ", cleaned).strip()
-
-
-# A question about a fact, a rule or a product ("how long is a gift card valid", "do my
-# points run out", "which shops do you price match") rather than a problem to resolve or a
-# task to do ("can I return it", "is it possible to move my delivery", "my parcel is late").
-_FACT_QUESTION_RE = re.compile(
-    r"""^(?:(?:and|so|also|quick\s+question|question|just\s+wondering|i\s+was\s+wondering|wondering)[,:]?\s+)?(?:
-        how\s+(?:long|many|much|far|often|soon|quickly)\b
-      | what(?:'s|\s+is|\s+are|\s+does|\s+do\s+(?:i|you|we)\s+(?:get|need)|\s+happens|\s+counts|\s+kind|\s+sort|\s+type)\b
-      | (?:is|are|does|do|will|would)\s+(?!it\s+possible|there\s+(?:any\s+)?way)
-        (?:the|your|my|a|an|it|there|they|this|that|those|these)\b
-        (?![^.?!]*\b(?:return|refund|cancel|change|send|swap|exchange|track|fix|replace|collect|reset|help|sort)\b)
-      | when\s+(?:does|do|is|are|will)\b
-      | which\b
-      | where\s+does\b
-    )""",
-    re.I | re.X,
-)
-
-
-def asks_for_facts(cleaned: str) -> bool:
-    """Whether the message asks about a rule or a product rather than for something to be done."""
-    return bool(_FACT_QUESTION_RE.match(cleaned))
-
-
-def content_sentences(cleaned: str, max_sentences: int = 6) -> list[str]:
-    """The sentences of a cleaned message worth embedding on their own (long messages only)."""
-    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(cleaned) if len(s.split()) >= 3]
-    return sentences[:max_sentences] if len(sentences) > 1 else []
-
-
 def limit_threads(threads: int | None) -> None:
     """Run the similarity products on at most `threads` BLAS threads, process-wide.
 
@@ -159,6 +97,8 @@ def limit_threads(threads: int | None) -> None:
 
 
 class MessageEncoder(Protocol):
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
     def encode_message(self, text: str, parts: list[str]) -> np.ndarray: ...
 
 
@@ -186,6 +126,10 @@ class QueryEmbedder:
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return vectors
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """(texts, DIM), each text embedded whole, in batches: for reports, not for queries (no cache)."""
+        return self._encoder.encode(list(texts)).astype(np.float32, copy=False)
 
 
 def _group_max(view: AudienceView, scores: np.ndarray, where: np.ndarray, fallback: np.ndarray) -> np.ndarray:

@@ -76,7 +76,7 @@ def reports_page():
     if team is not None and team not in reports.teams_of(view.articles.values()):
         abort(400, f"No article you may see is owned by '{team}'.")
     try:
-        report = reports.build_report(get_db(), view.articles, services().embedder.embed, window, team=team)
+        report = reports.build_report(get_db(), view.articles, services().embedder.embed_texts, window, team=team)
     except ValueError as exc:
         abort(400, f"since: {exc}")
     chart = bar_chart(

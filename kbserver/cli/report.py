@@ -63,7 +63,7 @@ def report(team: str | None, since: str, fmt: str, database: str, index_dir: str
         known = reports.teams_of(view.articles.values())
         if team is not None and team not in known:
             raise click.ClickException(f"no articles are owned by '{team}'; teams: {', '.join(known)}")
-        result = reports.build_report(get_db(), view.articles, services().embedder.embed, since, team=team)
+        result = reports.build_report(get_db(), view.articles, services().embedder.embed_texts, since, team=team)
     click.echo({"md": as_markdown, "csv": as_csv, "json": as_json}[fmt](result), nl=False)
 
 

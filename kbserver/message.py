@@ -1,0 +1,155 @@
+"""Customer messages as ranking sees them: the words that say what the problem is.
+
+Messages reach suggest from chat tools and helpdesks, so besides greetings, sign-offs and
+order numbers they carry email cruft: the quoted thread under a reply, forwarded headers,
+"Sent from my iPhone", signature blocks and legal disclaimers. A quoted agent reply about
+refunds would otherwise pull every message in its thread towards the refund articles.
+Nothing here knows the knowledge base; ranking (`kbserver.ranking`) uses it.
+"""
+
+from __future__ import annotations
+
+import re
+
+_EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_URL_RE = re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.I)
+_REF_RE = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z]{1,4}[-/]?\d[\d-]{3,}\b|#?\b\d{5,}\b", re.I)
+_PHONE_RE = re.compile(r"(?:\+44\s?|\b0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}\b")
+# A greeting and whom it addresses ("Hi there,", "Dear Larkspur team,", "Hello Sam!"): at
+# most four words, none a pronoun or verb, so "Hi I ordered a sofa, ..." keeps its words.
+_ADDRESSEE_WORD = r"(?!(?:i|i'm|i've|i'd|im|ive|my|me|we|our|us|you|your|can|could|please|is|was|have|has|it|its|the|just|so)\b)[\w'&/-]+"
+_GREETING_RE = re.compile(
+    r"^\s*(?:(?:hi|hiya|hello|hey|dear|good\s+(?:morning|afternoon|evening))\b"
+    rf"(?:(?:\s+{_ADDRESSEE_WORD}){{0,4}}\s*[,.!\n:]+|(?:\s+there)?\s*[,.!:]*)\s*)+",
+    re.I,
+)
+_PLEASANTRY_RE = re.compile(
+    r"^(?:(?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+in\s+advance)?(?:\s+for\s+[^.!?]{0,40})?"
+    r"|cheers|kind(?:est)?\s+regards|best\s+(?:wishes|regards)|regards|sincerely|yours\s+(?:sincerely|faithfully)"
+    r"|hope\s+(?:you(?:'re|\s+are)\s+well|this\s+makes\s+sense)[^.!?]*|look(?:ing)?\s+forward\s+to[^.!?]*"
+    r"|sorry\s+to\s+bother\s+you|please\s+help(?:\s+me)?|any\s+help\s+(?:would\s+be|is)\s+(?:much\s+)?appreciated"
+    r"|(?:hi|hello|hey)(?:\s+there)?)\W*(?:[A-Z][a-z]+\W*)?$",
+    re.I,
+)
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+# A line that starts the quoted or forwarded part of an email ("On Mon, 3 Mar 2026 at
+# 10:15, Larkspur <help@...> wrote:", "-----Original Message-----", Outlook's rule line).
+_QUOTE_HEADER_RE = re.compile(
+    r"^\s*(?:-{2,}\s*(?:original\s+message|forwarded\s+message)\s*-*|_{8,}|begin\s+forwarded\s+message:?)\s*$"
+    r"|^\s*on\s.{4,200}\bwrote:\s*$",
+    re.I,
+)
+_QUOTE_START_RE = re.compile(r"^\s*on\s+\S.{4,200}$", re.I)  # "On ... " wrapped before "wrote:"
+_HEADER_FIELD_RE = re.compile(r"^\s*(?:from|sent|date|to|cc|subject)\s*:", re.I)
+_MOBILE_FOOTER_RE = re.compile(
+    r"^\s*(?:sent\s+(?:from|via|with)\s+(?:my\s+)?\S.{0,40}|get\s+outlook\s+for\s+\S.{0,30})\s*$", re.I
+)
+_SIGNATURE_DASHES_RE = re.compile(r"^\s*(?:--|\u2014|__)\s*$")
+_DISCLAIMER_RE = re.compile(
+    r"^\s*(?:(?:this|the\s+information\s+in\s+this)\s+(?:e-?mail|message|communication)\b.{0,120}"
+    r"\b(?:confidential|privileged|intended\s+(?:solely|only))"
+    r"|if\s+you\s+(?:have\s+)?received\s+this\s+(?:e-?mail|message)\s+in\s+error"
+    r"|(?:confidentiality\s+notice|disclaimer)\s*:"
+    r"|please\s+consider\s+the\s+environment\s+before\s+printing)",
+    re.I,
+)
+_CLOSING_RE = re.compile(
+    r"^\s*(?:(?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+in\s+advance)?|cheers|ta"
+    r"|(?:kind(?:est)?|best|warm)\s+(?:regards|wishes)|regards|sincerely|yours\s+(?:sincerely|faithfully|truly)|best"
+    r"|thx|many\s+thanks)\s*[,.!]*\s*$",
+    re.I,
+)
+
+
+def _is_quote_header(lines: list[str], i: int) -> bool:
+    line = lines[i]
+    if _QUOTE_HEADER_RE.match(line):
+        return True
+    if _QUOTE_START_RE.match(line) and i + 1 < len(lines) and lines[i + 1].rstrip().lower().endswith("wrote:"):
+        return True
+    # An Outlook header block: "From:" followed by Sent/Date/To/Subject within a few lines.
+    return bool(
+        re.match(r"^\s*from\s*:", line, re.I)
+        and sum(bool(_HEADER_FIELD_RE.match(l)) for l in lines[i + 1 : i + 5]) >= 2
+    )
+
+
+def strip_email_cruft(text: str) -> str:
+    """The customer's own words of an email: no quoted thread, forwarded headers, signature or disclaimer."""
+    lines = text.splitlines()
+    if len(lines) < 2:
+        return text
+    cut = next((i for i in range(len(lines)) if _is_quote_header(lines, i)), len(lines))
+    own = [l for l in lines[:cut] if not l.lstrip().startswith(">")]
+    if not any(l.strip() for l in own):
+        # Written below the quote (or a forward with nothing added above): keep what is not
+        # quoted and not a header line.
+        below = lines[cut:]
+        own = [
+            line for i, line in enumerate(below)
+            if not line.lstrip().startswith(">") and not _HEADER_FIELD_RE.match(line) and not _is_quote_header(below, i)
+        ]
+    kept: list[str] = []
+    for line in own:
+        if _SIGNATURE_DASHES_RE.match(line) or _DISCLAIMER_RE.match(line):
+            break  # everything below a signature delimiter or a disclaimer is boilerplate
+        if not _MOBILE_FOOTER_RE.match(line):
+            kept.append(line)
+    # A sign-off followed only by short lines (a name, a job title, a phone number) ends the message.
+    for i in range(len(kept) - 1, -1, -1):
+        if _CLOSING_RE.match(kept[i]):
+            tail = [l for l in kept[i + 1 :] if l.strip()]
+            if all(len(l.split()) <= 6 and not l.rstrip().endswith("?") for l in tail):
+                kept = kept[:i]
+            break
+        if kept[i].strip() and (len(kept[i].split()) > 6 or kept[i].rstrip().endswith("?")):
+            break
+    return "\n".join(kept) if any(l.strip() for l in kept) else text
+
+
+def clean_query(text: str) -> str:
+    """Strip what carries no meaning for ranking: email cruft, greetings, sign-offs, emails, URLs, references."""
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+    text = strip_email_cruft(text)
+    text = _EMAIL_RE.sub(" ", text)
+    text = _URL_RE.sub(" ", text)
+    text = _PHONE_RE.sub(" ", text)
+    text = _REF_RE.sub(" ", text)
+    text = _GREETING_RE.sub("", text)
+    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(text) if s and s.strip()]
+    kept = [s for s in sentences if not _PLEASANTRY_RE.match(s)]
+    cleaned = " ".join(kept or sentences)
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    return re.sub(r" (?=[,.!?;:](?:\s|$))", "", cleaned)  # "order , I" once the number has gone
+
+
+# A question about a fact, a rule or a product ("how long is a gift card valid", "do my
+# points run out", "which shops do you price match") rather than a problem to resolve or a
+# task to do ("can I return it", "is it possible to move my delivery", "my parcel is late").
+_FACT_QUESTION_RE = re.compile(
+    r"""^(?:(?:and|so|also|quick\s+question|question|just\s+wondering|i\s+was\s+wondering|wondering)[,:]?\s+)?(?:
+        how\s+(?:long|many|much|far|often|soon|quickly)\b
+      | what(?:'s|\s+is|\s+are|\s+does|\s+do\s+(?:i|you|we)\s+(?:get|need)|\s+happens|\s+counts|\s+kind|\s+sort|\s+type)\b
+      | (?:is|are|does|do|will|would)\s+(?!it\s+possible|there\s+(?:any\s+)?way)
+        (?:the|your|my|a|an|it|there|they|this|that|those|these)\b
+        (?![^.?!]*\b(?:return|refund|cancel|change|send|swap|exchange|track|fix|replace|collect|reset|help|sort)\b)
+      | when\s+(?:does|do|is|are|will)\b
+      | which\b
+      | where\s+does\b
+    )""",
+    re.I | re.X,
+)
+
+
+def asks_for_facts(cleaned: str) -> bool:
+    """Whether the message asks about a rule or a product rather than for something to be done."""
+    return bool(_FACT_QUESTION_RE.match(cleaned))
+
+
+def content_sentences(cleaned: str, max_sentences: int = 6) -> list[str]:
+    """The sentences of a cleaned message worth embedding on their own (long messages only)."""
+    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(cleaned) if len(s.split()) >= 3]
+    return sentences[:max_sentences] if len(sentences) > 1 else []
+
+
