@@ -38,7 +38,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK_DEPTH = 200  # chunks a peer returns before they are folded into articles
-SYSTEMS = ("rank-bm25", "bm25s", "sentence-transformers", "txtai-dense", "txtai-hybrid", "kb-hybrid", "kb-suggest")
+SYSTEMS = ("rank-bm25", "bm25s", "sentence-transformers", "txtai-dense", "txtai-hybrid", "kb-hybrid", "kb-suggest",
+           "kb-hybrid-int8", "kb-suggest-int8")
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
 
@@ -181,7 +182,7 @@ SYSTEM_FACTORIES = {
 def build_kb(articles: Path, root: Path, onnx_model: Path, threads: int | None, *, reuse: Path | None = None):
     """A fresh kb index of `articles` (timed), or the index at `reuse`, and kb's searches over it."""
     from indexer.build import build_index
-    from indexer.embedding import Encoder, onnx_file
+    from indexer.embedding import Encoder, onnx_file, query_model
     from kbserver.ranking import QueryEmbedder, rank
     from kbserver.reader import open_snapshot
 
@@ -203,16 +204,21 @@ def build_kb(articles: Path, root: Path, onnx_model: Path, threads: int | None, 
         build_s = build_index(articles, root, encoder_factory=factory, full=True).seconds
     view = open_snapshot(root).view(allow_internal=True)
     encoder = Encoder(threads=threads, onnx_path=onnx_model)
+    # KB_QUERY_ENCODER=int8: the per-channel int8 copy for queries, against the same fp32 index.
+    fast = Encoder(threads=threads, onnx_path=query_model(root / "models", "int8"))
 
-    def searcher(for_suggest: bool):
+    def searcher(for_suggest: bool, query_encoder=encoder):
         def search(query: str) -> list[str]:
             # A fresh cache per query: every query pays its encoder call, like the peers do.
-            ranked = rank(view, QueryEmbedder(encoder), query, mode="hybrid", for_suggest=for_suggest)
+            ranked = rank(view, QueryEmbedder(query_encoder), query, mode="hybrid", for_suggest=for_suggest, top=10)
             return [r.article.id for r in ranked[:10]]
 
         return search
 
-    return root, build_s, load.get("s", 0.0), {"kb-hybrid": searcher(False), "kb-suggest": searcher(True)}
+    return root, build_s, load.get("s", 0.0), {
+        "kb-hybrid": searcher(False), "kb-suggest": searcher(True),
+        "kb-hybrid-int8": searcher(False, fast), "kb-suggest-int8": searcher(True, fast),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

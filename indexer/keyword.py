@@ -2,8 +2,8 @@
 
 Every chunk is one Whoosh document. Its article's title is a field of every chunk so that
 BM25F weighs a title match above a body match (title > aliases/summary > heading > body).
-Two unstemmed `spell_*` fields hold the article vocabulary for did-you-mean: one from public
-articles only, so a public caller is never offered a word that only an internal article uses.
+The service scores from the impacts `indexer.bm25` precomputes with the same analysis and
+formula; did-you-mean corrects against the vocabulary `spelling_vocabulary` counts.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from whoosh import index as whoosh_index
-from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
+from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import ID, KEYWORD, TEXT, Schema
 
 from indexer.article import Article
@@ -26,7 +26,6 @@ SEARCH_FIELDS = tuple(FIELD_BOOSTS)
 
 def make_schema() -> Schema:
     stem = StemmingAnalyzer()
-    words = StandardAnalyzer(stoplist=None, minsize=3)
     return Schema(
         chunk_id=ID(stored=True, unique=True),
         article_id=ID(stored=True),
@@ -38,8 +37,6 @@ def make_schema() -> Schema:
         summary=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["summary"]),
         heading=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["heading"]),
         body=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["body"]),
-        spell_public=TEXT(analyzer=words),
-        spell_all=TEXT(analyzer=words),
     )
 
 
@@ -84,11 +81,6 @@ def _documents(article: Article, chunks: Iterable[Chunk]) -> Iterable[dict]:
             "tags": ",".join(article.tags),
             **chunk_fields(article, chunk),
         }
-        vocabulary = spelling_text(article, chunk)
-        if vocabulary:
-            doc["spell_all"] = vocabulary
-            if article.is_public:
-                doc["spell_public"] = vocabulary
         yield doc
 
 

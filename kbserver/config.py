@@ -22,6 +22,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE", "var/kb.sqlite3", "SQLite file for feedback, the query log, tokens and learned examples."),
     Setting("RELOAD_INTERVAL_S", 2.0, "How often (seconds) the service looks for a newly published index."),
     Setting("INFERENCE_THREADS", 1, "Threads the encoder may use per process. Keep 1 per gunicorn worker."),
+    Setting(
+        "QUERY_ENCODER",
+        "fp32",
+        "`int8` embeds queries with a per-channel int8 copy of the model, made from the index's export on "
+        "first use: about twice as fast, suggest hit@1 within a point of `fp32` (docs/benchmarks.md). "
+        "Indexes stay fp32. `kb eval` follows the same setting.",
+    ),
     Setting("MAX_CONTENT_LENGTH", 65536, "Largest request body in bytes; larger bodies get 413."),
     Setting("MAX_TEXT_CHARS", 8000, "Longest `text` (suggest) or `q` (search) accepted, in characters."),
     Setting("MAX_LIMIT", 50, "Largest `limit` a search or suggest request may ask for."),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from indexer.embedding import get_encoder, onnx_file
+from indexer.embedding import PRECISIONS, get_encoder, query_model
 from kbserver.ranking import QueryEmbedder, RankParams, limit_threads
 from kbserver.reader import AudienceView, IndexUnavailable, Reader, Snapshot
 
@@ -17,7 +17,13 @@ EXTENSION = "kb"
 class Services:
     """What one app holds for its whole life: the reader and the (lazily loaded) query embedder."""
 
-    def __init__(self, index_dir: Path, reload_interval_s: float, inference_threads: int, learning: str = "on") -> None:
+    def __init__(
+        self, index_dir: Path, reload_interval_s: float, inference_threads: int, learning: str = "on",
+        query_encoder: str = "fp32",
+    ) -> None:
+        if query_encoder not in PRECISIONS:
+            raise ValueError(f"KB_QUERY_ENCODER must be one of {', '.join(PRECISIONS)}, not {query_encoder!r}")
+        self.query_encoder = query_encoder
         self.reader = Reader(Path(index_dir), reload_interval_s=float(reload_interval_s))
         self.params = RankParams(use_examples=str(learning).lower() not in ("off", "false", "0", "no"))
         self._threads = int(inference_threads) or None
@@ -30,14 +36,15 @@ class Services:
         with self._lock:
             if self._embedder is None:
                 model_dir = Path(self.reader.root) / "models"
-                encoder = get_encoder(threads=self._threads, onnx_path=onnx_file(model_dir))
+                encoder = get_encoder(threads=self._threads, onnx_path=query_model(model_dir, self.query_encoder))
                 self._embedder = QueryEmbedder(encoder)
             return self._embedder
 
 
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = Services(
-        app.config["INDEX_DIR"], app.config["RELOAD_INTERVAL_S"], app.config["INFERENCE_THREADS"], app.config["LEARNING"]
+        app.config["INDEX_DIR"], app.config["RELOAD_INTERVAL_S"], app.config["INFERENCE_THREADS"], app.config["LEARNING"],
+        str(app.config["QUERY_ENCODER"]).lower(),
     )
     # Open the index (and warm the encoder) at start-up, so the first request pays nothing.
     services = app.extensions[EXTENSION]

@@ -45,3 +45,22 @@ def test_eval_cli_prints_every_metric_as_json(sample_index: Path):
     body = json.loads(result.stdout)
     assert set(body) >= {"hit_at_1", "hit_at_3", "mrr_at_10", "ndcg_at_10", "offtopic_flagged", "false_flags"}
     assert len(body["worst_misses"]) == 2
+
+
+def test_eval_cli_embeds_queries_with_the_services_query_encoder(sample_index: Path, tmp_path: Path):
+    import json
+
+    from click.testing import CliRunner
+
+    from kbserver.cli import main
+
+    queries = tmp_path / "few.jsonl"
+    lines = (ROOT / "tests" / "eval" / "queries.jsonl").read_text(encoding="utf-8").splitlines()[:12]
+    queries.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["eval", "--index", str(sample_index), "--queries", str(queries), "--mode", "suggest", "--json"]
+    exact = CliRunner().invoke(main, args, env={"KB_QUERY_ENCODER": "fp32"})
+    fast = CliRunner().invoke(main, args, env={"KB_QUERY_ENCODER": "int8"})
+    assert exact.exit_code == 0 and fast.exit_code == 0, (exact.output, fast.output)
+    assert abs(json.loads(fast.stdout)["hit_at_1"] - json.loads(exact.stdout)["hit_at_1"]) <= 1 / 12
+    bad = CliRunner().invoke(main, args, env={"KB_QUERY_ENCODER": "int4"})
+    assert bad.exit_code != 0 and "KB_QUERY_ENCODER" in bad.output

@@ -73,3 +73,32 @@ def test_a_quoted_agent_reply_does_not_steer_the_suggestion(sample):
     bare = ranking.rank(view, embedder, message, for_suggest=True, top=3)
     replied = ranking.rank(view, embedder, email, for_suggest=True, top=3)
     assert [r.article.id for r in replied] == [r.article.id for r in bare]
+
+
+def test_the_int8_query_encoder_is_made_on_first_use_and_ranks_like_fp32(sample_index: Path, tmp_path):
+    from indexer.embedding import onnx_file, query_model
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / onnx_file(models).name).symlink_to(onnx_file(sample_index / "models"))
+    path = query_model(models, "int8")
+    assert path == onnx_file(models, "int8") and path.is_file()
+    assert path.stat().st_size < 0.7 * onnx_file(models).stat().st_size  # MatMul weights at 1 byte, embeddings not
+    fast = get_encoder(onnx_path=path)
+    exact = get_encoder(onnx_path=onnx_file(sample_index / "models"))
+    assert fast is not exact
+    messages = ["my parcel never came", "Hi, the kettle I bought last week leaks from the base. Can I get a new one?"]
+    similarity = (fast.encode(messages) * exact.encode(messages)).sum(axis=1)
+    assert np.all(similarity > 0.97) and np.all(similarity < 0.99999)
+    view = open_snapshot(sample_index).view(allow_internal=True)
+    for message in messages:
+        a = ranking.rank(view, ranking.QueryEmbedder(fast), message, for_suggest=True, top=1)
+        b = ranking.rank(view, ranking.QueryEmbedder(exact), message, for_suggest=True, top=1)
+        assert a[0].article.id == b[0].article.id
+
+
+def test_an_unknown_query_encoder_is_refused(tmp_path):
+    from kbserver.reader_app import Services
+
+    with pytest.raises(ValueError, match="KB_QUERY_ENCODER"):
+        Services(tmp_path, 2.0, 1, "on", "int4")

@@ -250,14 +250,17 @@ def measure_inprocess(
     pass (a repeated message). Keyword search never calls the encoder, so it has one number.
     The encoder runs with `threads` inference threads, as in one gunicorn worker.
     """
-    from indexer.embedding import Encoder
+    from indexer.embedding import Encoder, query_model
     from kbserver.ranking import QueryEmbedder, clean_query, content_sentences, limit_threads
     from kbserver.reader import open_snapshot
 
-    out: dict[str, Any] = {"loadavg_start": load_average(), "threads": threads, "queries": len(queries)}
+    # The query encoder the service would use (KB_QUERY_ENCODER; the HTTP servers inherit it too).
+    precision = os.environ.get("KB_QUERY_ENCODER", "fp32").lower()
+    out: dict[str, Any] = {"loadavg_start": load_average(), "threads": threads, "queries": len(queries),
+                           "query_encoder": precision}
     snapshot = open_snapshot(Path(index_root))
     view = snapshot.view(allow_internal=True)
-    encoder = Encoder(threads=threads, onnx_path=onnx_model)
+    encoder = Encoder(threads=threads, onnx_path=query_model(Path(index_root) / "models", precision))
     limit_threads(threads)  # as a gunicorn worker does (kbserver.reader_app)
     out["articles"] = len(snapshot.articles)
     out["chunks"] = len(snapshot.chunks)
@@ -349,16 +352,15 @@ def measure_encoders(
 
 
 def _quantise(onnx_model: Path, work_dir: Path) -> Path | None:
-    """A dynamically quantised (int8 weights) copy of the ONNX model, or None when unavailable."""
+    """The per-channel int8 copy of the ONNX model (`quantise_onnx`), or None when unavailable."""
     try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        import onnxruntime.quantization  # noqa: F401
     except ImportError:
         return None
-    target = Path(work_dir) / (Path(onnx_model).stem + "-int8.onnx")
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        quantize_dynamic(str(onnx_model), str(target), weight_type=QuantType.QInt8)
-    return target
+    from indexer.embedding import quantise_onnx
+
+    target = Path(work_dir) / (Path(onnx_model).stem + "-int8-per-channel.onnx")
+    return target if target.exists() else quantise_onnx(onnx_model, target)
 
 
 def measure_int8_quality(index_root: Path, onnx_model: Path, queries_file: Path, work_dir: Path) -> dict[str, Any]:

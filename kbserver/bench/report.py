@@ -52,7 +52,7 @@ def markdown(results: dict[str, Any]) -> str:
     inproc = results.get("inprocess")
     if inproc:
         parts.append(f"**In-process latency** ({inproc['queries']} labelled queries, {inproc['chunks']} chunks, "
-                     f"{inproc['threads']} inference thread; ms)")
+                     f"{inproc['threads']} inference thread, {inproc.get('query_encoder', 'fp32')} query encoder; ms)")
         rows = []
         for op, entry in inproc["ops"].items():
             cold, warm = entry["cold"], entry.get("warm", entry["cold"])
