@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
@@ -13,6 +13,7 @@ from kbserver.auth import current_caller, require
 from kbserver.errors import ApiError
 from kbserver.openapi import SPEC
 from kbserver.feedback import log_query
+from kbserver.message import strip_email_cruft
 from kbserver.reader import IndexUnavailable
 from kbserver.reader_app import get_view, services
 
@@ -34,7 +35,8 @@ def _view():
         raise ApiError(503, "index_unavailable", str(exc)) from exc
 
 
-def _text_param(value: Any, name: str) -> str:
+def _text_param(value: Any, name: str, *, measure: Callable[[str], str] | None = None) -> str:
+    """A required non-empty string of at most MAX_TEXT_CHARS (counted on `measure(value)` when given)."""
     if value is None:
         raise ApiError(400, f"missing_{name}", f"'{name}' is required")
     if not isinstance(value, str):
@@ -42,8 +44,9 @@ def _text_param(value: Any, name: str) -> str:
     if not value.strip():
         raise ApiError(400, f"empty_{name}", f"'{name}' must not be empty")
     max_chars = int(current_app.config["MAX_TEXT_CHARS"])
-    if len(value) > max_chars:
-        raise ApiError(400, f"{name}_too_long", f"'{name}' is longer than {max_chars} characters")
+    if len(value) > max_chars and len(measure(value) if measure else value) > max_chars:
+        what = "once quoted replies, signatures and disclaimers are removed" if measure else ""
+        raise ApiError(400, f"{name}_too_long", f"'{name}' is longer than {max_chars} characters {what}".rstrip())
     return value
 
 
@@ -105,13 +108,15 @@ def run_search(args: Any) -> dict[str, Any]:
 
 def run_suggest(body: dict) -> dict[str, Any]:
     """Validate a suggest body, rank and log (redacted); shared by the API and the web page."""
-    text = _text_param(body.get("text"), "text")
+    # A helpdesk sends the whole email: the limit counts the customer's own words, not the
+    # quoted thread under them (the body itself stays within MAX_CONTENT_LENGTH).
+    text = _text_param(body.get("text"), "text", measure=strip_email_cruft)
     limit = _limit_param(body.get("limit"), 3)
     view = _view()
     result = ranking.suggest(
         view, services().embedder, text, limit=limit, url_for_article=article_url, params=services().params
     )
-    log_query("suggest", text, result)
+    log_query("suggest", strip_email_cruft(text), result)  # the question, not the thread it came in
     return result
 
 

@@ -30,7 +30,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Indexes stay fp32. `kb eval` follows the same setting.",
     ),
     Setting("MAX_CONTENT_LENGTH", 65536, "Largest request body in bytes; larger bodies get 413."),
-    Setting("MAX_TEXT_CHARS", 8000, "Longest `text` (suggest) or `q` (search) accepted, in characters."),
+    Setting(
+        "MAX_TEXT_CHARS",
+        8000,
+        "Longest `text` (suggest) or `q` (search) accepted, in characters. Suggest counts the customer's own "
+        "words, without a quoted email thread, signature or disclaimer.",
+    ),
     Setting("MAX_LIMIT", 50, "Largest `limit` a search or suggest request may ask for."),
     Setting(
         "ANONYMOUS_SCOPES",

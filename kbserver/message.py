@@ -124,15 +124,16 @@ def clean_query(text: str) -> str:
     return re.sub(r" (?=[,.!?;:](?:\s|$))", "", cleaned)  # "order , I" once the number has gone
 
 
-# A question about a fact, a rule or a product ("how long is a gift card valid", "do my
-# points run out", "which shops do you price match") rather than a problem to resolve or a
-# task to do ("can I return it", "is it possible to move my delivery", "my parcel is late").
+# A question about a fact, a rule or a product ("how long is a gift card valid", "does the
+# guarantee cover batteries", "which shops do you price match") rather than a problem to
+# resolve or a task to do ("can I return it", "is it possible to move my delivery", "my
+# parcel is late"). "Is my order lost?" asks about the customer's own case: a task.
 _FACT_QUESTION_RE = re.compile(
     r"""^(?:(?:and|so|also|quick\s+question|question|just\s+wondering|i\s+was\s+wondering|wondering)[,:]?\s+)?(?:
         how\s+(?:long|many|much|far|often|soon|quickly)\b
       | what(?:'s|\s+is|\s+are|\s+does|\s+do\s+(?:i|you|we)\s+(?:get|need)|\s+happens|\s+counts|\s+kind|\s+sort|\s+type)\b
       | (?:is|are|does|do|will|would)\s+(?!it\s+possible|there\s+(?:any\s+)?way)
-        (?:the|your|my|a|an|it|there|they|this|that|those|these)\b
+        (?:the|your|a|an|it|there|they|this|that|those|these)\b
         (?![^.?!]*\b(?:return|refund|cancel|change|send|swap|exchange|track|fix|replace|collect|reset|help|sort)\b)
       | when\s+(?:does|do|is|are|will)\b
       | which\b

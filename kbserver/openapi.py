@@ -362,7 +362,13 @@ SPEC: dict[str, Any] = {
                                 "type": "object",
                                 "required": ["text"],
                                 "properties": {
-                                    "text": {"type": "string", "minLength": 1, "maxLength": 8000, "pattern": "\\S"},
+                                    "text": {
+                                        "type": "string", "minLength": 1, "maxLength": 8000, "pattern": "\\S",
+                                        "description": "The customer's message, as received: greetings, order numbers, "
+                                        "a quoted email thread, signature and disclaimer may stay in (kb ignores them). "
+                                        "The 8,000-character limit (KB_MAX_TEXT_CHARS) counts the customer's own words, "
+                                        "so a longer email is accepted when its quoted part brings it under.",
+                                    },
                                     "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 50, "default": 3},
                                 },
                             },

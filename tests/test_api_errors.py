@@ -122,3 +122,14 @@ def test_errors_over_real_http(live_server, method, path, body, status, code):
     assert response.status_code == status
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json()["error"]["code"] == code
+
+
+def test_suggest_counts_the_customers_words_not_the_quoted_thread(client, app):
+    limit = app.config["MAX_TEXT_CHARS"]
+    thread = "\n".join("> " + "We have looked into your order and will be in touch shortly. " * 3 for _ in range(limit // 150))
+    email = "My parcel still has not arrived.\n\nOn Mon, 3 Mar 2026 at 10:15, Support <help@example.com> wrote:\n" + thread
+    assert len(email) > limit
+    response = client.post("/api/v1/suggest", json={"text": email})
+    assert response.status_code == 200, response.get_json()
+    own_words_too_long = "x" * (limit + 1) + "\n\nOn Mon, 3 Mar 2026, Support <help@example.com> wrote:\n> hi"
+    assert_canonical_error(client.post("/api/v1/suggest", json={"text": own_words_too_long}), 400, "text_too_long")
