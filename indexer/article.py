@@ -8,12 +8,13 @@ Both sides use this module: the indexer parses and lints, the server only reads 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -193,13 +194,16 @@ class _Parse:
         self.findings.append(Finding(self.path, line, "warning", message))
 
 
-def parse_article(path: Path, root: Path, *, today: dt.date | None = None) -> tuple[Article | None, list[Finding]]:
+def parse_article(
+    path: Path, root: Path, *, today: dt.date | None = None, raw: bytes | None = None
+) -> tuple[Article | None, list[Finding]]:
     """Parse and lint one article file on its own (cross-article checks are in `lint_articles`).
 
     Returns the article (None when it has errors that prevent building one) and the findings.
+    `raw` is the file's bytes when the caller has read them already.
     """
     display = display_path(path)
-    raw = path.read_bytes()
+    raw = path.read_bytes() if raw is None else raw
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -522,11 +526,31 @@ def find_article_files(root: Path) -> list[Path]:
     )
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """One file's own parse (no cross-article checks): what a rebuild may reuse while the
+    file's bytes, its display path, the parser and the day are the same."""
+
+    sha256: str
+    article: Article
+    findings: tuple[Finding, ...]
+    key_lines: dict[str, int]
+
+
+def parser_key() -> str:
+    """Identifies this parser: its source and the YAML library; a cached parse is reused only from the same one."""
+    source = Path(__file__).read_bytes()
+    flavour = f"{yaml.__version__}|{getattr(yaml, '__with_libyaml__', False)}"
+    return hashlib.sha256(source + flavour.encode()).hexdigest()[:16]
+
+
 @dataclass
 class LintResult:
     articles: list[Article] = field(default_factory=list)  # the ones without errors
     findings: list[Finding] = field(default_factory=list)
     checked: int = 0  # files read, broken ones included
+    parsed: dict[str, Parsed] = field(default_factory=dict)  # by id, the files that parsed
+    reused: int = 0  # parses taken from `reuse` instead of parsing again
 
     @property
     def errors(self) -> list[Finding]:
@@ -546,12 +570,18 @@ def articles_root(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def lint_articles(root: Path, *, base: Path | None = None, today: dt.date | None = None) -> LintResult:
+def lint_articles(
+    root: Path, *, base: Path | None = None, today: dt.date | None = None, reuse: Mapping[str, Parsed] | None = None
+) -> LintResult:
     """Parse every article under `root` (a folder or one file) and run the checks that need the whole set.
 
     Ids are relative to `base` (default: `articles_root(root)`). References are resolved
     against every article under `base`, so linting one file or one area still knows the
     ids, and the types, of the articles that live elsewhere.
+
+    `reuse` holds earlier parses by id (a previous build's, made by this `parser_key()` on
+    the same day): a file whose bytes and display path are unchanged is not parsed again.
+    The checks across articles always run on the whole set.
     """
     root = Path(root)
     base = Path(base).resolve() if base is not None else articles_root(root)
@@ -561,9 +591,17 @@ def lint_articles(root: Path, *, base: Path | None = None, today: dt.date | None
     seen: dict[str, str] = {}
     sources: dict[str, tuple[Path, dict[str, int]]] = {}
     for path in files:
-        article, findings = parse_article(path, base, today=today)
-        result.findings.extend(findings)
         id_ = article_id(path, base)
+        raw = path.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
+        earlier = reuse.get(id_) if reuse else None
+        if earlier is not None and earlier.sha256 == digest and earlier.article.path == display_path(path):
+            article, findings, key_lines = earlier.article, list(earlier.findings), earlier.key_lines
+            result.reused += 1
+        else:
+            article, findings = parse_article(path, base, today=today, raw=raw)
+            key_lines = _key_lines(raw.decode("utf-8")) if article is not None else {}
+        result.findings.extend(findings)
         folded = id_.lower()
         if folded in seen:
             result.findings.append(
@@ -573,7 +611,8 @@ def lint_articles(root: Path, *, base: Path | None = None, today: dt.date | None
         seen[folded] = display_path(path)
         if article is not None:
             result.articles.append(article)
-            sources[article.id] = (path, _key_lines(path))
+            sources[article.id] = (path, key_lines)
+            result.parsed[article.id] = Parsed(digest, article, tuple(findings), key_lines)
     ids = {article_id(p.resolve(), base) for p in find_article_files(base)}
     types = {a.id: a.type for a in result.articles}
 
@@ -599,10 +638,10 @@ def lint_articles(root: Path, *, base: Path | None = None, today: dt.date | None
     return result
 
 
-def _key_lines(path: Path) -> dict[str, int]:
-    """Line numbers of the front matter keys of an already-validated file."""
+def _key_lines(text: str) -> dict[str, int]:
+    """Line numbers of the front matter keys of an already-validated file's text."""
     lines: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], start=2):
+    for number, line in enumerate(text.splitlines()[1:], start=2):
         if line.strip() in ("---", "..."):
             break
         match = re.match(r"^([A-Za-z_][\w-]*)\s*:", line)

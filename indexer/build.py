@@ -7,6 +7,7 @@ costs a few encoder calls; a changed model or index format forces a full rebuild
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 import time
@@ -16,8 +17,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from indexer import store
-from indexer.article import Article, Finding, find_article_files, lint_articles
+from indexer import chunking, store
+from indexer.article import Article, Finding, lint_articles, parser_key
 from indexer.chunking import chunk_article
 from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256
 from indexer.bm25 import build_term_matrix
@@ -66,18 +67,6 @@ class BuildReport:
         )
 
 
-def article_hashes(articles_dir: Path, articles: list[Article]) -> dict[str, str]:
-    """sha256 of each article's source file, by id."""
-    base = Path(articles_dir)
-    out = {}
-    by_id = {a.id: a for a in articles}
-    for path in find_article_files(base):
-        article_id = path.relative_to(base).with_suffix("").as_posix()
-        if article_id in by_id:
-            out[article_id] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
 def build_index(
     articles_dir: Path,
     index_root: Path,
@@ -99,15 +88,21 @@ def build_index(
     started = time.perf_counter()
     articles_dir = Path(articles_dir)
     index_root = Path(index_root)
+    today = dt.date.today()
+    # Unchanged files keep the live build's parse and chunks (same bytes, parser, chunker and
+    # day): a one-edit rebuild parses one file. The checks across articles still see them all.
+    cache_key = {"parser": parser_key(), "chunker": _source_key(chunking), "today": today.isoformat()}
+    live = None if full else store.current_build_path(index_root)
+    earlier, earlier_chunks = store.read_lint_cache(live, cache_key) if live is not None else ({}, {})
     # The folder given is the root ids are relative to, even when it sits below another folder named `articles`.
-    lint = lint_articles(articles_dir, base=articles_dir)
+    lint = lint_articles(articles_dir, base=articles_dir, today=today, reuse=earlier)
     if lint.errors:
         raise LintFailed(lint.findings)
 
     index_root.mkdir(parents=True, exist_ok=True)
     with store.BuildLock(index_root):
         articles = {a.id: a for a in lint.articles}
-        hashes = article_hashes(articles_dir, lint.articles)
+        hashes = {aid: lint.parsed[aid].sha256 for aid in articles}
         live_build = store.current_build_path(index_root)
         previous_build, previous = _usable_previous(index_root)
         # A vector depends only on the model and the text: a new index format rebuilds
@@ -122,7 +117,11 @@ def build_index(
         report.changed = sorted(i for i in hashes if i in old_hashes and old_hashes[i] != hashes[i])
         report.unchanged = len(hashes) - len(report.added) - len(report.changed)
 
-        chunks_by_article = {aid: chunk_article(a) for aid, a in sorted(articles.items())}
+        chunks_by_article = {
+            aid: earlier_chunks[aid] if aid in earlier_chunks and aid in earlier and a is earlier[aid].article
+            else chunk_article(a)
+            for aid, a in sorted(articles.items())
+        }
         chunks = [c for aid in sorted(chunks_by_article) for c in chunks_by_article[aid]]
         report.chunks = len(chunks)
 
@@ -141,6 +140,7 @@ def build_index(
             store.write_rendered(build, _render(articles, hashes, old_hashes, None if full else previous_build, render_key))
             store.write_chunks(build, chunks, embeddings)
             store.write_examples(build, kept, example_vectors)
+            store.write_lint_cache(build, cache_key, lint.parsed)
             docs = [chunk_fields(articles[c.article_id], c) for c in chunks]
             store.write_term_matrix(build, build_term_matrix(docs, FIELD_BOOSTS))
             store.write_vocabulary(build, spelling_vocabulary(articles, chunks))
@@ -190,6 +190,11 @@ def _usable_previous(index_root: Path) -> tuple[Path | None, Manifest | None]:
     if manifest.model_id != MODEL_ID or manifest.model_sha256 != MODEL_SHA256:
         return None, None
     return build, manifest
+
+
+def _source_key(module) -> str:
+    """Identifies a module by its source, so what it computed is reused only from the same code."""
+    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:16]
 
 
 def _render_key() -> str:

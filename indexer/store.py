@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.article import Article
+from indexer.article import Article, Finding, Parsed
 from indexer.bm25 import TermMatrix
 
 FORMAT_VERSION = 4
@@ -232,6 +232,44 @@ def read_vocabulary(build: Path) -> tuple[list[str], list[int], list[int]]:
     with open(build / "vocabulary.json", encoding="utf-8") as fh:
         data = json.load(fh)
     return data["words"], data["all"], data["public"]
+
+
+LINT_CACHE = "lint.json"
+
+
+def write_lint_cache(build: Path, key: dict[str, str], parsed: dict[str, Parsed]) -> None:
+    """What a rebuild needs to reuse each file's parse besides `articles.json` and the manifest's
+    hashes: its findings and front matter key lines, under `key` (parser, chunker, day)."""
+    files = {
+        aid: {"findings": [[f.line, f.severity, f.message] for f in p.findings], "key_lines": p.key_lines}
+        for aid, p in parsed.items()
+    }
+    with open(build / LINT_CACHE, "w", encoding="utf-8") as fh:
+        json.dump({"key": key, "files": files}, fh, ensure_ascii=False)
+
+
+def read_lint_cache(build: Path, key: dict[str, str]) -> tuple[dict[str, Parsed], dict[str, list[Chunk]]]:
+    """An earlier build's parses by id, and its chunks by article, when it was made under the
+    same `key`; ({}, {}) when not, or when anything cannot be read (then everything is parsed)."""
+    try:
+        with open(build / LINT_CACHE, encoding="utf-8") as fh:
+            cache = json.load(fh)
+        if cache.get("key") != key:
+            return {}, {}
+        hashes = read_manifest(build).article_hashes
+        parsed = {}
+        for article in read_articles(build):
+            entry = cache["files"].get(article.id)
+            if entry is None or article.id not in hashes:
+                continue
+            findings = tuple(Finding(article.path, line, severity, message) for line, severity, message in entry["findings"])
+            parsed[article.id] = Parsed(hashes[article.id], article, findings, dict(entry["key_lines"]))
+        chunks: dict[str, list[Chunk]] = {}
+        for chunk in read_chunks(build):
+            chunks.setdefault(chunk.article_id, []).append(chunk)
+        return parsed, chunks
+    except (OSError, ValueError, KeyError, TypeError, IndexError_):
+        return {}, {}
 
 
 def read_reusable_vectors(build: Path, model_id: str, model_sha256: str) -> dict[str, np.ndarray]:

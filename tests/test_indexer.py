@@ -685,3 +685,46 @@ def test_torch_fallback_gives_the_onnx_vectors(onnx_model):
     assert fallback.backend == "torch"
     assert np.allclose(fallback.encode([MESSAGE, "refund"]), fast.encode([MESSAGE, "refund"]), atol=1e-4)
     assert np.allclose(fallback.encode_message(MESSAGE, MESSAGE_PARTS), fast.encode_message(MESSAGE, MESSAGE_PARTS), atol=1e-4)
+
+
+def test_a_rebuild_parses_only_the_files_that_changed(articles_copy, tmp_path, fake_encoder):
+    index_root = tmp_path / "index"
+    build(articles_copy, index_root, fake_encoder)
+    first = current_build_path(index_root)
+    assert (first / store.LINT_CACHE).is_file()
+    path = articles_copy / f"{EDITED}.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("## Steps", "A new intro line.\n\n## Steps", 1), encoding="utf-8")
+    parsed, chunks = store.read_lint_cache(first, _cache_key())
+    lint = lint_articles(articles_copy, base=articles_copy, reuse=parsed)
+    assert lint.reused == len(parsed) - 1 and not lint.errors
+    assert "A new intro line." in lint.parsed[EDITED].article.intro
+    fresh = lint_articles(articles_copy, base=articles_copy)
+    assert [a.to_dict() for a in lint.articles] == [a.to_dict() for a in fresh.articles]
+    assert [str(f) for f in lint.findings] == [str(f) for f in fresh.findings]
+    build(articles_copy, index_root, fake_encoder)
+    second = current_build_path(index_root)
+    rebuilt = {c.id: c for c in store.read_chunks(second)}
+    assert {c.id: c for c in store.read_chunks(first) if c.article_id != EDITED}.items() <= rebuilt.items()
+    assert any("A new intro line." in c.text for c in rebuilt.values() if c.article_id == EDITED)
+
+
+def test_a_cached_parse_is_not_reused_on_another_day_or_by_another_parser(articles_copy, tmp_path, fake_encoder):
+    index_root = tmp_path / "index"
+    build(articles_copy, index_root, fake_encoder)
+    live = current_build_path(index_root)
+    assert store.read_lint_cache(live, _cache_key())[0]
+    assert store.read_lint_cache(live, {**_cache_key(), "today": "1999-01-01"}) == ({}, {})
+    assert store.read_lint_cache(live, {**_cache_key(), "parser": "another"}) == ({}, {})
+    (live / store.LINT_CACHE).write_text("{not json", encoding="utf-8")
+    assert store.read_lint_cache(live, _cache_key()) == ({}, {})
+    report = build(articles_copy, index_root, fake_encoder)  # a broken cache only costs a full parse
+    assert report.unchanged == report.articles
+
+
+def _cache_key() -> dict[str, str]:
+    import datetime as dt
+
+    from indexer import chunking
+    from indexer.article import parser_key
+
+    return {"parser": parser_key(), "chunker": build_module._source_key(chunking), "today": dt.date.today().isoformat()}
