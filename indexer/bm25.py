@@ -78,16 +78,32 @@ class TermMatrix:
         return term in self._position  # type: ignore[attr-defined]
 
 
-def build_term_matrix(docs: list[Mapping[str, str]], boosts: Mapping[str, float]) -> TermMatrix:
-    """Impacts for `docs` (one mapping of field name -> text per chunk row) with per-field `boosts`."""
-    n_rows = len(docs)
-    fields = list(boosts)
+@dataclass(frozen=True)
+class Postings:
+    """What BM25F needs of each chunk row, before any corpus statistics: per (row, field,
+    term) how often the term occurs, and each row's field lengths. A rebuild keeps the rows
+    of unchanged chunks and analyses only the new ones (`merge_postings`)."""
+
+    terms: np.ndarray  # str: term id -> term
+    rows: np.ndarray  # int32
+    fields: np.ndarray  # int8, position in the field order of the boosts
+    term_ids: np.ndarray  # int32
+    counts: np.ndarray  # int32
+    lengths: np.ndarray  # float64, (n_rows, fields)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.lengths)
+
+
+def analyse_docs(docs: list[Mapping[str, str]], fields: list[str]) -> Postings:
+    """Postings of `docs` (one mapping of field name -> text per chunk row): the slow, Python part."""
     vocabulary: dict[str, int] = {}
     row_ids: list[int] = []
     field_ids: list[int] = []
     term_ids: list[int] = []
     counts: list[int] = []
-    lengths = np.zeros((n_rows, len(fields)), dtype=np.float64)
+    lengths = np.zeros((len(docs), len(fields)), dtype=np.float64)
     # Short fields repeat (an article's title is a field of every one of its chunks): count each once.
     repeated: dict[str, list[tuple[str, int]]] = {}
     for row, doc in enumerate(docs):
@@ -107,13 +123,51 @@ def build_term_matrix(docs: list[Mapping[str, str]], boosts: Mapping[str, float]
                 field_ids.append(f)
                 term_ids.append(vocabulary.setdefault(term, len(vocabulary)))
                 counts.append(count)
-    rows = np.asarray(row_ids, dtype=np.int64)
-    fids = np.asarray(field_ids, dtype=np.int64)
-    tids = np.asarray(term_ids, dtype=np.int64)
-    tf = np.asarray(counts, dtype=np.float64) * np.asarray([boosts[f] for f in fields])[fids]
+    return Postings(
+        terms=np.array(list(vocabulary), dtype=str),
+        rows=np.asarray(row_ids, dtype=np.int32),
+        fields=np.asarray(field_ids, dtype=np.int8),
+        term_ids=np.asarray(term_ids, dtype=np.int32),
+        counts=np.asarray(counts, dtype=np.int32),
+        lengths=lengths,
+    )
+
+
+def merge_postings(
+    kept: Postings, old_rows: np.ndarray, new_rows: np.ndarray, fresh: Postings, fresh_rows: np.ndarray, n_rows: int
+) -> Postings:
+    """One Postings of `n_rows` rows: row `old_rows[i]` of `kept` becomes row `new_rows[i]`
+    (rows of `kept` not listed are dropped), and row j of `fresh` becomes row `fresh_rows[j]`."""
+    old_to_new = np.full(kept.n_rows, -1, dtype=np.int64)
+    old_to_new[np.asarray(old_rows, dtype=np.int64)] = new_rows
+    keep = old_to_new[kept.rows] >= 0
+    vocabulary = {t: i for i, t in enumerate(kept.terms.tolist())}
+    fresh_ids = np.array([vocabulary.setdefault(t, len(vocabulary)) for t in fresh.terms.tolist()], dtype=np.int32)
+    lengths = np.zeros((n_rows, kept.lengths.shape[1]), dtype=np.float64)
+    lengths[np.asarray(new_rows, dtype=np.int64)] = kept.lengths[np.asarray(old_rows, dtype=np.int64)]
+    lengths[fresh_rows] = fresh.lengths
+    return Postings(
+        terms=np.array(list(vocabulary), dtype=str),
+        rows=np.concatenate([old_to_new[kept.rows[keep]], np.asarray(fresh_rows)[fresh.rows]]).astype(np.int32),
+        fields=np.concatenate([kept.fields[keep], fresh.fields]).astype(np.int8),
+        term_ids=np.concatenate([kept.term_ids[keep], fresh_ids[fresh.term_ids] if len(fresh_ids) else fresh.term_ids]).astype(np.int32),
+        counts=np.concatenate([kept.counts[keep], fresh.counts]).astype(np.int32),
+        lengths=lengths,
+    )
+
+
+def impacts(postings: Postings, boosts: Mapping[str, float]) -> TermMatrix:
+    """The BM25F impact of every (term, row) of `postings`, with per-field `boosts` (numpy only)."""
+    n_rows = postings.n_rows
+    fields = list(boosts)
+    rows = postings.rows.astype(np.int64)
+    fids = postings.fields.astype(np.int64)
+    tids = postings.term_ids.astype(np.int64)
+    lengths = postings.lengths
+    tf = postings.counts.astype(np.float64) * np.asarray([boosts[f] for f in fields])[fids]
 
     # Whoosh's statistics: N counts every document, df and average length are per field.
-    n_terms = len(vocabulary)
+    n_terms = len(postings.terms)
     df = np.zeros((n_terms, len(fields)), dtype=np.float64)
     np.add.at(df, (tids, fids), 1.0)
     idf = np.log(max(n_rows, 1) / (df + 1.0)) + 1.0
@@ -123,10 +177,13 @@ def build_term_matrix(docs: list[Mapping[str, str]], boosts: Mapping[str, float]
     impact = idf[tids, fids] * (tf * (K1 + 1)) / (tf + K1 * norm)
 
     # One impact per (term, row): sum the fields, then lay the postings out term by term,
-    # with terms in sorted order so the file is deterministic for the same input.
-    names = np.array(sorted(vocabulary), dtype=str)
-    rank_of = np.empty(n_terms, dtype=np.int64)
-    rank_of[np.array([vocabulary[t] for t in names.tolist()], dtype=np.int64)] = np.arange(n_terms)
+    # with terms in sorted order so the file is deterministic for the same input. Terms no
+    # row holds any more (after a merge) are left out.
+    used = np.zeros(n_terms, dtype=bool)
+    used[tids] = True
+    names = np.sort(postings.terms[used]) if n_terms else np.zeros(0, dtype=str)
+    rank_of = np.full(n_terms, -1, dtype=np.int64)
+    rank_of[used] = np.searchsorted(names, postings.terms[used])
     key = rank_of[tids] * max(n_rows, 1) + rows
     order = np.argsort(key, kind="stable")
     key, impact = key[order], impact[order]
@@ -134,8 +191,8 @@ def build_term_matrix(docs: list[Mapping[str, str]], boosts: Mapping[str, float]
     summed = np.add.reduceat(impact, starts) if len(key) else np.zeros(0)
     unique = key[starts]
     term_of = unique // max(n_rows, 1)
-    indptr = np.zeros(n_terms + 1, dtype=np.int64)
-    np.cumsum(np.bincount(term_of, minlength=n_terms), out=indptr[1:])
+    indptr = np.zeros(len(names) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term_of, minlength=len(names)), out=indptr[1:])
     return TermMatrix(
         terms=names,
         indptr=indptr,
@@ -143,3 +200,8 @@ def build_term_matrix(docs: list[Mapping[str, str]], boosts: Mapping[str, float]
         impacts=summed.astype(np.float32),
         n_rows=n_rows,
     )
+
+
+def build_term_matrix(docs: list[Mapping[str, str]], boosts: Mapping[str, float]) -> TermMatrix:
+    """Impacts for `docs` (one mapping of field name -> text per chunk row) with per-field `boosts`."""
+    return impacts(analyse_docs(docs, list(boosts)), boosts)

@@ -17,11 +17,11 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from indexer import chunking, store
+from indexer import bm25, chunking, keyword, store
 from indexer.article import Article, Finding, lint_articles, parser_key
 from indexer.chunking import chunk_article
 from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256
-from indexer.bm25 import build_term_matrix
+from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.keyword import FIELD_BOOSTS, chunk_fields, spelling_vocabulary, write_keyword_index
 from indexer.render import render_article
 from indexer.store import Example, Manifest
@@ -91,7 +91,7 @@ def build_index(
     today = dt.date.today()
     # Unchanged files keep the live build's parse and chunks (same bytes, parser, chunker and
     # day): a one-edit rebuild parses one file. The checks across articles still see them all.
-    cache_key = {"parser": parser_key(), "chunker": _source_key(chunking), "today": today.isoformat()}
+    cache_key = reuse_key(today)
     live = None if full else store.current_build_path(index_root)
     earlier, earlier_chunks = store.read_lint_cache(live, cache_key) if live is not None else ({}, {})
     # The folder given is the root ids are relative to, even when it sits below another folder named `articles`.
@@ -117,10 +117,10 @@ def build_index(
         report.changed = sorted(i for i in hashes if i in old_hashes and old_hashes[i] != hashes[i])
         report.unchanged = len(hashes) - len(report.added) - len(report.changed)
 
+        # Articles whose parse was reused keep their chunks, keyword postings and vocabulary counts.
+        reused = {aid for aid, a in articles.items() if aid in earlier_chunks and aid in earlier and a is earlier[aid].article}
         chunks_by_article = {
-            aid: earlier_chunks[aid] if aid in earlier_chunks and aid in earlier and a is earlier[aid].article
-            else chunk_article(a)
-            for aid, a in sorted(articles.items())
+            aid: earlier_chunks[aid] if aid in reused else chunk_article(a) for aid, a in sorted(articles.items())
         }
         chunks = [c for aid in sorted(chunks_by_article) for c in chunks_by_article[aid]]
         report.chunks = len(chunks)
@@ -141,9 +141,10 @@ def build_index(
             store.write_chunks(build, chunks, embeddings)
             store.write_examples(build, kept, example_vectors)
             store.write_lint_cache(build, cache_key, lint.parsed)
-            docs = [chunk_fields(articles[c.article_id], c) for c in chunks]
-            store.write_term_matrix(build, build_term_matrix(docs, FIELD_BOOSTS))
-            store.write_vocabulary(build, spelling_vocabulary(articles, chunks))
+            postings = _postings(chunks, articles, reused, live)
+            store.write_postings(build, postings, [c.id for c in chunks])
+            store.write_term_matrix(build, impacts(postings, FIELD_BOOSTS))
+            store.write_vocabulary(build, _vocabulary(articles, chunks, reused, earlier, earlier_chunks, live))
             if full:
                 write_keyword_index(build / "whoosh", articles, chunks_by_article)
             else:
@@ -190,6 +191,61 @@ def _usable_previous(index_root: Path) -> tuple[Path | None, Manifest | None]:
     if manifest.model_id != MODEL_ID or manifest.model_sha256 != MODEL_SHA256:
         return None, None
     return build, manifest
+
+
+def reuse_key(today: dt.date) -> dict[str, str]:
+    """What a build's parses, chunks, postings and vocabulary counts depend on besides the
+    files: the code that made them and the day (review_by warnings). Reused only when equal."""
+    return {
+        "parser": parser_key(), "chunker": _source_key(chunking), "today": today.isoformat(),
+        "keyword": _source_key(bm25) + _source_key(keyword),
+    }
+
+
+def _postings(chunks: list, articles: dict[str, Article], reused: set[str], live: Path | None) -> Postings:
+    """Keyword postings of every chunk row: the live build's rows for reused articles' chunks,
+    analysed afresh for the rest (the analysis is most of the keyword index's cost)."""
+    fields = list(FIELD_BOOSTS)
+    previous = store.read_postings(live) if live is not None and reused else None
+    if previous is None:
+        return analyse_docs([chunk_fields(articles[c.article_id], c) for c in chunks], fields)
+    old, old_ids = previous
+    old_row = {cid: i for i, cid in enumerate(old_ids)}
+    moves = [(old_row[c.id], i) for i, c in enumerate(chunks) if c.article_id in reused and c.id in old_row]
+    moved = {i for _, i in moves}
+    fresh_rows = [i for i in range(len(chunks)) if i not in moved]
+    fresh = analyse_docs([chunk_fields(articles[chunks[i].article_id], chunks[i]) for i in fresh_rows], fields)
+    return merge_postings(
+        old, np.array([o for o, _ in moves], dtype=np.int64), np.array([n for _, n in moves], dtype=np.int64),
+        fresh, np.array(fresh_rows, dtype=np.int64), len(chunks),
+    )
+
+
+def _vocabulary(
+    articles: dict[str, Article], chunks: list, reused: set[str], earlier: dict, earlier_chunks: dict, live: Path | None
+) -> dict[str, list[int]]:
+    """did-you-mean's word counts: the live build's, less the articles that changed or went,
+    plus the new versions; counted from scratch when there is nothing to start from."""
+    if not reused or live is None:
+        return spelling_vocabulary(articles, chunks)
+    try:
+        words, all_counts, public_counts = store.read_vocabulary(live)
+    except (OSError, ValueError, KeyError):
+        return spelling_vocabulary(articles, chunks)
+    counts = {w: [a, p] for w, a, p in zip(words, all_counts, public_counts)}
+    gone = {aid: earlier[aid].article for aid in earlier if aid not in reused}
+    old_chunks = [c for aid in gone for c in earlier_chunks.get(aid, [])]
+    for word, (a, p) in spelling_vocabulary(gone, old_chunks).items():
+        pair = counts.get(word)
+        if pair is None or pair[0] < a or pair[1] < p:  # not the counts this code would have made
+            return spelling_vocabulary(articles, chunks)
+        pair[0] -= a
+        pair[1] -= p
+    for word, (a, p) in spelling_vocabulary(articles, [c for c in chunks if c.article_id not in reused]).items():
+        pair = counts.setdefault(word, [0, 0])
+        pair[0] += a
+        pair[1] += p
+    return {w: pair for w, pair in counts.items() if pair[0] > 0}
 
 
 def _source_key(module) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from indexer.article import Article, Finding, Parsed
-from indexer.bm25 import TermMatrix
+from indexer.bm25 import Postings, TermMatrix
 
 FORMAT_VERSION = 4
 CURRENT = "CURRENT"
@@ -142,7 +142,7 @@ def read_manifest(build: Path) -> Manifest:
 
 def write_articles(build: Path, articles: list[Article]) -> None:
     with open(build / "articles.json", "w", encoding="utf-8") as fh:
-        json.dump([a.to_dict() for a in articles], fh, ensure_ascii=False)
+        fh.write(json.dumps([a.to_dict() for a in articles], ensure_ascii=False))  # one shot: C encoder, 4x faster than dump
 
 
 def read_articles(build: Path) -> list[Article]:
@@ -152,7 +152,7 @@ def read_articles(build: Path) -> list[Article]:
 
 def write_rendered(build: Path, rendered: dict[str, dict[str, str]]) -> None:
     with open(build / "rendered.json", "w", encoding="utf-8") as fh:
-        json.dump(rendered, fh, ensure_ascii=False)
+        fh.write(json.dumps(rendered, ensure_ascii=False))
 
 
 def read_rendered(build: Path) -> dict[str, dict[str, str]]:
@@ -221,11 +221,33 @@ def read_term_matrix(build: Path) -> TermMatrix:
         )
 
 
+def write_postings(build: Path, postings: Postings, chunk_ids: list[str]) -> None:
+    """The analysed chunk rows (`postings.npz`), so the next build analyses only new chunks."""
+    np.savez(
+        build / "postings.npz",
+        terms=postings.terms, rows=postings.rows, fields=postings.fields, term_ids=postings.term_ids,
+        counts=postings.counts, lengths=postings.lengths, chunk_ids=np.array(chunk_ids, dtype=str),
+    )
+
+
+def read_postings(build: Path) -> tuple[Postings, list[str]] | None:
+    """A build's postings and the chunk id of each row, or None when it has none readable."""
+    try:
+        with np.load(build / "postings.npz", allow_pickle=False) as data:
+            postings = Postings(
+                terms=data["terms"], rows=data["rows"], fields=data["fields"], term_ids=data["term_ids"],
+                counts=data["counts"], lengths=data["lengths"],
+            )
+            return postings, data["chunk_ids"].tolist()
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def write_vocabulary(build: Path, counts: dict[str, list[int]]) -> None:
     """did-you-mean's words, sorted, with their counts in all articles and in public ones."""
     words = sorted(counts)
     with open(build / "vocabulary.json", "w", encoding="utf-8") as fh:
-        json.dump({"words": words, "all": [counts[w][0] for w in words], "public": [counts[w][1] for w in words]}, fh)
+        fh.write(json.dumps({"words": words, "all": [counts[w][0] for w in words], "public": [counts[w][1] for w in words]}))
 
 
 def read_vocabulary(build: Path) -> tuple[list[str], list[int], list[int]]:
@@ -245,7 +267,7 @@ def write_lint_cache(build: Path, key: dict[str, str], parsed: dict[str, Parsed]
         for aid, p in parsed.items()
     }
     with open(build / LINT_CACHE, "w", encoding="utf-8") as fh:
-        json.dump({"key": key, "files": files}, fh, ensure_ascii=False)
+        fh.write(json.dumps({"key": key, "files": files}, ensure_ascii=False))
 
 
 def read_lint_cache(build: Path, key: dict[str, str]) -> tuple[dict[str, Parsed], dict[str, list[Chunk]]]:

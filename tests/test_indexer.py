@@ -724,7 +724,26 @@ def test_a_cached_parse_is_not_reused_on_another_day_or_by_another_parser(articl
 def _cache_key() -> dict[str, str]:
     import datetime as dt
 
-    from indexer import chunking
-    from indexer.article import parser_key
+    return build_module.reuse_key(dt.date.today())
 
-    return {"parser": parser_key(), "chunker": build_module._source_key(chunking), "today": dt.date.today().isoformat()}
+
+def test_an_incremental_build_writes_the_keyword_index_a_full_build_would(articles_copy, tmp_path, fake_encoder):
+    index_root, full_root = tmp_path / "index", tmp_path / "full"
+    build(articles_copy, index_root, fake_encoder)
+    edited = articles_copy / f"{EDITED}.md"
+    edited.write_text(
+        edited.read_text(encoding="utf-8").replace("## Steps", "Zanzibar customers qualify too.\n\n## Steps", 1),
+        encoding="utf-8",
+    )
+    (articles_copy / f"{UNREFERENCED}.md").unlink()
+    report = build(articles_copy, index_root, fake_encoder)
+    assert report.changed == [EDITED] and report.removed == [UNREFERENCED]
+    build(articles_copy, full_root, fake_encoder, full=True)
+    incremental, full = current_build_path(index_root), current_build_path(full_root)
+    a, b = store.read_term_matrix(incremental), store.read_term_matrix(full)
+    assert a.terms.tolist() == b.terms.tolist() and "zanzibar" in a
+    assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.rows, b.rows)
+    assert np.allclose(a.impacts, b.impacts, rtol=1e-6)
+    assert store.read_vocabulary(incremental) == store.read_vocabulary(full)
+    words, counts, _ = store.read_vocabulary(incremental)
+    assert "zanzibar" in words
