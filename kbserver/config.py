@@ -62,3 +62,13 @@ SETTINGS: tuple[Setting, ...] = (
 
 def defaults() -> dict[str, Any]:
     return {s.name: s.default for s in SETTINGS}
+
+
+def query_encoder(value: Any) -> str:
+    """The KB_QUERY_ENCODER setting, checked: `fp32` or `int8`. Raises ValueError naming it."""
+    from indexer.embedding import PRECISIONS
+
+    precision = str(value).strip().lower()
+    if precision not in PRECISIONS:
+        raise ValueError(f"KB_QUERY_ENCODER must be one of {', '.join(PRECISIONS)}, not {value!r}")
+    return precision

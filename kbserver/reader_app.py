@@ -7,7 +7,8 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from indexer.embedding import PRECISIONS, get_encoder, query_model
+from indexer.embedding import get_encoder, query_model
+from kbserver import config
 from kbserver.ranking import QueryEmbedder, RankParams, limit_threads
 from kbserver.reader import AudienceView, IndexUnavailable, Reader, Snapshot
 
@@ -21,9 +22,7 @@ class Services:
         self, index_dir: Path, reload_interval_s: float, inference_threads: int, learning: str = "on",
         query_encoder: str = "fp32",
     ) -> None:
-        if query_encoder not in PRECISIONS:
-            raise ValueError(f"KB_QUERY_ENCODER must be one of {', '.join(PRECISIONS)}, not {query_encoder!r}")
-        self.query_encoder = query_encoder
+        self.query_encoder = config.query_encoder(query_encoder)
         self.reader = Reader(Path(index_dir), reload_interval_s=float(reload_interval_s))
         self.params = RankParams(use_examples=str(learning).lower() not in ("off", "false", "0", "no"))
         self._threads = int(inference_threads) or None
@@ -44,7 +43,7 @@ class Services:
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = Services(
         app.config["INDEX_DIR"], app.config["RELOAD_INTERVAL_S"], app.config["INFERENCE_THREADS"], app.config["LEARNING"],
-        str(app.config["QUERY_ENCODER"]).lower(),
+        app.config["QUERY_ENCODER"],
     )
     # Open the index (and warm the encoder) at start-up, so the first request pays nothing.
     services = app.extensions[EXTENSION]

@@ -102,3 +102,13 @@ def test_an_unknown_query_encoder_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="KB_QUERY_ENCODER"):
         Services(tmp_path, 2.0, 1, "on", "int4")
+
+
+def test_kb_serve_refuses_an_unknown_query_encoder_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from kbserver.cli import main
+
+    result = CliRunner().invoke(main, ["serve", "--index", str(tmp_path)], env={"KB_QUERY_ENCODER": "int4"})
+    assert result.exit_code != 0
+    assert "KB_QUERY_ENCODER must be one of fp32, int8" in result.output and "Traceback" not in result.output

@@ -28,7 +28,8 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
 
     Example: kb eval --queries tests/eval/queries.jsonl --index var/index --mode all
     """
-    from indexer.embedding import PRECISIONS, get_encoder, query_model
+    from indexer.embedding import get_encoder, query_model
+    from kbserver import config
     from kbserver import evaluation
     from kbserver.evaluation import EVAL_MODES, QueryFileError, evaluate, load_cases
     from kbserver.ranking import QueryEmbedder
@@ -40,9 +41,10 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     except (QueryFileError, IndexUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
     # The same query encoder as the service (KB_QUERY_ENCODER), so eval ranks as the API does.
-    precision = os.environ.get("KB_QUERY_ENCODER", "fp32").lower()
-    if precision not in PRECISIONS:
-        raise click.ClickException(f"KB_QUERY_ENCODER must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    try:
+        precision = config.query_encoder(os.environ.get("KB_QUERY_ENCODER", "fp32"))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     encoder = get_encoder(onnx_path=query_model(Path(index_dir) / "models", precision))
     embedder = QueryEmbedder(encoder, cache_size=4096)
     view = snapshot.view(allow_internal=True)

@@ -25,6 +25,12 @@ def serve(index_dir: str, host: str, port: int, workers: int) -> None:
     import os
 
     os.environ["KB_INDEX_DIR"] = index_dir
+    from kbserver import config
+
+    try:  # a bad setting stops here with one line, not in every worker with a traceback
+        config.query_encoder(os.environ.get("KB_QUERY_ENCODER", "fp32"))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if workers > 1:
         from kbserver.gunicorn_app import run_gunicorn
 
