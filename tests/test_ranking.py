@@ -104,10 +104,12 @@ def test_an_unknown_query_encoder_is_refused(tmp_path):
         Services(tmp_path, 2.0, 1, "on", "int4")
 
 
-def test_kb_serve_refuses_an_unknown_query_encoder_in_one_line(tmp_path):
+def test_kb_serve_refuses_an_unknown_query_encoder_in_one_line(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from kbserver.cli import main
+
+    monkeypatch.delenv("KB_INDEX_DIR", raising=False)  # kb serve sets it; put back what was there
 
     result = CliRunner().invoke(main, ["serve", "--index", str(tmp_path)], env={"KB_QUERY_ENCODER": "int4"})
     assert result.exit_code != 0
