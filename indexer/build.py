@@ -107,7 +107,10 @@ def build_index(
         previous_build, previous = _usable_previous(index_root)
         # A vector depends only on the model and the text: a new index format rebuilds
         # everything else but re-embeds nothing; only --full (or a new model) re-embeds.
-        reuse = {} if full or live_build is None else store.read_reusable_vectors(live_build, MODEL_ID, MODEL_SHA256)
+        # The cache's chunks are the live build's, in file order (grouped by article, as written),
+        # unless another build was published in between: then read that build's own.
+        known = [c.hash for group in earlier_chunks.values() for c in group] if earlier_chunks and live == live_build else None
+        reuse = {} if full or live_build is None else store.read_reusable_vectors(live_build, MODEL_ID, MODEL_SHA256, known)
         full = full or previous is None
         old_hashes = {} if previous is None else previous.article_hashes
 

@@ -294,18 +294,24 @@ def read_lint_cache(build: Path, key: dict[str, str]) -> tuple[dict[str, Parsed]
         return {}, {}
 
 
-def read_reusable_vectors(build: Path, model_id: str, model_sha256: str) -> dict[str, np.ndarray]:
+def read_reusable_vectors(
+    build: Path, model_id: str, model_sha256: str, chunk_hashes: list[str] | None = None
+) -> dict[str, np.ndarray]:
     """Vectors of an earlier build by chunk/example text hash, whatever its format version.
 
     A vector depends only on the model and the text, so a format change need not re-embed
-    anything. Returns {} when the build used another model or cannot be read.
+    anything. `chunk_hashes` are the build's chunk hashes in file order when the caller has
+    read its chunks already. Returns {} when the build used another model or cannot be read.
     """
     try:
         data = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
         if (data.get("model_id"), data.get("model_sha256")) != (model_id, model_sha256):
             return {}
-        with open(build / "chunks.jsonl", encoding="utf-8") as fh:
-            hashes = [json.loads(line)["hash"] for line in fh if line.strip()]
+        if chunk_hashes is not None:
+            hashes = chunk_hashes
+        else:
+            with open(build / "chunks.jsonl", encoding="utf-8") as fh:
+                hashes = [json.loads(line)["hash"] for line in fh if line.strip()]
         vectors = np.load(build / "embeddings.npy", mmap_mode="r", allow_pickle=False)
         if len(vectors) != len(hashes):
             return {}

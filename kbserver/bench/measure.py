@@ -240,9 +240,7 @@ def _search_ops(view, url: Callable[[str], str]) -> dict[str, Callable[[Any, str
     }
 
 
-def measure_inprocess(
-    index_root: Path, onnx_model: Path, queries: Sequence[str], *, threads: int = 1
-) -> dict[str, Any]:
+def measure_inprocess(index_root: Path, queries: Sequence[str], *, threads: int = 1) -> dict[str, Any]:
     """Latency of search (each mode) and suggest, called as the API calls them, without HTTP.
 
     `cold` gives every query a fresh query-embedding cache, so the encoder runs on every

@@ -73,7 +73,7 @@ def run(config: BenchConfig, log: Callable[[str], None] = lambda _m: None) -> di
     measure.install_model(config.onnx_model, index_root)
     if "inprocess" in config.sections:
         log(f"in-process latency over {len(queries)} queries")
-        results["inprocess"] = measure.measure_inprocess(index_root, config.onnx_model, queries)
+        results["inprocess"] = measure.measure_inprocess(index_root, queries)
     if "http" in config.sections:
         from kbserver.bench.http import measure_http
 
