@@ -408,6 +408,11 @@ def _check_front_matter(meta: dict, key_lines: dict[str, int], p: _Parse, today:
         value = meta.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value)):
             p.error(line_of(key), f"'{key}' must be a list of strings")
+    if meta.get("type") == "procedure" and not meta.get("aliases"):
+        p.warning(
+            line_of("type"),
+            "procedure has no 'aliases': list a few ways customers describe this problem, ranking leans on them",
+        )
     for key in DATE_KEYS:
         value = meta.get(key)
         if value is None:

@@ -3,12 +3,13 @@
 Hybrid ranking, per article (all vectorised over the chunk matrix):
 
     semantic = mean of four pieces of evidence, each a cosine similarity to the query:
-               the best alias, the overview (title + summary + intro), the best section
-               piece (also matched sentence by sentence for long messages), and the mean
-               of the article's three best chunks
+               the best alias (for an article without aliases, its best text), the overview
+               (title + summary + intro), the best section piece (also matched sentence by
+               sentence for long messages), and the mean of the article's three best chunks
     keyword  = best BM25F chunk score, squashed to [0, 1) by s / (s + KEYWORD_HALF)
-    score    = semantic + KEYWORD_WEIGHT * keyword (+ type priors for suggest, except for
-               questions about facts, where no article type is preferred)
+    score    = semantic + KEYWORD_WEIGHT * keyword (+ type priors for suggest: the procedure
+               first for a problem or a task; for a question about facts, the policy or
+               product page that states them)
 
 Taking the max over every chunk let one short alias of the wrong article win (42 of the
 first 62 misses); averaging several independent kinds of evidence is what fixed it. The
@@ -44,7 +45,7 @@ KEYWORD_HALF = 12.0
 SENTENCE_WEIGHT = 0.9
 PROCEDURE_PRIOR = 0.06
 PRODUCT_PENALTY = 0.03
-QUESTION_PROCEDURE_PRIOR = 0.0  # the priors for a question about a rule or a product (asks_for_facts)
+QUESTION_PROCEDURE_PRIOR = -0.04  # a question about a rule or a product (asks_for_facts): the procedure gives way
 QUESTION_PRODUCT_PENALTY = 0.0
 NO_MATCH_THRESHOLD = 0.5835  # suggest; search modes score on other scales:
 SEARCH_NO_MATCH_THRESHOLDS = {"hybrid": 0.53, "semantic": 0.365}
@@ -163,8 +164,10 @@ def _semantic(
     vectors = embedder.embed(cleaned, sentences)  # one encoder pass per request
     whole = vectors[0] @ snap.vectors_t
     overview = whole[snap.overview_row]
-    alias = _group_max(view, whole, snap.is_alias, overview)
     section = _group_max(view, whole, snap.is_section, overview)
+    # An article without aliases counts its best text evidence in their place, not the
+    # overview twice (docs/quality.md, row 20: third-party articles often have none).
+    alias = _group_max(view, whole, snap.is_alias, np.maximum(overview, section))
     first_pass = (alias + overview + section) / 3.0
     top3 = first_pass.copy()
     best_row = snap.overview_row.copy()
@@ -281,7 +284,9 @@ def rank(
         touched = np.ones(n, dtype=bool)
     if for_suggest:
         # Suggest answers "what do I do": the procedure that resolves it, with its policies
-        # attached, beats the policy or the product page when they are nearly as close.
+        # attached, beats the policy or the product page when they are nearly as close. A
+        # question about facts ("how long is a gift card valid") is answered by the page that
+        # states them, so there the procedure gives way instead.
         factual = asks_for_facts(cleaned)
         prior = params.question_procedure_prior if factual else params.procedure_prior
         penalty = params.question_product_penalty if factual else params.product_penalty

@@ -327,6 +327,12 @@ RULES = [
         12, "warning", "unknown key 'colour' is ignored",
         ("aliases:\n  - send something back", "aliases: [send something back]"),
     ),
+    (
+        "procedure-without-aliases",
+        ("aliases:\n  - send something back\n", ""),
+        3, "warning", "procedure has no 'aliases': list a few ways customers describe this problem, ranking leans on them",
+        ("aliases:\n  - send something back\n", "aliases: [send something back, i want a refund]\n"),
+    ),
 ]
 
 
