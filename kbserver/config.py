@@ -52,6 +52,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("LEARNING", "on", "`off` ignores learned examples when ranking."),
     Setting(
+        "NO_MATCH_THRESHOLD",
+        "",
+        "Suggest score under which `no_confident_match` is set. Empty: the value calibrated on the bundled "
+        "articles (docs/quality.md). For your own articles, `kb eval --calibrate` on your labelled messages "
+        "prints the value that flags at most 5 % of answerable ones. `kb eval` follows the same setting.",
+    ),
+    Setting(
         "FRAME_ANCESTORS",
         "'self'",
         "CSP `frame-ancestors` sources allowed to embed the page, space-separated "
@@ -72,3 +79,27 @@ def query_encoder(value: Any) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"KB_QUERY_ENCODER must be one of {', '.join(PRECISIONS)}, not {value!r}")
     return precision
+
+
+def no_match_threshold(value: Any) -> float | None:
+    """The KB_NO_MATCH_THRESHOLD setting, checked: None (empty) for the calibrated default, else a score."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        threshold = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"KB_NO_MATCH_THRESHOLD must be a suggest score such as 0.55, not {value!r}") from None
+    if not 0.0 < threshold < 2.0:
+        raise ValueError(f"KB_NO_MATCH_THRESHOLD must be a suggest score between 0 and 2, not {value!r}")
+    return threshold
+
+
+def rank_params(learning: Any = "on", no_match: Any = None):
+    """Ranking parameters from the KB_LEARNING and KB_NO_MATCH_THRESHOLD settings (the service's and `kb eval`'s)."""
+    from kbserver.ranking import RankParams
+
+    use_examples = str(learning).lower() not in ("off", "false", "0", "no")
+    threshold = no_match_threshold(no_match)
+    if threshold is None:
+        return RankParams(use_examples=use_examples)
+    return RankParams(use_examples=use_examples, no_match_threshold=threshold)

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 
 from indexer.embedding import get_encoder, query_model
 from kbserver import config
-from kbserver.ranking import QueryEmbedder, RankParams, limit_threads
+from kbserver.ranking import QueryEmbedder, limit_threads
 from kbserver.reader import AudienceView, IndexUnavailable, Reader, Snapshot
 
 EXTENSION = "kb"
@@ -20,11 +20,11 @@ class Services:
 
     def __init__(
         self, index_dir: Path, reload_interval_s: float, inference_threads: int, learning: str = "on",
-        query_encoder: str = "fp32",
+        query_encoder: str = "fp32", no_match_threshold: float | str | None = None,
     ) -> None:
         self.query_encoder = config.query_encoder(query_encoder)
+        self.params = config.rank_params(learning, no_match_threshold)
         self.reader = Reader(Path(index_dir), reload_interval_s=float(reload_interval_s))
-        self.params = RankParams(use_examples=str(learning).lower() not in ("off", "false", "0", "no"))
         self._threads = int(inference_threads) or None
         limit_threads(self._threads)
         self._embedder: QueryEmbedder | None = None
@@ -43,7 +43,7 @@ class Services:
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = Services(
         app.config["INDEX_DIR"], app.config["RELOAD_INTERVAL_S"], app.config["INFERENCE_THREADS"], app.config["LEARNING"],
-        app.config["QUERY_ENCODER"],
+        app.config["QUERY_ENCODER"], app.config["NO_MATCH_THRESHOLD"],
     )
     # Open the index (and warm the encoder) at start-up, so the first request pays nothing.
     services = app.extensions[EXTENSION]

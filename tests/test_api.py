@@ -130,6 +130,21 @@ def test_suggest_flags_off_topic_messages(client):
     assert all(s["confidence"] == "low" for s in body["suggestions"])
 
 
+def test_a_deployment_moves_the_no_match_threshold(kb_index, tmp_path):
+    message = {"text": "Hi there, I'd like to send back a lamp I bought, it's not what I wanted."}
+    strict = make_app(kb_index, tmp_path, NO_MATCH_THRESHOLD=1.5).test_client()  # above any score
+    body = strict.post("/api/v1/suggest", json=message).get_json()
+    assert body["no_confident_match"] is True
+    assert body["suggestions"][0]["article"]["id"] == "returns/start-a-return"  # ranking is unchanged
+
+    lenient = make_app(kb_index, tmp_path, NO_MATCH_THRESHOLD="0.01").test_client()
+    body = lenient.post("/api/v1/suggest", json={"text": "how do I bake sourdough bread at home?"}).get_json()
+    assert body["no_confident_match"] is False
+
+    with pytest.raises(ValueError, match="KB_NO_MATCH_THRESHOLD must be a suggest score"):
+        make_app(kb_index, tmp_path, NO_MATCH_THRESHOLD="high")
+
+
 def test_suggest_limit_is_respected(client):
     body = client.post("/api/v1/suggest", json={"text": "I want a refund", "limit": 1}).get_json()
     assert len(body["suggestions"]) == 1

@@ -64,3 +64,25 @@ def test_eval_cli_embeds_queries_with_the_services_query_encoder(sample_index: P
     assert abs(json.loads(fast.stdout)["hit_at_1"] - json.loads(exact.stdout)["hit_at_1"]) <= 1 / 12
     bad = CliRunner().invoke(main, args, env={"KB_QUERY_ENCODER": "int4"})
     assert bad.exit_code != 0 and "KB_QUERY_ENCODER" in bad.output
+
+
+def test_eval_cli_follows_the_services_no_match_threshold(sample_index: Path, tmp_path: Path):
+    import json
+
+    from click.testing import CliRunner
+
+    from kbserver.cli import main
+
+    queries = tmp_path / "few.jsonl"
+    queries.write_text(
+        '{"query": "how do I bake sourdough bread at home", "relevant": []}\n'
+        '{"query": "my parcel never arrived", "relevant": ["delivery/parcel-marked-delivered-not-received"]}\n',
+        encoding="utf-8",
+    )
+    args = ["eval", "--index", str(sample_index), "--queries", str(queries), "--mode", "suggest", "--json"]
+    strict = json.loads(CliRunner().invoke(main, args, env={"KB_NO_MATCH_THRESHOLD": "1.5"}).stdout)
+    lenient = json.loads(CliRunner().invoke(main, args, env={"KB_NO_MATCH_THRESHOLD": "0.01"}).stdout)
+    assert (strict["offtopic_flagged"], strict["false_flags"]) == (1.0, 1.0)
+    assert (lenient["offtopic_flagged"], lenient["false_flags"]) == (0.0, 0.0)
+    bad = CliRunner().invoke(main, args, env={"KB_NO_MATCH_THRESHOLD": "-1"})
+    assert bad.exit_code != 0 and "KB_NO_MATCH_THRESHOLD" in bad.output and "Traceback" not in bad.output

@@ -114,3 +114,7 @@ def test_kb_serve_refuses_an_unknown_query_encoder_in_one_line(tmp_path, monkeyp
     result = CliRunner().invoke(main, ["serve", "--index", str(tmp_path)], env={"KB_QUERY_ENCODER": "int4"})
     assert result.exit_code != 0
     assert "KB_QUERY_ENCODER must be one of fp32, int8" in result.output and "Traceback" not in result.output
+
+    result = CliRunner().invoke(main, ["serve", "--index", str(tmp_path)], env={"KB_NO_MATCH_THRESHOLD": "0,6"})
+    assert result.exit_code != 0
+    assert "KB_NO_MATCH_THRESHOLD must be a suggest score" in result.output and "Traceback" not in result.output

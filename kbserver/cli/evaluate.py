@@ -49,10 +49,12 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     embedder = QueryEmbedder(encoder, cache_size=4096)
     view = snapshot.view(allow_internal=True)
 
-    from kbserver.ranking import RankParams
-
-    # The same switch as the service: KB_LEARNING=off ranks without learned examples.
-    params = RankParams(use_examples=os.environ.get("KB_LEARNING", "on").lower() not in ("off", "false", "0", "no"))
+    # The same settings as the service: KB_LEARNING=off ranks without learned examples,
+    # KB_NO_MATCH_THRESHOLD moves the no-match threshold.
+    try:
+        params = config.rank_params(os.environ.get("KB_LEARNING", "on"), os.environ.get("KB_NO_MATCH_THRESHOLD"))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if calibrate:
         click.echo(json.dumps(evaluation.calibrate(view, embedder, cases, params=params), indent=1))
         return

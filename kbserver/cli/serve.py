@@ -29,6 +29,7 @@ def serve(index_dir: str, host: str, port: int, workers: int) -> None:
 
     try:  # a bad setting stops here with one line, not in every worker with a traceback
         config.query_encoder(os.environ.get("KB_QUERY_ENCODER", "fp32"))
+        config.no_match_threshold(os.environ.get("KB_NO_MATCH_THRESHOLD"))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if workers > 1:
