@@ -523,10 +523,11 @@ def find_article_files(root: Path) -> list[Path]:
     """Every `*.md` file under `root`, sorted, skipping hidden folders and README files."""
     if root.is_file():
         return [root]
+    prefix = len(str(root).rstrip(os.sep)) + 1
     return sorted(
         path
         for path in root.rglob("*.md")
-        if not any(part.startswith(".") for part in path.relative_to(root).parts)
+        if not any(part.startswith(".") for part in str(path)[prefix:].split(os.sep))
         and path.name.lower() != "readme.md"
     )
 
@@ -588,19 +589,20 @@ def lint_articles(
     the same day): a file whose bytes and display path are unchanged is not parsed again.
     The checks across articles always run on the whole set.
     """
-    root = Path(root)
+    root = Path(root).resolve()
     base = Path(base).resolve() if base is not None else articles_root(root)
     result = LintResult()
-    files = [p.resolve() for p in find_article_files(root)]
+    files = find_article_files(root)  # absolute, under the resolved root: no per-file resolve
     result.checked = len(files)
     seen: dict[str, str] = {}
     sources: dict[str, tuple[Path, dict[str, int]]] = {}
-    for path in files:
-        id_ = article_id(path, base)
+    file_ids = [article_id(path, base) for path in files]
+    for path, id_ in zip(files, file_ids):
         raw = path.read_bytes()
         digest = hashlib.sha256(raw).hexdigest()
         earlier = reuse.get(id_) if reuse else None
-        if earlier is not None and earlier.sha256 == digest and earlier.article.path == display_path(path):
+        shown = display_path(path)
+        if earlier is not None and earlier.sha256 == digest and earlier.article.path == shown:
             article, findings, key_lines = earlier.article, list(earlier.findings), earlier.key_lines
             result.reused += 1
         else:
@@ -609,16 +611,15 @@ def lint_articles(
         result.findings.extend(findings)
         folded = id_.lower()
         if folded in seen:
-            result.findings.append(
-                Finding(display_path(path), 1, "error", f"duplicate id '{id_}': {seen[folded]} has the same id")
-            )
+            result.findings.append(Finding(shown, 1, "error", f"duplicate id '{id_}': {seen[folded]} has the same id"))
             continue
-        seen[folded] = display_path(path)
+        seen[folded] = shown
         if article is not None:
             result.articles.append(article)
             sources[article.id] = (path, key_lines)
             result.parsed[article.id] = Parsed(digest, article, tuple(findings), key_lines)
-    ids = {article_id(p.resolve(), base) for p in find_article_files(base)}
+    # Every id under the base, for references: the files just read when they are the whole base.
+    ids = set(file_ids) if root == base else {article_id(p, base) for p in find_article_files(base)}
     types = {a.id: a.type for a in result.articles}
 
     def type_of(ref: str) -> str | None:

@@ -110,7 +110,10 @@ def build_index(
         # The cache's chunks are the live build's, in file order (grouped by article, as written),
         # unless another build was published in between: then read that build's own.
         known = [c.hash for group in earlier_chunks.values() for c in group] if earlier_chunks and live == live_build else None
-        reuse = {} if full or live_build is None else store.read_reusable_vectors(live_build, MODEL_ID, MODEL_SHA256, known)
+        reuse = (
+            store.NO_VECTORS if full or live_build is None
+            else store.read_reusable_vectors(live_build, MODEL_ID, MODEL_SHA256, known)
+        )
         full = full or previous is None
         old_hashes = {} if previous is None else previous.article_hashes
 
@@ -130,9 +133,12 @@ def build_index(
 
         render_key = _render_key()
         kept = select_examples(examples or [], set(articles))
-        texts = [c.embed_text for c in chunks] + [e.text for e in kept]
         keys = [c.hash for c in chunks] + [e.hash for e in kept]
-        vectors, report.embedded, report.embed_seconds = _embed(texts, keys, reuse, encoder_factory, progress_factory)
+
+        def text_of(row: int) -> str:  # read only for rows that need embedding
+            return chunks[row].embed_text if row < len(chunks) else kept[row - len(chunks)].text
+
+        vectors, report.embedded, report.embed_seconds = _embed(keys, text_of, reuse, encoder_factory, progress_factory)
         embeddings, example_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
         report.examples = len(kept)
 
@@ -143,7 +149,7 @@ def build_index(
             store.write_rendered(build, _render(articles, hashes, old_hashes, None if full else previous_build, render_key))
             store.write_chunks(build, chunks, embeddings)
             store.write_examples(build, kept, example_vectors)
-            store.write_lint_cache(build, cache_key, lint.parsed)
+            store.write_lint_cache(build, cache_key, lint.parsed, chunks)
             postings = _postings(chunks, articles, reused, live)
             store.write_postings(build, postings, [c.id for c in chunks])
             store.write_term_matrix(build, impacts(postings, FIELD_BOOSTS))
@@ -311,23 +317,24 @@ def select_examples(examples: list[Example], article_ids: set[str]) -> list[Exam
 
 
 def _embed(
-    texts: list[str],
     keys: list[str],
-    reuse: dict[str, np.ndarray],
+    text_of: Callable[[int], str],
+    reuse: store.ReusableVectors,
     encoder_factory: Callable[[], SupportsEncode],
     progress_factory: Callable[[int], Callable[[int], None]] | None,
 ) -> tuple[np.ndarray, int, float]:
-    """Vectors for `texts`, reusing any whose key (sha256 of the text) an earlier build embedded."""
-    matrix = np.zeros((len(texts), DIM), dtype=np.float32)
+    """Vectors for each row's text, reusing any whose key (sha256 of the text) an earlier build embedded."""
+    matrix = np.zeros((len(keys), DIM), dtype=np.float32)
+    found = np.array([reuse.rows.get(key, -1) for key in keys], dtype=np.int64)
+    have = np.flatnonzero(found >= 0)
+    if len(have):
+        matrix[have] = reuse.matrix[found[have]]
     todo: dict[str, list[int]] = {}
-    for row, key in enumerate(keys):
-        if key in reuse:
-            matrix[row] = reuse[key]
-        else:
-            todo.setdefault(key, []).append(row)
+    for row in np.flatnonzero(found < 0).tolist():
+        todo.setdefault(keys[row], []).append(row)
     if not todo:
         return matrix, 0, 0.0
-    pending = [texts[rows[0]] for rows in todo.values()]
+    pending = [text_of(rows[0]) for rows in todo.values()]
     encoder = encoder_factory()
     started = time.perf_counter()
     progress = progress_factory(len(pending)) if progress_factory else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import queue
 import re
@@ -715,6 +716,10 @@ def test_a_cached_parse_is_not_reused_on_another_day_or_by_another_parser(articl
     assert store.read_lint_cache(live, _cache_key())[0]
     assert store.read_lint_cache(live, {**_cache_key(), "today": "1999-01-01"}) == ({}, {})
     assert store.read_lint_cache(live, {**_cache_key(), "parser": "another"}) == ({}, {})
+    cache = json.loads((live / store.LINT_CACHE).read_text(encoding="utf-8"))
+    cache["chunks"]["ids"].pop()  # an index that does not match chunks.jsonl line for line
+    (live / store.LINT_CACHE).write_text(json.dumps(cache), encoding="utf-8")
+    assert store.read_lint_cache(live, _cache_key()) == ({}, {})
     (live / store.LINT_CACHE).write_text("{not json", encoding="utf-8")
     assert store.read_lint_cache(live, _cache_key()) == ({}, {})
     report = build(articles_copy, index_root, fake_encoder)  # a broken cache only costs a full parse
@@ -727,7 +732,7 @@ def _cache_key() -> dict[str, str]:
     return build_module.reuse_key(dt.date.today())
 
 
-def test_an_incremental_build_writes_the_keyword_index_a_full_build_would(articles_copy, tmp_path, fake_encoder):
+def test_an_incremental_build_writes_the_chunks_and_keyword_index_a_full_build_would(articles_copy, tmp_path, fake_encoder):
     index_root, full_root = tmp_path / "index", tmp_path / "full"
     build(articles_copy, index_root, fake_encoder)
     edited = articles_copy / f"{EDITED}.md"
@@ -740,6 +745,9 @@ def test_an_incremental_build_writes_the_keyword_index_a_full_build_would(articl
     assert report.changed == [EDITED] and report.removed == [UNREFERENCED]
     build(articles_copy, full_root, fake_encoder, full=True)
     incremental, full = current_build_path(index_root), current_build_path(full_root)
+    # Unchanged articles' chunk lines are copied verbatim, the edited one's written afresh.
+    assert (incremental / "chunks.jsonl").read_bytes() == (full / "chunks.jsonl").read_bytes()
+    assert (incremental / "articles.json").read_bytes() == (full / "articles.json").read_bytes()
     a, b = store.read_term_matrix(incremental), store.read_term_matrix(full)
     assert a.terms.tolist() == b.terms.tolist() and "zanzibar" in a
     assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.rows, b.rows)
