@@ -134,13 +134,13 @@ def calibrate(
 ) -> dict[str, float]:
     """The highest no-match threshold that flags at most `max_false_flags` of answerable cases.
 
-    Scores are suggest's fused top scores; the answer also gives the off-topic flag rate at
-    that threshold, so the trade-off is visible.
+    Scores are suggest's top scores as confidence judges them (`ranking.confidence_score`);
+    the answer also gives the off-topic flag rate at that threshold, so the trade-off is visible.
     """
     answerable, offtopic = [], []
     for case in cases:
         ranked = ranking.rank(view, embedder, case.query, mode="hybrid", for_suggest=True, params=params)
-        top = ranked[0].score if ranked else 0.0
+        top = ranking.confidence_score(ranked[0], params) if ranked else 0.0
         (answerable if case.relevant else offtopic).append(top)
     on = np.sort(np.array(answerable))
     allowed = int(np.floor(max_false_flags * len(on)))

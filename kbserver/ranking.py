@@ -49,6 +49,9 @@ QUESTION_PROCEDURE_PRIOR = -0.04  # a question about a rule or a product (asks_f
 QUESTION_PRODUCT_PENALTY = 0.0
 NO_MATCH_THRESHOLD = 0.5835  # suggest; search modes score on other scales:
 SEARCH_NO_MATCH_THRESHOLDS = {"hybrid": 0.53, "semantic": 0.365}
+# An article without aliases scores about this much lower for an equally good match: its alias
+# evidence is its own text, which customers' words match less closely (docs/quality.md, row 21).
+ALIASLESS_OFFSET = 0.04
 HIGH_CONFIDENCE = 0.78
 MEDIUM_CONFIDENCE = 0.65
 STRONG_POLICY_RATIO = 0.92
@@ -82,6 +85,7 @@ class RankParams:
     example_k: int = EXAMPLE_K
     example_lift_only: bool = True
     example_mode: str = "topk"  # "topk" (mean of the k best), "max", or "knn" (votes of the k nearest)
+    aliasless_offset: float = ALIASLESS_OFFSET
 
 
 DEFAULT_PARAMS = RankParams()
@@ -313,10 +317,22 @@ def rank(
     return out
 
 
+def confidence_score(ranked: Ranked, params: RankParams = DEFAULT_PARAMS, mode: str = "suggest") -> float:
+    """The score a result's confidence is judged on: its own, raised for an article without
+    aliases so that the thresholds mean the same for articles with and without them.
+
+    Semantic search keeps its raw score: on articles without aliases the raise cost it a
+    tenth of its off-topic flags for no fewer false ones (docs/quality.md, row 21)."""
+    if ranked.article.aliases or mode == "semantic":
+        return ranked.score
+    return ranked.score + params.aliasless_offset
+
+
 def confidence(ranked: Ranked, params: RankParams = DEFAULT_PARAMS) -> str:
-    if ranked.score >= HIGH_CONFIDENCE:
+    score = confidence_score(ranked, params)
+    if score >= HIGH_CONFIDENCE:
         return "high"
-    if ranked.score >= max(MEDIUM_CONFIDENCE, params.no_match_threshold):
+    if score >= max(MEDIUM_CONFIDENCE, params.no_match_threshold):
         return "medium"
     return "low"
 
@@ -332,7 +348,7 @@ def is_confident(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS, mode
     if mode == "keyword":
         return True
     threshold = params.no_match_threshold if mode == "suggest" else SEARCH_NO_MATCH_THRESHOLDS[mode]
-    return ranked[0].score >= threshold
+    return confidence_score(ranked[0], params, mode) >= threshold
 
 
 def score_01(value: float) -> float:

@@ -39,8 +39,10 @@ def reference_semantic(view, embedder, cleaned):
         overview = sims[0][snap.overview_row[a]]
         aliases = [sims[0][r] for r in range(lo, hi) if snap.is_alias[r]]
         sections = [chunk[r] for r in range(lo, hi) if snap.is_section[r]]
+        whole_sections = [sims[0][r] for r in range(lo, hi) if snap.is_section[r]]
         top3 = np.sort(chunk[lo:hi])[::-1][:3].mean()
-        out.append((max(aliases, default=overview) + overview + max(sections, default=overview) + top3) / 4)
+        alias = max(aliases, default=max(overview, max(whole_sections, default=overview)))
+        out.append((alias + overview + max(sections, default=overview) + top3) / 4)
     return np.array(out)
 
 
@@ -60,6 +62,28 @@ def test_shortlisted_articles_get_exactly_the_stated_evidence(sample, monkeypatc
     shortlist = np.argsort(-semantic)[:5]
     assert np.allclose(semantic[shortlist], expected[shortlist], atol=1e-6)
     assert all(view.snapshot.chunk_article[best_row[a]] == a for a in range(len(semantic)))
+
+
+def test_articles_without_aliases_get_exactly_the_stated_evidence(sample, monkeypatch):
+    view, embedder = sample
+    cleaned = ranking.clean_query("my parcel says delivered but it is not here, I have looked everywhere")
+    monkeypatch.setattr(view.snapshot, "is_alias", np.zeros_like(view.snapshot.is_alias))
+    semantic, _ = ranking._semantic(view, embedder, cleaned, ranking.RankParams(use_examples=False))
+    assert np.allclose(semantic, reference_semantic(view, embedder, cleaned), atol=1e-6)
+
+
+def test_confidence_is_judged_alike_for_articles_with_and_without_aliases(sample):
+    from dataclasses import replace
+
+    view, embedder = sample
+    [top] = ranking.rank(view, embedder, "where is my parcel, it should have come yesterday", for_suggest=True, top=1)
+    assert top.article.aliases
+    just_under = replace(top, score=ranking.NO_MATCH_THRESHOLD - ranking.ALIASLESS_OFFSET / 2)
+    without = replace(just_under, article=replace(top.article, aliases=()))
+    assert not ranking.is_confident([just_under])
+    assert ranking.is_confident([without])  # the same score is a better match for an article without aliases
+    assert ranking.confidence_score(without) == pytest.approx(just_under.score + ranking.ALIASLESS_OFFSET)
+    assert ranking.confidence_score(without, mode="semantic") == without.score  # semantic search: raw scores
 
 
 def test_a_quoted_agent_reply_does_not_steer_the_suggestion(sample):
