@@ -318,8 +318,8 @@ def read_lint_cache(build: Path, key: dict[str, str]) -> tuple[dict[str, Parsed]
             findings = tuple(Finding(article.path, line, severity, message) for line, severity, message in entry["findings"])
             parsed[article.id] = Parsed(hashes[article.id], article, findings, dict(entry["key_lines"]))
         index = cache["chunks"]
-        with open(build / "chunks.jsonl", encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+        with open(build / "chunks.jsonl", encoding="utf-8", newline="") as fh:
+            lines = fh.read().split("\n")[:-1]  # not splitlines(): U+2028 or U+0085 may stand unescaped in a text
         if not len(lines) == len(index["ids"]) == len(index["articles"]) == len(index["hashes"]):
             return {}, {}
         chunks: dict[str, list[StoredChunk]] = {}

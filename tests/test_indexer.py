@@ -726,6 +726,19 @@ def test_a_cached_parse_is_not_reused_on_another_day_or_by_another_parser(articl
     assert report.unchanged == report.articles
 
 
+def test_chunk_lines_are_reused_when_a_text_holds_a_unicode_line_separator(articles_copy, tmp_path, fake_encoder):
+    path = articles_copy / f"{EDITED}.md"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("title: Start a return", 'title: "Start a\\u2028return\\x85now"', 1),
+        encoding="utf-8",
+    )
+    index_root = tmp_path / "index"
+    build(articles_copy, index_root, fake_encoder)
+    _, chunks = store.read_lint_cache(current_build_path(index_root), _cache_key())
+    assert any("Start a\u2028return\x85now" in c.text for c in chunks[EDITED])
+    assert sum(map(len, chunks.values())) == len(store.read_chunks(current_build_path(index_root)))
+
+
 def _cache_key() -> dict[str, str]:
     import datetime as dt
 
