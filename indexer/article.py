@@ -535,7 +535,8 @@ def find_article_files(root: Path) -> list[Path]:
 @dataclass(frozen=True)
 class Parsed:
     """One file's own parse (no cross-article checks): what a rebuild may reuse while the
-    file's bytes, its display path, the parser and the day are the same."""
+    file's bytes, its display path, the parser and the day are the same. A reused parse's
+    `article` is an `indexer.store.StoredArticle`, which reads like an Article."""
 
     sha256: str
     article: Article

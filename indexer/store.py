@@ -166,9 +166,42 @@ def read_manifest(build: Path) -> Manifest:
         raise IndexError_(f"{build / MANIFEST} is incomplete: {exc}") from exc
 
 
-def write_articles(build: Path, articles: list[Article]) -> None:
+class StoredArticle:
+    """A parsed article of an earlier build kept as its line of `articles.json`, with the few
+    fields linting reads across articles. A rebuild writes an unchanged article back verbatim;
+    any other field parses the line (once)."""
+
+    __slots__ = ("id", "path", "type", "policies", "related", "line", "_article")
+
+    def __init__(self, id: str, path: str, type: str, policies: tuple[str, ...], related: tuple[str, ...], line: str) -> None:
+        self.id, self.path, self.type, self.policies, self.related, self.line = id, path, type, policies, related, line
+        self._article: Article | None = None
+
+    @property
+    def article(self) -> Article:
+        if self._article is None:
+            self._article = Article.from_dict(json.loads(self.line))
+        return self._article
+
+    def __getattr__(self, name: str) -> Any:  # title, summary, sections, steps, to_dict, ...
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.article, name)
+
+    def to_json(self) -> str:
+        return self.line
+
+
+def _article_line(article: Article | StoredArticle) -> str:
+    if isinstance(article, StoredArticle):
+        return article.line
+    return json.dumps(article.to_dict(), ensure_ascii=False)
+
+
+def write_articles(build: Path, articles: list[Article | StoredArticle]) -> None:
+    """A JSON list, one article per line, so a rebuild can copy an unchanged article's line."""
     with open(build / "articles.json", "w", encoding="utf-8") as fh:
-        fh.write(json.dumps([a.to_dict() for a in articles], ensure_ascii=False))  # one shot: C encoder, 4x faster than dump
+        fh.write("[\n" + ",\n".join(_article_line(a) for a in articles) + "\n]\n")
 
 
 def read_articles(build: Path) -> list[Article]:
@@ -292,7 +325,11 @@ def write_lint_cache(
     hashes: its findings and front matter key lines, under `key` (parser, chunker, day); and
     the id, article and hash of each line of `chunks.jsonl`, so reusing a chunk needs no decoding."""
     files = {
-        aid: {"findings": [[f.line, f.severity, f.message] for f in p.findings], "key_lines": p.key_lines}
+        aid: {
+            "findings": [[f.line, f.severity, f.message] for f in p.findings],
+            "key_lines": p.key_lines,
+            "refs": [p.article.path, p.article.type, list(p.article.policies), list(p.article.related)],
+        }
         for aid, p in parsed.items()
     }
     lines = {"ids": [c.id for c in chunks], "articles": [c.article_id for c in chunks], "hashes": [c.hash for c in chunks]}
@@ -300,23 +337,43 @@ def write_lint_cache(
         fh.write(json.dumps({"key": key, "files": files, "chunks": lines}, ensure_ascii=False))
 
 
-def read_lint_cache(build: Path, key: dict[str, str]) -> tuple[dict[str, Parsed], dict[str, list[StoredChunk]]]:
-    """An earlier build's parses by id, and its chunks by article (as stored lines), when it was
-    made under the same `key`; ({}, {}) when not, or when anything cannot be read (then
-    everything is parsed)."""
+def _stored_article_lines(build: Path) -> list[str]:
+    """The lines of `articles.json` as `write_articles` writes them, one article each."""
+    with open(build / "articles.json", encoding="utf-8", newline="") as fh:
+        lines = fh.read().split("\n")
+    if len(lines) < 3 or lines[0] != "[" or lines[-2:] != ["]", ""]:
+        raise ValueError("articles.json is not one article per line")
+    body = lines[1:-2]
+    return [line[:-1] for line in body[:-1]] + body[-1:]  # all but the last end with ","
+
+
+def read_lint_cache(
+    build: Path, key: dict[str, str]
+) -> tuple[dict[str, Parsed], dict[str, list[StoredChunk]]]:
+    """An earlier build's parses by id (articles as stored lines), and its chunks by article
+    (as stored lines), when it was made under the same `key`; ({}, {}) when not, or when
+    anything cannot be read (then everything is parsed)."""
     try:
         with open(build / LINT_CACHE, encoding="utf-8") as fh:
             cache = json.load(fh)
         if cache.get("key") != key:
             return {}, {}
         hashes = read_manifest(build).article_hashes
+        files = cache["files"]
+        article_lines = _stored_article_lines(build)
+        if len(article_lines) != len(hashes):
+            return {}, {}
         parsed = {}
-        for article in read_articles(build):
-            entry = cache["files"].get(article.id)
-            if entry is None or article.id not in hashes:
+        for aid, line in zip(sorted(hashes), article_lines):  # written sorted by id
+            if not line.startswith('{"id": ' + json.dumps(aid, ensure_ascii=False) + ","):
+                return {}, {}
+            entry = files.get(aid)
+            if entry is None:
                 continue
-            findings = tuple(Finding(article.path, line, severity, message) for line, severity, message in entry["findings"])
-            parsed[article.id] = Parsed(hashes[article.id], article, findings, dict(entry["key_lines"]))
+            path, type_, policies, related = entry["refs"]
+            article = StoredArticle(aid, path, type_, tuple(policies), tuple(related), line)
+            findings = tuple(Finding(path, line_, severity, message) for line_, severity, message in entry["findings"])
+            parsed[aid] = Parsed(hashes[aid], article, findings, dict(entry["key_lines"]))
         index = cache["chunks"]
         with open(build / "chunks.jsonl", encoding="utf-8", newline="") as fh:
             lines = fh.read().split("\n")[:-1]  # not splitlines(): U+2028 or U+0085 may stand unescaped in a text

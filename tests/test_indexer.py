@@ -716,6 +716,11 @@ def test_a_cached_parse_is_not_reused_on_another_day_or_by_another_parser(articl
     assert store.read_lint_cache(live, _cache_key())[0]
     assert store.read_lint_cache(live, {**_cache_key(), "today": "1999-01-01"}) == ({}, {})
     assert store.read_lint_cache(live, {**_cache_key(), "parser": "another"}) == ({}, {})
+    lines = (live / "articles.json").read_text(encoding="utf-8").split("\n")
+    (live / "articles.json").write_text("\n".join([lines[0], lines[2].rstrip(",") + ",", lines[1].rstrip(","), *lines[3:]]), encoding="utf-8")
+    assert store.read_lint_cache(live, _cache_key()) == ({}, {})  # articles.json no longer in id order
+    (live / "articles.json").write_text("\n".join(lines), encoding="utf-8")
+    assert store.read_lint_cache(live, _cache_key())[0]
     cache = json.loads((live / store.LINT_CACHE).read_text(encoding="utf-8"))
     cache["chunks"]["ids"].pop()  # an index that does not match chunks.jsonl line for line
     (live / store.LINT_CACHE).write_text(json.dumps(cache), encoding="utf-8")
