@@ -7,41 +7,23 @@ Waits are conditions with a deadline, never sleeps.
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from chromium import headless_chromium, needs_chromium
 from conftest import LiveServer, make_app
 from flask import jsonify, request
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROME_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-)
 WAIT_S = 15
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMEDRIVER.exists(),
-        reason="needs Debian's chromium-driver at /usr/bin/chromedriver (apt-get install -y chromium chromium-driver)",
-    ),
+    needs_chromium,
 ]
 
 INTERNAL_ID = "returns/wrong-size-exchange"
@@ -71,19 +53,8 @@ def server(kb_index, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.TemporaryDirectory(prefix="kb-chromium-")
-    options.add_argument(f"--user-data-dir={profile.name}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    try:
+    with headless_chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        profile.cleanup()
 
 
 class Page:

@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 import requests
 import yaml
+from chromium import headless_chromium, needs_chromium
 from conftest import LiveServer, build_into, make_app
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from test_render import assert_inert
-from test_web_browser import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM
 
 from indexer.article import parse_text
 from indexer.chunking import plain_text
@@ -42,7 +39,7 @@ POLL_S = 0.02
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMEDRIVER.exists(), reason="needs Debian's chromium-driver at /usr/bin/chromedriver"),
+    needs_chromium,
 ]
 
 # (name, template): "{n}" becomes the payload's number. From the OWASP XSS Filter Evasion and
@@ -322,22 +319,9 @@ def server(xss_index, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def driver():
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.TemporaryDirectory(prefix="kb-chromium-xss-")
-    options.add_argument(f"--user-data-dir={profile.name}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # Leave a dialog open for the checks to find, rather than dismissing it on the next command.
-    options.unhandled_prompt_behavior = "ignore"
-    chrome = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    try:
+    with headless_chromium(keep_dialogs_open=True) as chrome:
         chrome.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOOK})
         yield chrome
-    finally:
-        chrome.quit()
-        profile.cleanup()
 
 
 @pytest.fixture

@@ -1,0 +1,51 @@
+"""Debian's headless Chromium (`chromium` + `chromium-driver`) for the browser tests, started one way."""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROME_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+)
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMEDRIVER.exists(),
+    reason="needs Debian's chromium-driver at /usr/bin/chromedriver (apt-get install -y chromium chromium-driver)",
+)
+
+
+@contextmanager
+def headless_chromium(*, keep_dialogs_open: bool = False) -> Iterator[webdriver.Chrome]:
+    """A driver on a throwaway profile that records the console. With `keep_dialogs_open`, an
+    alert() stays open for a check to find instead of being dismissed by the next command."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.TemporaryDirectory(prefix="kb-chromium-")
+    options.add_argument(f"--user-data-dir={profile.name}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if keep_dialogs_open:
+        options.unhandled_prompt_behavior = "ignore"
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        profile.cleanup()
