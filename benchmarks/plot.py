@@ -58,6 +58,10 @@ def plot(points: list[dict], out: Path) -> Path:
                     xytext=(2, 3), fontsize=7, color=colour)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set_xticks(sizes)
     ax.set_xticklabels([f"{s:,}" for s in sizes])
     ax.set_xlabel("articles in the index")
@@ -65,7 +69,7 @@ def plot(points: list[dict], out: Path) -> Path:
     loads = ", ".join(f"{p['articles']:,}: {p['loadavg'][0]}" for p in points if p.get("loadavg"))
     ax.set_title(f"kb search and suggest latency vs corpus size (2 cores)\nload average at start: {loads}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)

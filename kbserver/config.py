@@ -26,7 +26,7 @@ SETTINGS: tuple[Setting, ...] = (
         "QUERY_ENCODER",
         "fp32",
         "`int8` embeds queries with a per-channel int8 copy of the model, made from the index's export on "
-        "first use: about twice as fast, suggest hit@1 within a point of `fp32` (docs/benchmarks.md). "
+        "first use: 1.6–1.7× faster, suggest hit@1 within a point of `fp32` (docs/benchmarks.md). "
         "Indexes stay fp32. `kb eval` follows the same setting.",
     ),
     Setting("MAX_CONTENT_LENGTH", 65536, "Largest request body in bytes; larger bodies get 413."),
