@@ -11,12 +11,11 @@ folder, so nothing under var/ changes.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -26,17 +25,9 @@ from werkzeug.serving import make_server
 from kbserver import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROME_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-)
+sys.path.insert(0, str(ROOT / "tests"))
+from chromium import headless_chromium  # noqa: E402  (the browser tests' launcher: one set of flags)
+
 QUERY = "refund to a closed card"
 ARTICLE = "returns/wrong-size-exchange"
 MESSAGE = (
@@ -52,15 +43,6 @@ def start_server(index_dir: Path, database: Path):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}"
-
-
-def start_browser(profile: str):
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
 
 
 def shoot(driver, path: Path, width: int, max_height: int) -> None:
@@ -91,9 +73,8 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    with tempfile.TemporaryDirectory(prefix="kb-shots-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kb-shots-") as tmp, headless_chromium(extra_flags=("--hide-scrollbars",)) as driver:
         server, base = start_server(args.index, Path(tmp) / "kb.sqlite3")
-        driver = start_browser(str(Path(tmp) / "chromium"))
         try:
             wait = WebDriverWait(driver, WAIT_S)
             driver.set_window_size(1280, 900)
@@ -119,7 +100,6 @@ def main() -> None:
             driver.get(f"{base}/articles/{ARTICLE}")
             shoot(driver, args.out / "narrow-380.png", 380, 1500)
         finally:
-            driver.quit()
             server.shutdown()
 
 

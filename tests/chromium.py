@@ -1,4 +1,5 @@
-"""Debian's headless Chromium (`chromium` + `chromium-driver`) for the browser tests, started one way."""
+"""Debian's headless Chromium (`chromium` + `chromium-driver`), started one way for the browser
+tests and for benchmarks/screenshots.py."""
 
 from __future__ import annotations
 
@@ -31,12 +32,12 @@ needs_chromium = pytest.mark.skipif(
 
 
 @contextmanager
-def headless_chromium(*, keep_dialogs_open: bool = False) -> Iterator[webdriver.Chrome]:
+def headless_chromium(*, keep_dialogs_open: bool = False, extra_flags: tuple[str, ...] = ()) -> Iterator[webdriver.Chrome]:
     """A driver on a throwaway profile that records the console. With `keep_dialogs_open`, an
     alert() stays open for a check to find instead of being dismissed by the next command."""
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in CHROME_FLAGS:
+    for flag in (*CHROME_FLAGS, *extra_flags):
         options.add_argument(flag)
     profile = tempfile.TemporaryDirectory(prefix="kb-chromium-")
     options.add_argument(f"--user-data-dir={profile.name}")
