@@ -66,30 +66,43 @@ class Chunk:
         return json.dumps(vars(self), ensure_ascii=False)
 
 
-class StoredChunk:
-    """A chunk of an earlier build kept as its stored line. A rebuild writes an unchanged
-    article's chunks back verbatim and parses one only when something reads its text
-    (at 5,000 articles, decoding and re-encoding 55,000 lines was a third of a one-edit rebuild)."""
+class _StoredLine:
+    """A record of an earlier build kept as its stored JSON line, with the few fields a rebuild
+    reads as slots. The new build gets the line back verbatim (`to_json`); any other field
+    parses the line, once. At 5,000 articles, decoding and re-encoding unchanged records was
+    most of a one-edit rebuild."""
 
-    __slots__ = ("id", "article_id", "hash", "line", "_chunk")
+    __slots__ = ("line", "_parsed")
 
-    def __init__(self, id: str, article_id: str, hash: str, line: str) -> None:
-        self.id, self.article_id, self.hash, self.line = id, article_id, hash, line
-        self._chunk: Chunk | None = None
+    def __init__(self, line: str) -> None:
+        self.line = line
+        self._parsed: Any = None
 
-    @property
-    def chunk(self) -> Chunk:
-        if self._chunk is None:
-            self._chunk = Chunk(**json.loads(self.line))
-        return self._chunk
+    def _parse(self, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
 
-    def __getattr__(self, name: str) -> Any:  # kind, section, text, embed_text, ...
+    def __getattr__(self, name: str) -> Any:  # only for what is not a slot: text, sections, to_dict, ...
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(self.chunk, name)
+        if self._parsed is None:
+            self._parsed = self._parse(json.loads(self.line))
+        return getattr(self._parsed, name)
 
     def to_json(self) -> str:
         return self.line
+
+
+class StoredChunk(_StoredLine):
+    """A chunk of an earlier build: its line of `chunks.jsonl`, with id, article and text hash."""
+
+    __slots__ = ("id", "article_id", "hash")
+
+    def __init__(self, id: str, article_id: str, hash: str, line: str) -> None:
+        super().__init__(line)
+        self.id, self.article_id, self.hash = id, article_id, hash
+
+    def _parse(self, data: dict[str, Any]) -> Chunk:
+        return Chunk(**data)
 
 
 @dataclass(frozen=True)
@@ -166,35 +179,23 @@ def read_manifest(build: Path) -> Manifest:
         raise IndexError_(f"{build / MANIFEST} is incomplete: {exc}") from exc
 
 
-class StoredArticle:
-    """A parsed article of an earlier build kept as its line of `articles.json`, with the few
-    fields linting reads across articles. A rebuild writes an unchanged article back verbatim;
-    any other field parses the line (once)."""
+class StoredArticle(_StoredLine):
+    """A parsed article of an earlier build: its line of `articles.json`, with the fields linting
+    reads across articles (id, path, type, policies, related)."""
 
-    __slots__ = ("id", "path", "type", "policies", "related", "line", "_article")
+    __slots__ = ("id", "path", "type", "policies", "related")
 
     def __init__(self, id: str, path: str, type: str, policies: tuple[str, ...], related: tuple[str, ...], line: str) -> None:
-        self.id, self.path, self.type, self.policies, self.related, self.line = id, path, type, policies, related, line
-        self._article: Article | None = None
+        super().__init__(line)
+        self.id, self.path, self.type, self.policies, self.related = id, path, type, policies, related
 
-    @property
-    def article(self) -> Article:
-        if self._article is None:
-            self._article = Article.from_dict(json.loads(self.line))
-        return self._article
-
-    def __getattr__(self, name: str) -> Any:  # title, summary, sections, steps, to_dict, ...
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.article, name)
-
-    def to_json(self) -> str:
-        return self.line
+    def _parse(self, data: dict[str, Any]) -> Article:
+        return Article.from_dict(data)
 
 
 def _article_line(article: Article | StoredArticle) -> str:
     if isinstance(article, StoredArticle):
-        return article.line
+        return article.to_json()
     return json.dumps(article.to_dict(), ensure_ascii=False)
 
 
