@@ -218,7 +218,8 @@ def parse_text(
     """Parse article source `text` whose id is `id_`; findings name `display_path`."""
     p = _Parse(display_path)
     today = today or dt.date.today()
-    lines = text.replace("\r\n", "\n").split("\n")
+    # Windows editors often save UTF-8 with a byte-order mark; it is not part of the text.
+    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
     if not lines or lines[0].strip() != "---":
         p.error(1, "missing YAML front matter: the file must start with a line '---'")
         return None, p.findings
@@ -400,13 +401,25 @@ def _check_front_matter(meta: dict, key_lines: dict[str, int], p: _Parse, today:
             p.error(top, f"missing required key '{key}'")
         elif not isinstance(value, str) or not value.strip():
             p.error(line_of(key), f"'{key}' must be a non-empty string")
+    for key, allowed in (("type", TYPES), ("audience", AUDIENCES)):
+        value = meta.get(key)
+        if isinstance(value, str) and value not in allowed and value.strip().lower() in allowed:
+            # "Procedure" means procedure: say so, but do not hold back the whole build over case.
+            meta[key] = value.strip().lower()
+            p.warning(line_of(key), f"'{key}: {value}' read as '{meta[key]}': write it in lower case")
     if "type" in meta and isinstance(meta["type"], str) and meta["type"] not in TYPES:
         p.error(line_of("type"), f"unknown type '{meta['type']}' (expected one of: {', '.join(TYPES)})")
     if "audience" in meta and meta["audience"] not in AUDIENCES:
         p.error(line_of("audience"), f"unknown audience '{meta['audience']}' (expected internal or public)")
     for key in LIST_KEYS:
         value = meta.get(key)
-        if value is not None and not (isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value)):
+        if isinstance(value, str) and value.strip():
+            # `tags: billing` is a list of one; ids and tags hold no commas, so `a, b` is two.
+            # An alias may contain a comma, so it stays one phrase.
+            items = [value.strip()] if key == "aliases" else [v.strip() for v in value.split(",") if v.strip()]
+            meta[key] = items
+            p.warning(line_of(key), f"'{key}' should be a list: read as [{', '.join(items)}]")
+        elif value is not None and not (isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value)):
             p.error(line_of(key), f"'{key}' must be a list of strings")
     if meta.get("type") == "procedure" and not meta.get("aliases"):
         p.warning(
@@ -472,6 +485,7 @@ def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ..
     `first_line` is the file line of the first line of `section.markdown`.
     """
     steps: list[tuple[int, list[str], list[str]]] = []
+    numbers: list[int] = []  # as written
     after_blank = False
     for offset, raw in enumerate(section.markdown.splitlines()):
         if not raw.strip():
@@ -482,7 +496,10 @@ def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ..
         if top and not raw[0].isspace():
             n = int(top.group("n"))
             expected = len(steps) + 1
-            if n != expected:
+            numbers.append(n)
+            # "1. 1. 1." is Markdown's lazy numbering (rendered 1, 2, 3): in order, by position.
+            lazy = len(numbers) > 1 and numbers[0] == 1 and all(m == 1 for m in numbers)
+            if n != expected and not lazy:
                 p.error(first_line + offset, f"step numbered {n} where {expected} was expected: number steps in order")
             steps.append((expected, [top.group("text").strip()], []))
         elif nested and steps:

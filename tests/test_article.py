@@ -187,6 +187,45 @@ def test_windows_line_endings_parse_the_same():
     assert article == parse(PROCEDURE)[0]
 
 
+def test_a_byte_order_mark_is_not_part_of_the_text():
+    article, findings = parse("\ufeff" + PROCEDURE.replace("\n", "\r\n"))
+
+    assert findings == []
+    assert article == parse(PROCEDURE)[0]
+
+
+@pytest.mark.parametrize("key, written, read", [
+    ("tags", "tags: returns", ("returns",)),
+    ("policies", "policies: returns/returns-policy", ("returns/returns-policy",)),
+    ("aliases", "aliases: hi, can I send this back", ("hi, can I send this back",)),
+])
+def test_a_list_key_written_as_one_string_is_read_as_a_list(key, written, read):
+    text = PROCEDURE.replace("aliases:\n  - send something back", "aliases: [send something back]")
+    line = next(line for line in text.splitlines() if line.startswith(f"{key}:"))
+    article, findings = parse(text.replace(line, written))
+
+    assert getattr(article, key) == read
+    assert [f.severity for f in findings] == ["warning"]
+
+
+def test_lazy_numbering_is_steps_in_order():
+    lazy = PROCEDURE.replace("2. Check the return window.", "1. Check the return window.").replace(
+        "3. Create the return", "1. Create the return")
+    article, findings = parse(lazy)
+
+    assert findings == []
+    assert article.steps == parse(PROCEDURE)[0].steps
+
+
+def test_lazy_numbering_then_a_number_out_of_place_is_an_error():
+    broken = PROCEDURE.replace("2. Check the return window.", "1. Check the return window.")
+    _, findings = parse(broken.replace("3. Create the return", "5. Create the return"))
+
+    assert [str(f) for f in findings] == [
+        f"{PROCEDURE_PATH}:21: error: step numbered 5 where 3 was expected: number steps in order"
+    ]
+
+
 def test_id_is_the_path_under_articles_without_md(tree):
     path = tree / "returns" / "start-a-return.md"
 
@@ -267,7 +306,7 @@ RULES = [
     ),
     (
         "list-key-not-a-list",
-        ("tags: [returns, label]", "tags: returns"),
+        ("tags: [returns, label]", "tags: {returns: label}"),
         6, "error", "'tags' must be a list of strings",
         ("tags: [returns, label]", "tags: [returns]"),
     ),
@@ -326,6 +365,24 @@ RULES = [
         ("aliases:", "colour: blue\naliases:"),
         12, "warning", "unknown key 'colour' is ignored",
         ("aliases:\n  - send something back", "aliases: [send something back]"),
+    ),
+    (
+        "type-in-capitals",
+        ("type: procedure", "type: Procedure"),
+        3, "warning", "'type: Procedure' read as 'procedure': write it in lower case",
+        ("type: procedure", "type: procedure "),
+    ),
+    (
+        "audience-in-capitals",
+        ("audience: public", "audience: PUBLIC"),
+        7, "warning", "'audience: PUBLIC' read as 'public': write it in lower case",
+        ("audience: public", "audience: 'public'"),
+    ),
+    (
+        "list-key-written-as-one-string",
+        ("tags: [returns, label]", "tags: returns, label"),
+        6, "warning", "'tags' should be a list: read as [returns, label]",
+        ("tags: [returns, label]", "tags:\n  - returns\n  - label"),
     ),
     (
         "procedure-without-aliases",
