@@ -16,8 +16,9 @@ first 62 misses); averaging several independent kinds of evidence is what fixed 
 keyword part is squashed with a fixed half-saturation point rather than divided by the
 best score of the query, so a query whose words barely match anything does not hand a full
 bonus to its least-bad article. Customer messages are cleaned first (greetings, sign-offs,
-emails, order and phone numbers carry no meaning for ranking). How each choice was measured
-is in docs/quality.md.
+emails, order and phone numbers carry no meaning for ranking), then misspellings of the
+articles' words are corrected ("retrun" -> "return", `spelling.fix_typos`). How each choice
+was measured is in docs/quality.md.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class RankParams:
     example_lift_only: bool = True
     example_mode: str = "topk"  # "topk" (mean of the k best), "max", or "knn" (votes of the k nearest)
     aliasless_offset: float = ALIASLESS_OFFSET
+    fix_typos: bool = True  # correct misspelt article words before ranking (docs/quality.md, row 23)
 
 
 DEFAULT_PARAMS = RankParams()
@@ -261,6 +263,8 @@ def rank(
     """The articles this audience may see that the query touches, best first (the `top` best, or all)."""
     snap = view.snapshot
     cleaned = clean_query(text) or text.strip()
+    if params.fix_typos:
+        cleaned = view.fix_typos(cleaned)
     n = len(snap.article_ids)
     mask = view.article_mask.copy()
     if type_:

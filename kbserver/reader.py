@@ -30,7 +30,7 @@ from indexer import store
 from indexer.article import Article
 from indexer.bm25 import analyse
 from indexer.store import Chunk, Manifest
-from kbserver.spelling import Speller
+from kbserver.spelling import Speller, english_words, fix_typos
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ class Snapshot:
             raise store.IndexError_(f"{build}: keyword impacts cover {self.terms.n_rows} rows, not {len(self.chunks)}")
         words, all_counts, public_counts = store.read_vocabulary(build)
         self.speller = Speller(words)
+        english_words()  # loaded once per process, before the first request needs it
         self.word_counts = {
             True: {w: c for w, c in zip(words, all_counts) if c},
             False: {w: c for w, c in zip(words, public_counts) if c},
@@ -166,6 +167,10 @@ class AudienceView:
                 return fragment
         short = text if len(text) <= max_chars else text[: max_chars - 1].rsplit(" ", 1)[0] + "…"
         return html.escape(short)
+
+    def fix_typos(self, text: str) -> str:
+        """`text` with misspellings of this audience's article words corrected (`spelling.fix_typos`)."""
+        return fix_typos(text, self.snapshot.speller, self.snapshot.word_counts[self.allow_internal])
 
     def did_you_mean(self, text: str) -> str | None:
         """A corrected query when some words are not in this audience's vocabulary, else None.

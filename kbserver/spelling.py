@@ -1,4 +1,4 @@
-"""Did-you-mean: correct a query word to the nearest word the articles use.
+"""Did-you-mean and typo repair: correct a query word to the nearest word the articles use.
 
 Candidates come from a symmetric delete index (every vocabulary word filed under itself
 with one letter removed): a misspelling one insertion, deletion, substitution or
@@ -9,7 +9,50 @@ distance go to the word the articles use most. Built once per published build.
 
 from __future__ import annotations
 
-from typing import Iterable
+import functools
+import re
+from typing import Container, Iterable
+
+import numpy as np
+
+# A word, with any apostrophe inside it ("wouldn't" is one word, not "wouldn" and "t").
+_WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
+_SENTENCE_END_RE = re.compile(r"[.!?:;]\s*$")
+
+
+class HashedWords:
+    """Membership in a large word list, held as a sorted array of the words' hashes.
+
+    160,000 words as a Python set cost a worker ~60 MB; their 64-bit hashes cost 1.3 MB
+    (24 MB of RSS after loading, against 62). A collision would only leave a typo uncorrected.
+    """
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self._hashes = np.unique(np.fromiter(map(hash, words), dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def __contains__(self, word: object) -> bool:
+        key = hash(word)
+        i = int(np.searchsorted(self._hashes, key))
+        return i < len(self._hashes) and int(self._hashes[i]) == key
+
+
+@functools.cache
+def english_words() -> HashedWords:
+    """An English dictionary (pyspellchecker's ~160,000 words): a word in it is not a typo."""
+    from spellchecker import SpellChecker
+
+    return HashedWords(SpellChecker(language="en").word_frequency.dictionary)
+
+
+def is_english(word: str, words: Container[str]) -> bool:
+    """`word` (lower case) is a dictionary word, a plural of one, or a contraction typed without its apostrophe."""
+    if word in words or (word.endswith("s") and word[:-1] in words):
+        return True
+    # "didnt", "wasnt", "cant": the customer's "didn't" with the apostrophe left out.
+    return word.endswith("nt") and (word[:-2] in words or word[:-1] in words or word[:-3] in words)
 
 
 def _deletes(word: str) -> set[str]:
@@ -52,3 +95,32 @@ class Speller:
         ]
         scored = [s for s in scored if s[0] <= max_distance]
         return min(scored)[2] if scored else None
+
+
+def fix_typos(text: str, speller: Speller, counts: dict[str, int], words: Container[str] | None = None) -> str:
+    """`text` with its misspellings of the articles' words corrected ("retrun" -> "return").
+
+    Only a word that is neither in the articles nor in an English dictionary is a typo, and
+    only one edit from an article word (sharing its first letter) gets corrected: a real word
+    the articles happen not to use ("dishwasher", "hoodie") and an unknown one far from any
+    ("ryanair") stay as typed. Names (capitalised inside a sentence), acronyms, words with an
+    apostrophe and words under four letters are left alone. On the labelled sets this changed
+    7 words in 630 messages, every one a true typo (docs/quality.md, row 23).
+    """
+    words = english_words() if words is None else words
+
+    def repair(match: re.Match[str]) -> str:
+        word = match.group()
+        lower = word.lower()
+        if len(lower) < 4 or "'" in lower or lower in counts or word.isupper():
+            return word
+        if word[0].isupper() and match.start() > 0 and not _SENTENCE_END_RE.search(text[: match.start()]):
+            return word  # a name, not a typo: "Steph", "Ryanair"
+        if is_english(lower, words):
+            return word
+        fixed = speller.correct(lower, counts, max_distance=1)
+        if fixed is None:
+            return word
+        return fixed.capitalize() if word[0].isupper() else fixed
+
+    return _WORD_RE.sub(repair, text)

@@ -27,6 +27,7 @@ from conftest import DATA_ARTICLES, build_into, make_app
 from indexer.article import lint_articles
 from indexer.chunking import plain_text
 from kbserver import storage, tokens
+from kbserver.reader import open_snapshot
 
 PUBLIC_SCOPES = "search,suggest,feedback"
 # One made-up word per internal article: it exists nowhere else, so finding it anywhere is a leak.
@@ -363,6 +364,15 @@ def test_did_you_mean_offers_an_internal_word_only_to_internal_callers(audience_
 
     assert canary in (internal["did_you_mean"] or "")
     assert canary not in (public["did_you_mean"] or "")
+
+
+@pytest.mark.parametrize("word, canary", [("quilfeather", "quillfeather"), ("bramblecort", "bramblecourt")])
+def test_typos_are_corrected_towards_an_internal_word_only_for_internal_callers(audience_corpus, word, canary):
+    root, _ = audience_corpus
+    snapshot = open_snapshot(root)
+
+    assert snapshot.view(allow_internal=True).fix_typos(f"my {word} desk") == f"my {canary} desk"
+    assert snapshot.view(allow_internal=False).fix_typos(f"my {word} desk") == f"my {word} desk"
 
 
 def test_named_internal_policy_is_dropped_from_a_public_suggestion(audience_app, internal_headers):

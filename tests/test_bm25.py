@@ -14,7 +14,7 @@ from indexer import store
 from indexer.bm25 import analyse, build_term_matrix
 from indexer.keyword import FIELD_BOOSTS, SEARCH_FIELDS, open_keyword_index
 from kbserver.reader import open_snapshot
-from kbserver.spelling import Speller, edit_distance
+from kbserver.spelling import Speller, edit_distance, fix_typos
 
 QUERIES = [json.loads(line)["query"] for line in (ROOT / "tests/eval/queries.jsonl").read_text().splitlines()[:80]]
 
@@ -89,6 +89,31 @@ def test_speller_prefers_the_closest_then_the_most_used_word():
     assert speller.correct("efund", counts) is None  # the first letter is never corrected
     # A word the audience may not see is never offered.
     assert speller.correct("retrun", {**counts, "return": 0}) == "retune"
+
+
+TYPO_COUNTS = {"return": 8, "refund": 10, "parcel": 4, "steps": 2, "rush": 1}
+ENGLISH = frozenset(["my", "the", "was", "did", "dishwasher", "hoodie", "man", "men", "please", "can", "i", "it"])
+
+
+@pytest.mark.parametrize("typed, fixed", [
+    ("can i retrun it", "can i return it"),
+    ("Retrun it. Parcle came late", "Return it. Parcel came late"),  # a capital at a sentence start is no name
+    ("refnd please", "refund please"),
+    ("my dishwasher and hoodie", "my dishwasher and hoodie"),  # English words the articles do not use
+    ("it didnt come, wasnt it", "it didnt come, wasnt it"),  # contractions without the apostrophe
+    ("the mens hoodie", "the mens hoodie"),  # a plural of an English word
+    ("so Steph said Rsuh, the PARCLE man", "so Steph said Rsuh, the PARCLE man"),  # names and shouting stay
+    ("ryanair", "ryanair"),  # no article word one edit away
+    ("sepst", "sepst"),  # two edits from "steps": not corrected
+])
+def test_fix_typos_corrects_only_misspellings_of_article_words(typed, fixed):
+    speller = Speller(TYPO_COUNTS)
+    assert fix_typos(typed, speller, TYPO_COUNTS, ENGLISH) == fixed
+
+
+def test_fix_typos_uses_a_real_english_dictionary():
+    counts = {**TYPO_COUNTS, "returned": 3}
+    assert fix_typos("the dishwasher was retruned", Speller(counts), counts) == "the dishwasher was returned"
 
 
 def test_did_you_mean_uses_this_builds_words(sample_index):

@@ -27,6 +27,17 @@ def test_a_question_about_a_product_gets_the_product_page_not_the_procedure(samp
     assert ranked[0].article.type == "procedure"
 
 
+def test_a_misspelt_word_ranks_like_the_word(sample):
+    view, embedder = sample
+    typed = ranking.rank(view, None, "retrun", mode="keyword", top=3)
+    fixed = ranking.rank(view, None, "return", mode="keyword", top=3)
+    assert [(r.article.id, r.score) for r in typed] == [(r.article.id, r.score) for r in fixed] != []
+    unfixed = ranking.rank(view, None, "retrun", mode="keyword", params=ranking.RankParams(fix_typos=False))
+    assert unfixed == []  # no article has the word as typed
+    message = "changed my mind about the air fryer can i retrun it"
+    assert ranking.rank(view, embedder, message, for_suggest=True, top=1)[0].article.id == "returns/start-a-return"
+
+
 def reference_semantic(view, embedder, cleaned):
     """Semantic evidence as the ranking module's docstring states it, every sentence against every chunk."""
     snap = view.snapshot
