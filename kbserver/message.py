@@ -31,6 +31,24 @@ _PLEASANTRY_RE = re.compile(
     r"|(?:hi|hello|hey)(?:\s+there)?)\W*(?:[A-Z][a-z]+\W*)?$",
     re.I,
 )
+# A sign-off and the full name after it ending a one-line message ("... Regards, Malcolm
+# Reid", "Yours faithfully, R. Patel"): up to four capitalised words or initials, so "Thanks,
+# can you cancel it" keeps its words.
+_NAME = r"(?-i:[A-Z][\w'-]*\.?)"
+_SIGNOFF_NAME_RE = re.compile(
+    r"(?:^|(?<=[.!?]))\s*(?:(?:kind(?:est)?|best|warm)\s+(?:regards|wishes)|regards|cheers|many\s+thanks|thanks?(?:\s+you)?"
+    rf"|sincerely|yours\s+(?:sincerely|faithfully|truly)|best)\W+{_NAME}(?:\s+{_NAME}){{0,3}}\W*$",
+    re.I,
+)
+# The label of a reference ("Order number LK-3381029", "Ref: 5512345"), dropped with it: the
+# label alone says nothing, and "order number" matched every article that asks agents to find
+# one. "Tracking number" stays: it says the parcel is on its way.
+_REF_LABEL_RE = re.compile(
+    r"\b(?:(?:my|the|your|our)\s+)?(?:(?:order|account|customer|case|ticket|invoice)\s+(?:number|no\.?|num|id|ref(?:erence)?)"
+    r"|ref(?:erence)?(?:\s+(?:number|no\.?))?)(?:\s+(?:is|was))?\s*[:#]?\s*"
+    rf"(?=(?:{_REF_RE.pattern}))",
+    re.I,
+)
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 # A line that starts the quoted or forwarded part of an email ("On Mon, 3 Mar 2026 at
@@ -115,13 +133,17 @@ def clean_query(text: str) -> str:
     text = _EMAIL_RE.sub(" ", text)
     text = _URL_RE.sub(" ", text)
     text = _PHONE_RE.sub(" ", text)
+    text = _REF_LABEL_RE.sub(" ", text)
     text = _REF_RE.sub(" ", text)
     text = _GREETING_RE.sub("", text)
+    text = _SIGNOFF_NAME_RE.sub("", text.rstrip()) or text
     sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(text) if s and s.strip()]
     kept = [s for s in sentences if not _PLEASANTRY_RE.match(s)]
     cleaned = " ".join(kept or sentences)
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
-    return re.sub(r" (?=[,.!?;:](?:\s|$))", "", cleaned)  # "order , I" once the number has gone
+    cleaned = re.sub(r"([.!?]) [.,](?= |$)", r"\1", cleaned)  # "please. ." once a reference has gone
+    cleaned = re.sub(r" (?=[,.!?;:](?:\s|$))", "", cleaned)  # "order , I" once the number has gone
+    return cleaned.lstrip(",.;: ")
 
 
 # A question about a fact, a rule or a product ("how long is a gift card valid", "does the

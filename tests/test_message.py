@@ -103,6 +103,36 @@ def test_a_greeting_loses_its_addressee_but_never_the_message(message, expected)
     assert clean_query(message) == expected
 
 
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("I'd like to send them back please. Regards, Malcolm Reid", "I'd like to send them back please."),
+        ("I want my refund. Yours faithfully, R. Patel", "I want my refund."),
+        ("when will it be in my account? Thank you, Mrs Eileen Hart", "when will it be in my account?"),
+        ("Thanks, can you cancel it", "Thanks, can you cancel it"),  # not a name: the message
+        ("Regards, the tent is broken", "Regards, the tent is broken"),
+    ],
+)
+def test_a_sign_off_loses_the_full_name_after_it(message, expected):
+    assert clean_query(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Order number LK-3381029. The kettle leaks", "The kettle leaks"),
+        ("Order no: 12345678, the kettle leaks", "the kettle leaks"),
+        ("my order number is LK-99881 and the sofa is late", "and the sofa is late"),
+        ("Ref: 5512345 still waiting on refund", "still waiting on refund"),
+        ("my order LK-123456 hasnt arrived", "my order hasnt arrived"),  # "order" here is the subject
+        ("what is my order number?", "what is my order number?"),  # no reference given: a question
+        ("the tracking number 12345678 says delivered", "the tracking number says delivered"),
+    ],
+)
+def test_a_reference_goes_with_its_label(message, expected):
+    assert clean_query(message) == expected
+
+
 def test_sentences_of_a_long_message_are_embedded_on_their_own():
     long = "My parcel never came. The tracking says delivered yesterday. I was in all day and nobody knocked."
     assert len(content_sentences(long)) == 3
