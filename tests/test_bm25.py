@@ -103,6 +103,7 @@ ENGLISH = frozenset(["my", "the", "was", "did", "dishwasher", "hoodie", "man", "
     ("it didnt come, wasnt it", "it didnt come, wasnt it"),  # contractions without the apostrophe
     ("the mens hoodie", "the mens hoodie"),  # a plural of an English word
     ("so Steph said Rsuh, the PARCLE man", "so Steph said Rsuh, the PARCLE man"),  # names and shouting stay
+    ("MY PARCLE NEVER CAME, I WANT A REFND", "MY PARCEL NEVER CAME, I WANT A REFUND"),  # shouting: capitals say nothing
     ("ryanair", "ryanair"),  # no article word one edit away
     ("sepst", "sepst"),  # two edits from "steps": not corrected
 ])
