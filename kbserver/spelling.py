@@ -111,6 +111,7 @@ def fix_typos(text: str, speller: Speller, counts: dict[str, int], words: Contai
     words = english_words() if words is None else words
     letters = [c for c in text if c.isalpha()]
     shouting = len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.6 * len(letters)
+    seen: dict[str, str | None] = {}
 
     def repair(match: re.Match[str]) -> str:
         word = match.group()
@@ -122,9 +123,9 @@ def fix_typos(text: str, speller: Speller, counts: dict[str, int], words: Contai
                 return word  # an acronym: "GDPR"
             if word[0].isupper() and match.start() > 0 and not _SENTENCE_END_RE.search(text[: match.start()]):
                 return word  # a name, not a typo: "Steph", "Ryanair"
-        if is_english(lower, words):
-            return word
-        fixed = speller.correct(lower, counts, max_distance=1)
+        if lower not in seen:  # a long message repeats its words: look each up once
+            seen[lower] = None if is_english(lower, words) else speller.correct(lower, counts, max_distance=1)
+        fixed = seen[lower]
         if fixed is None:
             return word
         return fixed.upper() if word.isupper() else fixed.capitalize() if word[0].isupper() else fixed
