@@ -34,12 +34,12 @@ _PLEASANTRY_RE = re.compile(
 # A sign-off and the full name after it ending a one-line message ("... Regards, Malcolm
 # Reid", "Yours faithfully, R. Patel"): up to four capitalised words or initials, so "Thanks,
 # can you cancel it" keeps its words.
-_NAME = r"(?-i:[A-Z][\w'-]*\.?)"
-_SIGNOFF_NAME_RE = re.compile(
-    r"(?:^|(?<=[.!?]))\s*(?:(?:kind(?:est)?|best|warm)\s+(?:regards|wishes)|regards|cheers|many\s+thanks|thanks?(?:\s+you)?"
-    rf"|sincerely|yours\s+(?:sincerely|faithfully|truly)|best)\W+{_NAME}(?:\s+{_NAME}){{0,3}}\W*$",
-    re.I,
+_SIGNOFF = (
+    r"(?:(?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+in\s+advance)?|cheers|ta|thx"
+    r"|(?:kind(?:est)?|best|warm)\s+(?:regards|wishes)|regards|sincerely|yours\s+(?:sincerely|faithfully|truly)|best)"
 )
+_NAME = r"(?-i:[A-Z][\w'-]*\.?)"
+_SIGNOFF_NAME_RE = re.compile(rf"(?:^|(?<=[.!?]))\s*{_SIGNOFF}\W+{_NAME}(?:\s+{_NAME}){{0,3}}\W*$", re.I)
 # The label of a reference ("Order number LK-3381029", "Ref: 5512345"), dropped with it: the
 # label alone says nothing, and "order number" matched every article that asks agents to find
 # one. "Tracking number" stays: it says the parcel is on its way.
@@ -72,12 +72,7 @@ _DISCLAIMER_RE = re.compile(
     r"|please\s+consider\s+the\s+environment\s+before\s+printing)",
     re.I,
 )
-_CLOSING_RE = re.compile(
-    r"^\s*(?:(?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?(?:\s+in\s+advance)?|cheers|ta"
-    r"|(?:kind(?:est)?|best|warm)\s+(?:regards|wishes)|regards|sincerely|yours\s+(?:sincerely|faithfully|truly)|best"
-    r"|thx|many\s+thanks)\s*[,.!]*\s*$",
-    re.I,
-)
+_CLOSING_RE = re.compile(rf"^\s*{_SIGNOFF}\s*[,.!]*\s*$", re.I)
 
 
 def _is_quote_header(lines: list[str], i: int) -> bool:
