@@ -91,7 +91,7 @@ def test_speller_prefers_the_closest_then_the_most_used_word():
     assert speller.correct("retrun", {**counts, "return": 0}) == "retune"
 
 
-TYPO_COUNTS = {"return": 8, "refund": 10, "parcel": 4, "steps": 2, "rush": 1}
+TYPO_COUNTS = {"return": 8, "refund": 10, "parcel": 4, "steps": 2, "rush": 1, "cut": 1, "costs": 1, "than": 5}
 ENGLISH = frozenset(["my", "the", "was", "did", "dishwasher", "hoodie", "man", "men", "please", "can", "i", "it"])
 
 
@@ -105,6 +105,8 @@ ENGLISH = frozenset(["my", "the", "was", "did", "dishwasher", "hoodie", "man", "
     ("so Steph said Rsuh, the PARCLE man", "so Steph said Rsuh, the PARCLE man"),  # names and shouting stay
     ("MY PARCLE NEVER CAME, I WANT A REFND", "MY PARCEL NEVER CAME, I WANT A REFUND"),  # shouting: capitals say nothing
     ("ryanair", "ryanair"),  # no article word one edit away
+    ("cust wants thanx", "cust wants thanx"),  # abbreviations, not typos of "cut" or "than"
+    ("two custs", "two custs"),  # nor "costs"
     ("sepst", "sepst"),  # two edits from "steps": not corrected
 ])
 def test_fix_typos_corrects_only_misspellings_of_article_words(typed, fixed):
