@@ -18,8 +18,11 @@ import numpy as np
 # A word, with any apostrophe inside it ("wouldn't" is one word, not "wouldn" and "t").
 _WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
 _SENTENCE_END_RE = re.compile(r"[.!?:;]\s*$")
-
-
+# The verbs whose "n't" customers type without the apostrophe: "didnt", "cant", "wont".
+_NOT_CONTRACTED = frozenset(
+    "do does did is was were are have has had would could should must need might ca wo ai".split()
+)
+# Shorter words are where abbreviations live ("cust", "acct", "appt"): never typos.
 MIN_TYPO_LETTERS = 5
 
 
@@ -54,8 +57,7 @@ def is_english(word: str, words: Container[str]) -> bool:
     """`word` (lower case) is a dictionary word, a plural of one, or a contraction typed without its apostrophe."""
     if word in words or (word.endswith("s") and word[:-1] in words):
         return True
-    # "didnt", "wasnt", "cant": the customer's "didn't" with the apostrophe left out.
-    return word.endswith("nt") and (word[:-2] in words or word[:-1] in words or word[:-3] in words)
+    return word.endswith("nt") and word[:-2] in _NOT_CONTRACTED
 
 
 def _deletes(word: str) -> set[str]:
