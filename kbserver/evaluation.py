@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -28,10 +28,21 @@ class Case:
     line: int
 
 
+def article_ref(value: str) -> str:
+    """An article id as a labeller may write it: `articles/returns/start-a-return.md` is `returns/start-a-return`."""
+    ref = value.strip().replace("\\", "/")
+    ref = ref.removeprefix("./").removeprefix("articles/")
+    return ref.removesuffix(".md")
+
+
 def load_cases(path: Path) -> list[Case]:
-    """Read a JSONL query file. Raises QueryFileError naming `file:line` for a bad line."""
+    """Read a JSONL query file. Raises QueryFileError naming `file:line` for a bad line.
+
+    `relevant` is a list of article ids; a single id as a string and `null` (no answer) are
+    read as what they mean, and ids written as paths (`articles/x/y.md`) as the ids they name.
+    """
     cases = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:  # a byte-order mark (Windows tools) is not JSON
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -41,11 +52,19 @@ def load_cases(path: Path) -> list[Case]:
                 raise QueryFileError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
             if not isinstance(data, dict) or not isinstance(data.get("query"), str):
                 raise QueryFileError(f"{path}:{number}: expected {{\"query\": \"...\", \"relevant\": [...]}}")
-            relevant = data.get("relevant", [])
+            relevant = data.get("relevant") or []
+            if isinstance(relevant, str):
+                relevant = [relevant]
             if not isinstance(relevant, list) or not all(isinstance(r, str) for r in relevant):
                 raise QueryFileError(f"{path}:{number}: 'relevant' must be a list of article ids")
-            cases.append(Case(data["query"], tuple(relevant), number))
+            cases.append(Case(data["query"], tuple(article_ref(r) for r in relevant if r.strip()), number))
     return cases
+
+
+def unknown_ids(cases: list[Case], article_ids: Iterable[str]) -> list[str]:
+    """The `relevant` ids no article of the index has: each case naming one can never be a hit."""
+    known = set(article_ids)
+    return sorted({r for case in cases for r in case.relevant if r not in known})
 
 
 @dataclass

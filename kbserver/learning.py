@@ -69,7 +69,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
         for row in reader:
             yield reader.line_num, row, None
         return
-    for number, line in enumerate(content.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() also breaks at U+2028 and U+0085, which a JSON
+    # string may hold unescaped (ensure_ascii=False), and would cut such a record in two.
+    for number, line in enumerate(content.split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -56,6 +56,15 @@ def test_import_reports_bad_lines_as_file_line_and_imports_the_rest(tmp_path, da
     assert "2 examples imported, 0 already known, 4 lines skipped" in result.stderr
 
 
+def test_import_keeps_a_record_whole_when_its_text_holds_a_unicode_line_separator(tmp_path, database):
+    source = tmp_path / "tickets.jsonl"
+    record = {"text": "gift card\u2028balance wrong", "article_id": TARGET}
+    source.write_text(json.dumps(record, ensure_ascii=False) + "\r\n", encoding="utf-8")
+    result = kb("learn", "import", str(source), "--articles", str(DATA_ARTICLES), "--database", database)
+    assert result.stdout == ""
+    assert "1 examples imported" in result.stderr
+
+
 def test_reimporting_the_same_file_adds_nothing_twice(tmp_path, database):
     source = tmp_path / "tickets.jsonl"
     write_jsonl(source, [{"text": "my gift card says zero", "article_id": TARGET}])

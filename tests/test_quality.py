@@ -86,3 +86,36 @@ def test_eval_cli_follows_the_services_no_match_threshold(sample_index: Path, tm
     assert (lenient["offtopic_flagged"], lenient["false_flags"]) == (0.0, 0.0)
     bad = CliRunner().invoke(main, args, env={"KB_NO_MATCH_THRESHOLD": "-1"})
     assert bad.exit_code != 0 and "KB_NO_MATCH_THRESHOLD" in bad.output and "Traceback" not in bad.output
+
+
+def test_query_files_as_other_tools_write_them_are_read_as_meant(tmp_path: Path):
+    queries = tmp_path / "windows.jsonl"
+    queries.write_bytes(
+        "\ufeff".encode() + b'{"query": "parcel never came", "relevant": "articles/delivery/where-is-my-order.md"}\r\n'
+        b'{"query": "how do I bake bread", "relevant": null}\r\n\r\n'
+        b'{"query": "refund?", "relevant": ["returns/refund-policy", " "], "note": "extra keys are ignored"}\r\n'
+    )
+
+    cases = load_cases(queries)
+
+    assert [(c.relevant, c.line) for c in cases] == [
+        (("delivery/where-is-my-order",), 1), ((), 2), (("returns/refund-policy",), 4)
+    ]
+
+
+def test_eval_cli_warns_about_ids_no_article_has(sample_index: Path, tmp_path: Path):
+    from click.testing import CliRunner
+
+    from kbserver.cli import main
+
+    queries = tmp_path / "typo.jsonl"
+    queries.write_text(
+        '{"query": "my parcel never arrived", "relevant": ["delivery/where-is-my-parcel"]}\n'
+        '{"query": "I want to send it back", "relevant": ["returns/start-a-return"]}\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["eval", "--index", str(sample_index), "--queries", str(queries), "--mode", "keyword"])
+
+    assert result.exit_code == 0, result.output
+    assert "warning: 1 'relevant' id(s) name no article of this index" in result.stderr
+    assert "delivery/where-is-my-parcel" in result.stderr and "start-a-return" not in result.stderr

@@ -40,6 +40,11 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
         snapshot = open_snapshot(Path(index_dir))
     except (QueryFileError, IndexUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
+    unknown = evaluation.unknown_ids(cases, snapshot.article_ids)
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        click.echo(f"warning: {len(unknown)} 'relevant' id(s) name no article of this index, so their cases"
+                   f" can never be a hit: {shown}", err=True)
     # The same query encoder as the service (KB_QUERY_ENCODER), so eval ranks as the API does.
     try:
         precision = config.query_encoder(os.environ.get("KB_QUERY_ENCODER", "fp32"))
