@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+from click.testing import CliRunner, Result
 from conftest import ROOT
 
 from indexer.embedding import get_encoder, onnx_file
 from kbserver import ranking
+from kbserver.cli import main
 from kbserver.evaluation import evaluate, load_cases
 from kbserver.reader import open_snapshot
 
 TOLERANCE = 0.03
+
+
+def write_queries(path: Path, *cases: tuple[str, list[str]]) -> Path:
+    path.write_text("".join(json.dumps({"query": q, "relevant": r}) + "\n" for q, r in cases), encoding="utf-8")
+    return path
+
+
+def kb_eval(index: Path, queries: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, ["eval", "--index", str(index), "--queries", str(queries), *args], env=env)
 
 
 def recorded_hit_at_1() -> float:
@@ -32,15 +44,7 @@ def test_suggest_hit_at_1_holds_against_the_recorded_value(sample_index: Path):
 
 
 def test_eval_cli_prints_every_metric_as_json(sample_index: Path):
-    import json
-
-    from click.testing import CliRunner
-
-    from kbserver.cli import main
-
-    result = CliRunner().invoke(
-        main, ["eval", "--index", str(sample_index), "--mode", "keyword", "--json", "--worst", "2"]
-    )
+    result = kb_eval(sample_index, ROOT / "tests" / "eval" / "queries.jsonl", "--mode", "keyword", "--json", "--worst", "2")
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert set(body) >= {"hit_at_1", "hit_at_3", "mrr_at_10", "ndcg_at_10", "offtopic_flagged", "false_flags"}
@@ -48,43 +52,30 @@ def test_eval_cli_prints_every_metric_as_json(sample_index: Path):
 
 
 def test_eval_cli_embeds_queries_with_the_services_query_encoder(sample_index: Path, tmp_path: Path):
-    import json
-
-    from click.testing import CliRunner
-
-    from kbserver.cli import main
-
     queries = tmp_path / "few.jsonl"
     lines = (ROOT / "tests" / "eval" / "queries.jsonl").read_text(encoding="utf-8").splitlines()[:12]
     queries.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    args = ["eval", "--index", str(sample_index), "--queries", str(queries), "--mode", "suggest", "--json"]
-    exact = CliRunner().invoke(main, args, env={"KB_QUERY_ENCODER": "fp32"})
-    fast = CliRunner().invoke(main, args, env={"KB_QUERY_ENCODER": "int8"})
+    args = ("--mode", "suggest", "--json")
+    exact = kb_eval(sample_index, queries, *args, env={"KB_QUERY_ENCODER": "fp32"})
+    fast = kb_eval(sample_index, queries, *args, env={"KB_QUERY_ENCODER": "int8"})
     assert exact.exit_code == 0 and fast.exit_code == 0, (exact.output, fast.output)
     assert abs(json.loads(fast.stdout)["hit_at_1"] - json.loads(exact.stdout)["hit_at_1"]) <= 1 / 12
-    bad = CliRunner().invoke(main, args, env={"KB_QUERY_ENCODER": "int4"})
+    bad = kb_eval(sample_index, queries, *args, env={"KB_QUERY_ENCODER": "int4"})
     assert bad.exit_code != 0 and "KB_QUERY_ENCODER" in bad.output
 
 
 def test_eval_cli_follows_the_services_no_match_threshold(sample_index: Path, tmp_path: Path):
-    import json
-
-    from click.testing import CliRunner
-
-    from kbserver.cli import main
-
-    queries = tmp_path / "few.jsonl"
-    queries.write_text(
-        '{"query": "how do I bake sourdough bread at home", "relevant": []}\n'
-        '{"query": "my parcel never arrived", "relevant": ["delivery/parcel-marked-delivered-not-received"]}\n',
-        encoding="utf-8",
+    queries = write_queries(
+        tmp_path / "few.jsonl",
+        ("how do I bake sourdough bread at home", []),
+        ("my parcel never arrived", ["delivery/parcel-marked-delivered-not-received"]),
     )
-    args = ["eval", "--index", str(sample_index), "--queries", str(queries), "--mode", "suggest", "--json"]
-    strict = json.loads(CliRunner().invoke(main, args, env={"KB_NO_MATCH_THRESHOLD": "1.5"}).stdout)
-    lenient = json.loads(CliRunner().invoke(main, args, env={"KB_NO_MATCH_THRESHOLD": "0.01"}).stdout)
+    args = ("--mode", "suggest", "--json")
+    strict = json.loads(kb_eval(sample_index, queries, *args, env={"KB_NO_MATCH_THRESHOLD": "1.5"}).stdout)
+    lenient = json.loads(kb_eval(sample_index, queries, *args, env={"KB_NO_MATCH_THRESHOLD": "0.01"}).stdout)
     assert (strict["offtopic_flagged"], strict["false_flags"]) == (1.0, 1.0)
     assert (lenient["offtopic_flagged"], lenient["false_flags"]) == (0.0, 0.0)
-    bad = CliRunner().invoke(main, args, env={"KB_NO_MATCH_THRESHOLD": "-1"})
+    bad = kb_eval(sample_index, queries, *args, env={"KB_NO_MATCH_THRESHOLD": "-1"})
     assert bad.exit_code != 0 and "KB_NO_MATCH_THRESHOLD" in bad.output and "Traceback" not in bad.output
 
 
@@ -104,17 +95,12 @@ def test_query_files_as_other_tools_write_them_are_read_as_meant(tmp_path: Path)
 
 
 def test_eval_cli_warns_about_ids_no_article_has(sample_index: Path, tmp_path: Path):
-    from click.testing import CliRunner
-
-    from kbserver.cli import main
-
-    queries = tmp_path / "typo.jsonl"
-    queries.write_text(
-        '{"query": "my parcel never arrived", "relevant": ["delivery/where-is-my-parcel"]}\n'
-        '{"query": "I want to send it back", "relevant": ["returns/start-a-return"]}\n',
-        encoding="utf-8",
+    queries = write_queries(
+        tmp_path / "typo.jsonl",
+        ("my parcel never arrived", ["delivery/where-is-my-parcel"]),
+        ("I want to send it back", ["returns/start-a-return"]),
     )
-    result = CliRunner().invoke(main, ["eval", "--index", str(sample_index), "--queries", str(queries), "--mode", "keyword"])
+    result = kb_eval(sample_index, queries, "--mode", "keyword")
 
     assert result.exit_code == 0, result.output
     assert "warning: 1 'relevant' id(s) name no article of this index" in result.stderr
