@@ -485,7 +485,7 @@ def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ..
     `first_line` is the file line of the first line of `section.markdown`.
     """
     steps: list[tuple[int, list[str], list[str]]] = []
-    numbers: list[int] = []  # as written
+    all_ones = True  # every step so far written "1."
     after_blank = False
     for offset, raw in enumerate(section.markdown.splitlines()):
         if not raw.strip():
@@ -496,10 +496,9 @@ def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ..
         if top and not raw[0].isspace():
             n = int(top.group("n"))
             expected = len(steps) + 1
-            numbers.append(n)
+            all_ones = all_ones and n == 1
             # "1. 1. 1." is Markdown's lazy numbering (rendered 1, 2, 3): in order, by position.
-            lazy = len(numbers) > 1 and numbers[0] == 1 and all(m == 1 for m in numbers)
-            if n != expected and not lazy:
+            if n != expected and not all_ones:
                 p.error(first_line + offset, f"step numbered {n} where {expected} was expected: number steps in order")
             steps.append((expected, [top.group("text").strip()], []))
         elif nested and steps:

@@ -17,7 +17,6 @@ import numpy as np
 
 # A word, with any apostrophe inside it ("wouldn't" is one word, not "wouldn" and "t").
 _WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
-_SENTENCE_END_RE = re.compile(r"[.!?:;]\s*$")
 # The verbs whose "n't" customers type without the apostrophe: "didnt", "cant", "wont".
 _NOT_CONTRACTED = frozenset(
     "do does did is was were are have has had would could should must need might ca wo ai".split()
@@ -35,9 +34,6 @@ class HashedWords:
 
     def __init__(self, words: Iterable[str]) -> None:
         self._hashes = np.unique(np.fromiter(map(hash, words), dtype=np.int64))
-
-    def __len__(self) -> int:
-        return len(self._hashes)
 
     def __contains__(self, word: object) -> bool:
         key = hash(word)
@@ -102,6 +98,14 @@ class Speller:
         return min(scored)[2] if scored else None
 
 
+def _starts_sentence(text: str, at: int) -> bool:
+    """Whether the word at `at` opens the text or follows a sentence's end (only spaces between)."""
+    i = at - 1
+    while i >= 0 and text[i].isspace():
+        i -= 1
+    return i < 0 or text[i] in ".!?:;"
+
+
 def fix_typos(text: str, speller: Speller, counts: dict[str, int], words: Container[str] | None = None) -> str:
     """`text` with its misspellings of the articles' words corrected ("retrun" -> "return").
 
@@ -130,7 +134,7 @@ def fix_typos(text: str, speller: Speller, counts: dict[str, int], words: Contai
         if not shouting:  # in a message typed in capitals, capitals say nothing
             if word.isupper():
                 return word  # an acronym: "GDPR"
-            if word[0].isupper() and match.start() > 0 and not _SENTENCE_END_RE.search(text[: match.start()]):
+            if word[0].isupper() and not _starts_sentence(text, match.start()):
                 return word  # a name, not a typo: "Steph", "Ryanair"
         if lower not in seen:  # a long message repeats its words: look each up once
             fixed = None if is_english(lower, words) else speller.correct(lower, counts, max_distance=1)
