@@ -40,13 +40,27 @@ _SIGNOFF = (
 )
 _NAME = r"(?-i:[A-Z][\w'-]*\.?)"
 _SIGNOFF_NAME_RE = re.compile(rf"(?:^|(?<=[.!?]))\s*{_SIGNOFF}\W+{_NAME}(?:\s+{_NAME}){{0,3}}\W*$", re.I)
+# What an anonymised or templated message holds where the real value was: "{{Order Number}}",
+# "{name}", "[ORDER_ID]", "<EMAIL>", "__email__", and the XXXX of redacted complaints
+# ("on XX/XX/2026", "account ending XXXX"). Helpdesk exports and public datasets of customer
+# messages are full of them; like a real order number they say nothing about the problem, and
+# "order number" left behind matched every article that asks agents to find one.
+_PLACEHOLDER = (
+    r"\{\{[^{}\n]{1,40}\}\}|\{[A-Za-z][\w .-]{0,30}\}|\[[A-Z][A-Z0-9_ -]{1,30}\]|<[A-Z][A-Z0-9_]{1,30}>"
+    r"|\b__[a-z][a-z_]{0,20}__\b|(?-i:\b(?:XX/XX/(?:XXXX|\d{4})|X{2,}(?:[-/]X{2,})*)\b)"
+)
+_PLACEHOLDER_RE = re.compile(_PLACEHOLDER)
+# A social-media handle addressing the company ("@LarkspurHelp my parcel ..."): not an email,
+# which goes first. A hashtag keeps its word ("#refund" -> "refund").
+_HANDLE_RE = re.compile(r"(?<![\w@.])@\w{2,30}\b")
+_HASHTAG_RE = re.compile(r"(?<![\w&#])#(?=[A-Za-z]\w*)")
 # The label of a reference ("Order number LK-3381029", "Ref: 5512345"), dropped with it: the
 # label alone says nothing, and "order number" matched every article that asks agents to find
 # one. "Tracking number" stays: it says the parcel is on its way.
 _REF_LABEL_RE = re.compile(
     r"\b(?:(?:my|the|your|our)\s+)?(?:(?:order|account|customer|case|ticket|invoice)\s+(?:number|no\.?|num|id|ref(?:erence)?)"
     r"|ref(?:erence)?(?:\s+(?:number|no\.?))?)(?:\s+(?:is|was))?\s*[:#]?\s*"
-    rf"(?=(?:{_REF_RE.pattern}))",
+    rf"(?=(?:{_REF_RE.pattern}|{_PLACEHOLDER}))",
     re.I,
 )
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -122,13 +136,17 @@ def strip_email_cruft(text: str) -> str:
 
 
 def clean_query(text: str) -> str:
-    """Strip what carries no meaning for ranking: email cruft, greetings, sign-offs, emails, URLs, references."""
+    """Strip what carries no meaning for ranking: email cruft, greetings, sign-offs, emails, URLs,
+    references and the placeholders that stand for them, handles."""
     text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
     text = strip_email_cruft(text)
     text = _EMAIL_RE.sub(" ", text)
     text = _URL_RE.sub(" ", text)
     text = _PHONE_RE.sub(" ", text)
+    text = _HANDLE_RE.sub(" ", text)
+    text = _HASHTAG_RE.sub("", text)
     text = _REF_LABEL_RE.sub(" ", text)
+    text = _PLACEHOLDER_RE.sub(" ", text)
     text = _REF_RE.sub(" ", text)
     text = _GREETING_RE.sub("", text)
     text = _SIGNOFF_NAME_RE.sub("", text.rstrip()) or text

@@ -171,3 +171,26 @@ def test_questions_about_rules_and_products_ask_for_facts(message):
 )
 def test_problems_and_tasks_do_not_ask_for_facts(message):
     assert not asks_for_facts(message)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # Templated datasets and anonymised helpdesk exports put a placeholder where the value was.
+        ("I need help to cancel order {{Order Number}}", "I need help to cancel order"),
+        ("my order number is {{Order Number}} and it is late", "and it is late"),
+        ("Hi {{Person Name}}, my parcel is late", "my parcel is late"),
+        ("where is my order [ORDER_ID]?", "where is my order?"),
+        ("my email is <EMAIL> and I can't log in", "my email is and I can't log in"),
+        ("__name__ here, the kettle leaks", "here, the kettle leaks"),
+        ("On XX/XX/2026 I was charged twice on the card ending XXXX", "On I was charged twice on the card ending"),
+        ("the XXL jacket is too small", "the XXL jacket is too small"),  # a size, not a redaction
+        ("is the [sale] price still on", "is the [sale] price still on"),  # lower case: the customer's words
+        # Social media: the handle addressed is not the problem; a hashtag keeps its word.
+        ("@LarkspurHelp my parcel never arrived #fail", "my parcel never arrived fail"),
+        ("email jo@example.com about my #refund", "email about my refund"),
+        ("I shopped in the M&S #2 store", "I shopped in the M&S #2 store"),
+    ],
+)
+def test_placeholders_handles_and_hashtags_are_read_as_the_values_they_stand_for(message, expected):
+    assert clean_query(message) == expected
