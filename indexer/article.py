@@ -35,6 +35,27 @@ CONVENTIONAL_SECTIONS = {
     "follow_up": "Follow-up",
 }
 
+# Other teams' headings for the conventional sections, by key (as `section_key` spells them).
+# A synonym counts only when the article has no section under the conventional heading, and
+# only its first match does. Steps are required of a procedure, so reading another heading
+# as `## Steps` is a lint warning; the optional sections are simply recognised.
+SECTION_SYNONYMS = {
+    "steps": (
+        "procedure", "resolution", "resolution_steps", "steps_to_resolve", "steps_to_take", "what_to_do",
+        "instructions", "step_by_step", "step_by_step_guide", "troubleshooting_steps", "agent_steps",
+    ),
+    "exceptions": ("exception", "exceptions_and_approvals", "approvals", "who_can_approve", "policy_exceptions"),
+    "what_you_can_offer": (
+        "what_we_can_offer", "what_to_offer", "what_you_can_offer_instead", "alternatives", "alternatives_to_offer",
+        "offer_instead", "goodwill", "goodwill_gestures",
+    ),
+    "escalation": (
+        "escalate", "escalations", "escalation_path", "escalation_process", "when_to_escalate",
+        "escalation_and_handover", "handover", "warm_transfer",
+    ),
+    "follow_up": ("followup", "follow_ups", "follow_up_actions", "follow_up_checklist", "after_the_contact", "after_the_call"),
+}
+
 _HEADING_RE = re.compile(r"^##\s+(?P<name>.+?)\s*#*\s*$")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _STEP_RE = re.compile(r"^(?P<n>\d+)[.)]\s+(?P<text>.*)$")
@@ -95,7 +116,7 @@ class Section:
     """A `##` section: its heading, the line it starts on and its Markdown body."""
 
     name: str
-    key: str  # snake_case of the heading, e.g. "what_you_can_offer"
+    key: str  # snake_case of the heading, e.g. "what_you_can_offer", or the conventional key it stands for
     line: int
     markdown: str
 
@@ -237,6 +258,7 @@ def parse_text(
 
     _check_front_matter(meta, key_lines, p, today)
     intro, sections = _split_sections(body_lines, body_first_line)
+    sections = _recognise_synonyms(sections, p)
     _check_unsafe_markup(body_lines, body_first_line, p)
 
     steps: tuple[Step, ...] = ()
@@ -477,6 +499,23 @@ def _split_sections(body: list[str], first_line: int) -> tuple[str, list[Section
         Section(name=name, key=section_key(name), line=line, markdown="\n".join(text).strip("\n"))
         for name, line, text in sections
     ]
+
+
+def _recognise_synonyms(sections: list[Section], p: _Parse) -> list[Section]:
+    """`sections` with the first heading that names a missing conventional section keyed as it."""
+    present = {s.key for s in sections}
+    for key, synonyms in SECTION_SYNONYMS.items():
+        if key in present:
+            continue
+        i = next((i for i, s in enumerate(sections) if s.key in synonyms), None)
+        if i is None:
+            continue
+        section = sections[i]
+        sections[i] = Section(name=section.name, key=key, line=section.line, markdown=section.markdown)
+        present.add(key)
+        if key == "steps":
+            p.warning(section.line, f"'## {section.name}' read as '## Steps': name the section Steps")
+    return sections
 
 
 def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ...]:

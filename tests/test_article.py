@@ -166,6 +166,32 @@ def test_sections_keep_heading_key_line_and_markdown():
     assert article.section("escalation") is None
 
 
+def test_other_teams_headings_for_conventional_sections_are_recognised():
+    text = PROCEDURE.replace("## Steps", "## Resolution steps").replace("## Exceptions", "## Who can approve")
+    article, findings = parse(text + "\n## Escalation path\nThe Returns team.\n\n## Alternatives\n- An exchange.\n"
+                              "\n## Follow up\n- Close the case.\n")
+
+    assert [(s.name, s.key) for s in article.sections] == [
+        ("Resolution steps", "steps"),
+        ("Who can approve", "exceptions"),
+        ("Escalation path", "escalation"),
+        ("Alternatives", "what_you_can_offer"),
+        ("Follow up", "follow_up"),
+    ]
+    assert [s.n for s in article.steps] == [1, 2, 3]
+    assert [f.message for f in findings] == ["'## Resolution steps' read as '## Steps': name the section Steps"]
+
+
+def test_a_synonym_never_displaces_the_conventional_heading():
+    article, findings = parse(PROCEDURE + "\n## Procedure\n1. Something else.\n\n## Alternatives\n- A\n## Alternatives\n- B\n")
+
+    assert findings == []
+    assert [(s.name, s.key) for s in article.sections][-3:] == [
+        ("Procedure", "procedure"), ("Alternatives", "what_you_can_offer"), ("Alternatives", "alternatives")
+    ]
+    assert [s.text for s in article.steps][0] == "Find the order in Order Hub."
+
+
 def test_headings_inside_fenced_code_are_not_sections():
     article, findings = parse(PROCEDURE + "\n## Example\n```\n## not a heading\n```\n")
 
@@ -333,6 +359,12 @@ RULES = [
         ("## Steps\n", "## How to\n"),
         15, "error", "a procedure needs a '## Steps' section with a numbered list (1., 2., ...)",
         ("type: procedure", "type: policy"),
+    ),
+    (
+        "steps-under-another-heading",
+        ("## Steps\n", "## Procedure\n"),
+        17, "warning", "'## Procedure' read as '## Steps': name the section Steps",
+        ("## Steps\n", "## steps\n"),
     ),
     (
         "steps-not-numbered",
