@@ -50,6 +50,14 @@ def sample_index(tmp_path_factory, onnx_model) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def telecom_index(tmp_path_factory, onnx_model) -> Path:
+    """An index root built from tests/eval/telecom/articles: another industry, no aliases."""
+    root = tmp_path_factory.mktemp("telecom-index")
+    build_into(ROOT / "tests" / "eval" / "telecom" / "articles", root, onnx_model)
+    return root
+
+
 @pytest.fixture
 def articles_copy(tmp_path) -> Path:
     """A writable copy of tests/data/articles for tests that edit articles."""
