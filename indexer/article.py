@@ -693,8 +693,12 @@ def lint_articles(
                         Finding(display_path(path), key_lines.get(key, 2), "error", f"'{key}' names '{ref}', which is no article")
                     )
                 elif key == "policies" and type_of(ref) not in ("policy", None):
+                    # Read as meant: suggest lists it with the related articles instead.
                     result.findings.append(
-                        Finding(display_path(path), key_lines.get(key, 2), "error", f"'policies' names '{ref}', which is a {type_of(ref)}, not a policy")
+                        Finding(
+                            display_path(path), key_lines.get(key, 2), "warning",
+                            f"'policies' names '{ref}', which is a {type_of(ref)}, not a policy: it is shown as related",
+                        )
                     )
     result.findings.sort(key=lambda f: (f.path, f.line))
     return result

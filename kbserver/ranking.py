@@ -407,7 +407,9 @@ def suggestion_payload(
     article = ranked.article
     reason = why(view, ranked)
     policies = [view.get(pid) for pid in article.policies]
-    named = [p for p in policies if p is not None]
+    named = [p for p in policies if p is not None and p.type == "policy"]
+    # A procedure or product listed under `policies` (lint warns) is shown as related instead.
+    misfiled = [p.id for p in policies if p is not None and p.type != "policy"]
     named_ids = {p.id for p in named}
     # A policy the query itself points at strongly is attached too, even when not named.
     strong = [
@@ -432,7 +434,7 @@ def suggestion_payload(
         "follow_up": bullet_items(article.section("follow_up").markdown) if article.section("follow_up") else [],
         "related": [
             {"id": r.id, "title": r.title, "url": url_for_article(r.id)}
-            for r in (view.get(rid) for rid in article.related)
+            for r in (view.get(rid) for rid in dict.fromkeys([*article.related, *misfiled]))
             if r is not None
         ],
     }

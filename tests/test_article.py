@@ -351,7 +351,7 @@ RULES = [
     (
         "policies-names-a-non-policy",
         ("policies: [returns/returns-policy]", "policies: [products/gift-cards]"),
-        8, "error", "'policies' names 'products/gift-cards', which is a product, not a policy",
+        8, "warning", "'policies' names 'products/gift-cards', which is a product, not a policy: it is shown as related",
         ("policies: [returns/returns-policy]", "policies:\n  - returns/returns-policy"),
     ),
     (
@@ -617,13 +617,14 @@ def test_references_resolve_against_the_whole_tree_when_linting_one_file(tree):
     assert [a.id for a in result.articles] == ["returns/start-a-return"]
 
 
-def test_one_file_naming_a_non_policy_elsewhere_in_the_tree_is_an_error(tree):
+def test_one_file_naming_a_non_policy_elsewhere_in_the_tree_is_warned_about(tree):
     write(tree, "returns/start-a-return", edited("policies: [returns/returns-policy]", "policies: [products/gift-cards]"))
 
     result = lint_articles(tree / "returns" / "start-a-return.md", today=TODAY)
 
     assert [str(f) for f in result.findings] == [
-        f"{PROCEDURE_PATH}:8: error: 'policies' names 'products/gift-cards', which is a product, not a policy"
+        f"{PROCEDURE_PATH}:8: warning: 'policies' names 'products/gift-cards', which is a product, not a policy:"
+        " it is shown as related"
     ]
 
 

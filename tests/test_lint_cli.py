@@ -133,20 +133,21 @@ def test_one_file_resolves_references_against_the_whole_tree(tree):
 
 
 @pytest.mark.parametrize(
-    "line, message",
+    "line, severity, code, message",
     [
-        ("policies: [returns/no-such-policy]", "'policies' names 'returns/no-such-policy', which is no article"),
-        ("policies: [products/gift-cards]", "'policies' names 'products/gift-cards', which is a product, not a policy"),
+        ("policies: [returns/no-such-policy]", "error", 1, "'policies' names 'returns/no-such-policy', which is no article"),
+        ("policies: [products/gift-cards]", "warning", 0,
+         "'policies' names 'products/gift-cards', which is a product, not a policy: it is shown as related"),
     ],
     ids=["missing", "not-a-policy"],
 )
-def test_one_file_with_a_bad_reference_fails(tree, line, message):
+def test_one_file_references_are_checked_against_the_whole_tree(tree, line, severity, code, message):
     write(tree, "returns/start-a-return", PROCEDURE.replace("policies: [returns/returns-policy]", line))
 
     result = lint(PROCEDURE_PATH)
 
-    assert result.exit_code == 1
-    assert result.stdout.splitlines() == [f"{PROCEDURE_PATH}:8: error: {message}"]
+    assert result.exit_code == code
+    assert result.stdout.splitlines() == [f"{PROCEDURE_PATH}:8: {severity}: {message}"]
 
 
 def test_one_area_is_checked_against_the_whole_tree(tree):

@@ -10,6 +10,7 @@ import pytest
 from indexer.embedding import get_encoder, onnx_file
 from kbserver import ranking
 from kbserver.reader import open_snapshot
+from conftest import build_into
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +154,29 @@ def test_kb_serve_refuses_an_unknown_query_encoder_in_one_line(tmp_path, monkeyp
     result = CliRunner().invoke(main, ["serve", "--index", str(tmp_path)], env={"KB_NO_MATCH_THRESHOLD": "0,6"})
     assert result.exit_code != 0
     assert "KB_NO_MATCH_THRESHOLD must be a suggest score" in result.output and "Traceback" not in result.output
+
+
+def test_an_imported_articles_headings_and_misfiled_policies_reach_suggest(articles_copy, tmp_path, onnx_model):
+    """Another team's article: steps under `## Procedure`, `## Escalation path`, a product under
+    `policies`. Lint warns, the build publishes, and suggest shows each part where it belongs."""
+    path = articles_copy / "delivery" / "where-is-my-order.md"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("## Steps", "## Procedure").replace("## Escalation", "## Escalation path").replace(
+            "policies: [delivery/delivery-policy]", "policies: [delivery/delivery-policy, products/gift-cards]"),
+        encoding="utf-8",
+    )
+    report = build_into(articles_copy, tmp_path / "ix", onnx_model)
+    assert sorted(f.message.split(":")[0] for f in report.warnings) == [
+        "'## Procedure' read as '## Steps'", "'policies' names 'products/gift-cards', which is a product, not a policy"
+    ]
+    view = open_snapshot(tmp_path / "ix").view(allow_internal=True)
+    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_model))
+
+    top = ranking.suggest(view, embedder, "my parcel still hasn't come, where is it", url_for_article=str)["suggestions"][0]
+
+    assert top["article"]["id"] == "delivery/where-is-my-order"
+    assert len(top["steps"]) >= 5 and top["escalation"]
+    assert [p["id"] for p in top["policies"]][0] == "delivery/delivery-policy"
+    assert "products/gift-cards" not in [p["id"] for p in top["policies"]]
+    assert "products/gift-cards" in [r["id"] for r in top["related"]]
