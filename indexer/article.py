@@ -59,7 +59,8 @@ SECTION_SYNONYMS = {
 _HEADING_RE = re.compile(r"^##\s+(?P<name>.+?)\s*#*\s*$")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _STEP_RE = re.compile(r"^(?P<n>\d+)[.)]\s+(?P<text>.*)$")
-_NESTED_RE = re.compile(r"^\s{2,}(?:[-*+]|\d+[.)])\s+(?P<text>.*)$")
+# A nested item: indented by two or more spaces or a tab; bulleted, numbered or lettered ("a.").
+_NESTED_RE = re.compile(r"^(?:\s{2,}|\t)(?:[-*+]|\d+[.)]|[a-zA-Z][.)])\s+(?P<text>.*)$")
 _BULLET_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(?P<text>.*)$")
 _UNSAFE_TAG_RE = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style|svg|form|base|meta|link)\b", re.I)
 # A tag (which may span lines) but not a Markdown autolink such as <https://example.com/onsale=1>.
@@ -526,6 +527,7 @@ def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ..
     steps: list[tuple[int, list[str], list[str]]] = []
     all_ones = True  # every step so far written "1."
     after_blank = False
+    between: list[str] = []  # unindented lines after a step: a note on it if another step follows
     for offset, raw in enumerate(section.markdown.splitlines()):
         if not raw.strip():
             after_blank = True
@@ -539,6 +541,9 @@ def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ..
             # "1. 1. 1." is Markdown's lazy numbering (rendered 1, 2, 3): in order, by position.
             if n != expected and not all_ones:
                 p.error(first_line + offset, f"step numbered {n} where {expected} was expected: number steps in order")
+            if steps and between:
+                steps[-1][2].append(" ".join(between))
+            between = []
             steps.append((expected, [top.group("text").strip()], []))
         elif nested and steps:
             steps[-1][2].append(nested.group("text").strip())
@@ -548,7 +553,17 @@ def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ..
                 details[-1] += " " + raw.strip()  # a wrapped detail line continues that detail
             else:
                 (details if details else steps[-1][1]).append(raw.strip())
-        # Anything else after the list (a closing note) is kept in the section but is not a step.
+        elif steps and not after_blank and not between:
+            # Markdown's lazy continuation: an unindented line straight after an item continues it.
+            details = steps[-1][2]
+            if details:
+                details[-1] += " " + raw.strip()
+            else:
+                steps[-1][1].append(raw.strip())
+        elif steps:
+            # A note between two steps ("Note: ...") belongs to the step before it; anything
+            # after the last step (a closing note) is kept in the section but is not a step.
+            between.append(raw.strip())
         after_blank = False
     return tuple(Step(n=n, text=" ".join(text), details=tuple(details)) for n, text, details in steps)
 

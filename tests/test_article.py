@@ -243,6 +243,26 @@ def test_lazy_numbering_is_steps_in_order():
     assert article.steps == parse(PROCEDURE)[0].steps
 
 
+@pytest.mark.parametrize("written, steps", [
+    # Nested branches indented with a tab, or lettered, are details like bullets.
+    ("1. Check the order.\n\t- In store: use the card.\n2. Refund.\n", [("Check the order.", ("In store: use the card.",))]),
+    ("1. Check the order.\n   a. In store\n   b. Online\n2. Refund.\n", [("Check the order.", ("In store", "Online"))]),
+    # An unindented line straight after an item continues it (Markdown's lazy continuation).
+    ("1. Check the order\nand its date.\n2. Refund.\n", [("Check the order and its date.", ())]),
+    # A note between two steps belongs to the step before it; a closing note is no step.
+    ("1. Check the order.\n\nNote: never\nguess.\n\n2. Refund.\n\nThat is all.\n",
+     [("Check the order.", ("Note: never guess.",)), ("Refund.", ())]),
+])
+def test_steps_written_in_other_markdown_shapes_keep_every_word(written, steps):
+    article, findings = parse(PROCEDURE.replace(
+        "1. Find the order in Order Hub.\n    - No receipt: use the receipt-less process.\n2. Check the return window.\n"
+        "3. Create the return and send the label.\n", written))
+
+    assert findings == []
+    assert [(s.text, s.details) for s in article.steps][: len(steps)] == steps
+    assert len(article.steps) == 2
+
+
 def test_lazy_numbering_then_a_number_out_of_place_is_an_error():
     broken = PROCEDURE.replace("2. Check the return window.", "1. Check the return window.")
     _, findings = parse(broken.replace("3. Create the return", "5. Create the return"))
