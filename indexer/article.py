@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import html
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -251,7 +252,8 @@ def parse_text(
         p.error(1, "front matter is not closed: add a line '---' after it")
         return None, p.findings
 
-    meta, key_lines = _parse_front_matter("\n".join(lines[1:end]), p, first_line=2)
+    front = _read_plain_values_as_written(lines[1:end], p, first_line=2)
+    meta, key_lines = _parse_front_matter("\n".join(front), p, first_line=2)
     if meta is None:
         return None, p.findings
     body_first_line = end + 2  # 1-based line number of lines[end + 1]
@@ -294,6 +296,57 @@ def parse_text(
         steps=steps,
     )
     return article, p.findings
+
+
+# Values that are one line of plain text to their author but YAML syntax to YAML: a title
+# holding ": " (`title: Returns: how to start one` is a YAML error), " #" (the rest of
+# `Order #1 problems` would silently become a comment), or opening with a quote, bracket, `*`,
+# `&`, `%`, `@` or a backtick (`title: 'Lost' parcels`, `[Draft] Refund`).
+_TEXT_KEYS = ("title", "summary", "owner")
+_TOP_VALUE_RE = re.compile(rf"^(?P<key>{'|'.join(_TEXT_KEYS)}):[ \t]+(?P<value>\S.*?)\s*$")
+_ITEM_VALUE_RE = re.compile(r"^(?P<indent>[ \t]+)-[ \t]+(?P<value>\S.*?)\s*$")
+_LIST_KEY_RE = re.compile(rf"^(?P<key>{'|'.join(LIST_KEYS)}):\s*$")
+_RISKY_VALUE_RE = re.compile(r": |:$| #|^[\[\]{}*&%@`'\"]")
+
+
+def _misread_by_yaml(value: str) -> bool:
+    """Whether YAML reads `value`, the rest of a line, as anything but that text (pure-Python
+    loader, so the verdict is the same everywhere). A flow collection (`[a, b]`), an explicit
+    tag or an unclosed quote is YAML written on purpose: its findings come from the parser."""
+    if (value[0], value[-1]) in (("[", "]"), ("{", "}")) or (value[0] in "'\"" and value[0] not in value[1:]):
+        return False
+    try:
+        read = yaml.load(f"k: {value}", Loader=yaml.SafeLoader).get("k")
+    except RecursionError:
+        return False
+    except (yaml.YAMLError, AttributeError, ValueError, TypeError, KeyError):
+        return True
+    return not isinstance(read, str) or (value[0] not in "'\"" and read != value)
+
+
+def _read_plain_values_as_written(lines: list[str], p: _Parse, first_line: int) -> list[str]:
+    """Front matter lines with each one-line title, summary, owner or list item that YAML would
+    misread (see _RISKY_VALUE_RE) quoted as written, and a warning on its line."""
+    out = list(lines)
+    list_key = None
+    for i, line in enumerate(lines):
+        if line and not line[0].isspace():
+            heading = _LIST_KEY_RE.match(line)
+            list_key = heading.group("key") if heading else None
+        match = _TOP_VALUE_RE.match(line) or (_ITEM_VALUE_RE.match(line) if list_key else None)
+        if not match or not _RISKY_VALUE_RE.search(match.group("value")):
+            continue
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        indent = len(line) - len(line.lstrip())
+        if following.strip() and len(following) - len(following.lstrip()) > indent and not following.lstrip().startswith("-"):
+            continue  # a value continued on the next line: YAML's to read
+        value = match.group("value")
+        if not _misread_by_yaml(value):
+            continue
+        key = match.groupdict().get("key") or list_key
+        out[i] = line[: match.start("value")] + json.dumps(value, ensure_ascii=False)
+        p.warning(first_line + i, f"'{key}' value read as written: quote a value that holds ': ' or ' #' or starts with a quote or bracket")
+    return out
 
 
 def _parse_front_matter(source: str, p: _Parse, first_line: int) -> tuple[dict | None, dict[str, int]]:

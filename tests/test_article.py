@@ -295,9 +295,15 @@ def test_article_round_trips_through_a_dict():
 RULES = [
     (
         "yaml-syntax",
-        ("summary: Set up a return", "summary: Set up: a return"),
-        4, "error", "front matter is not valid YAML: mapping values are not allowed here",
+        ("audience: public", "audience: public: yes"),
+        7, "error", "front matter is not valid YAML: mapping values are not allowed here",
         ("summary: Set up a return for an unwanted item and send the customer a label.", 'summary: "Set up: a return."'),
+    ),
+    (
+        "text-value-yaml-would-misread",
+        ("summary: Set up a return", "summary: Set up: a return"),
+        4, "warning", "'summary' value read as written: quote a value that holds ': ' or ' #' or starts with a quote or bracket",
+        ("summary: Set up a return for an unwanted item and send the customer a label.", "summary: 'Set up: a return.'"),
     ),
     (
         "yaml-unclosed-quote",
