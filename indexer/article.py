@@ -252,7 +252,7 @@ def parse_text(
         p.error(1, "front matter is not closed: add a line '---' after it")
         return None, p.findings
 
-    front = _read_plain_values_as_written(lines[1:end], p, first_line=2)
+    front = _read_plain_values_as_written(_tabs_as_spaces(lines[1:end], p, first_line=2), p, first_line=2)
     meta, key_lines = _parse_front_matter("\n".join(front), p, first_line=2)
     if meta is None:
         return None, p.findings
@@ -299,14 +299,26 @@ def parse_text(
 
 
 # Values that are one line of plain text to their author but YAML syntax to YAML: a title
-# holding ": " (`title: Returns: how to start one` is a YAML error), " #" (the rest of
-# `Order #1 problems` would silently become a comment), or opening with a quote, bracket, `*`,
+# holding ": " (`title: Returns: how to start one` is a YAML error), " #" before a word (the
+# rest of `Order #1 problems` would silently become a comment; "Team # EMEA" is one), or opening with a quote, bracket, `*`,
 # `&`, `%`, `@` or a backtick (`title: 'Lost' parcels`, `[Draft] Refund`).
 _TEXT_KEYS = ("title", "summary", "owner")
 _TOP_VALUE_RE = re.compile(rf"^(?P<key>{'|'.join(_TEXT_KEYS)}):[ \t]+(?P<value>\S.*?)\s*$")
 _ITEM_VALUE_RE = re.compile(r"^(?P<indent>[ \t]+)-[ \t]+(?P<value>\S.*?)\s*$")
 _LIST_KEY_RE = re.compile(rf"^(?P<key>{'|'.join(LIST_KEYS)}):\s*$")
-_RISKY_VALUE_RE = re.compile(r": |:$| #|^[\[\]{}*&%@`'\"]")
+_RISKY_VALUE_RE = re.compile(r": |:$| #(?=\S)|^[\[\]{}*&%@`'\"]")  # " # note" is a comment
+
+
+def _tabs_as_spaces(lines: list[str], p: _Parse, first_line: int) -> list[str]:
+    """Front matter indented with tabs (YAML allows only spaces) indented with two spaces a tab."""
+    out = []
+    for i, line in enumerate(lines):
+        indent = len(line) - len(line.lstrip(" \t"))
+        if "\t" in line[:indent]:
+            line = line[:indent].replace("\t", "  ") + line[indent:]
+            p.warning(first_line + i, "front matter indented with a tab, read as spaces: YAML allows only spaces")
+        out.append(line)
+    return out
 
 
 def _misread_by_yaml(value: str) -> bool:

@@ -234,6 +234,38 @@ def test_a_list_key_written_as_one_string_is_read_as_a_list(key, written, read):
     assert [f.severity for f in findings] == ["warning"]
 
 
+@pytest.mark.parametrize("written, key, read", [
+    ("title: Returns: how to start one", "title", "Returns: how to start one"),  # a YAML error
+    ("title: Order #1 problems", "title", "Order #1 problems"),  # YAML would keep "Order"
+    ("title: 'Lost' parcels and what to do", "title", "'Lost' parcels and what to do"),
+    ("title: [Draft] Start a return", "title", "[Draft] Start a return"),
+    ("owner: Returns team #2", "owner", "Returns team #2"),
+    ("aliases:\n  - my parcel: where is it", "aliases", ("my parcel: where is it",)),
+])
+def test_a_line_yaml_would_misread_is_read_as_written(written, key, read):
+    line = next(line for line in PROCEDURE.splitlines() if line.startswith(f"{key}:"))
+    text = PROCEDURE.replace("aliases:\n  - send something back", "aliases: [send something back]")
+    article, findings = parse(text.replace(line if key != "aliases" else "aliases: [send something back]", written))
+
+    assert getattr(article, key) == read
+    assert [f.message for f in findings] == [
+        f"'{key}' value read as written: quote a value that holds ': ' or ' #' or starts with a quote or bracket"
+    ]
+
+
+def test_a_comment_after_a_value_is_still_a_comment():
+    article, findings = parse(PROCEDURE.replace("owner: Returns team", "owner: Returns team # EMEA"))
+
+    assert (article.owner, findings) == ("Returns team", [])
+
+
+def test_front_matter_indented_with_tabs_is_read_as_spaces():
+    article, findings = parse(PROCEDURE.replace("  - send something back", "\t- send something back"))
+
+    assert article.aliases == ("send something back",)
+    assert [(f.line, f.severity) for f in findings] == [(13, "warning")]
+
+
 def test_lazy_numbering_is_steps_in_order():
     lazy = PROCEDURE.replace("2. Check the return window.", "1. Check the return window.").replace(
         "3. Create the return", "1. Create the return")
