@@ -57,8 +57,11 @@ SECTION_SYNONYMS = {
     "follow_up": ("followup", "follow_ups", "follow_up_actions", "follow_up_checklist", "after_the_contact", "after_the_call"),
 }
 
-_HEADING_RE = re.compile(r"^##\s+(?P<name>.+?)\s*#*\s*$")
+_HEADING_RE = re.compile(r"^##[ \t]+(?P<name>\S.*)")  # closing #s are cut in code: `.+?\s*#*\s*$` is quadratic
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
+# A line that starts a Markdown block of its own (a bullet, heading, quote, fence, table row),
+# never the lazy continuation of a list item.
+_BLOCK_START_RE = re.compile(r"^(?:[-*+][ \t]|#|>|\||```|~~~)")
 _STEP_RE = re.compile(r"^(?P<n>\d+)[.)]\s+(?P<text>.*)$")
 # A nested item: indented by two or more spaces or a tab; bulleted, numbered or lettered ("a.").
 _NESTED_RE = re.compile(r"^(?:\s{2,}|\t)(?:[-*+]|\d+[.)]|[a-zA-Z][.)])\s+(?P<text>.*)$")
@@ -261,7 +264,7 @@ def parse_text(
 
     _check_front_matter(meta, key_lines, p, today)
     intro, sections = _split_sections(body_lines, body_first_line)
-    sections = _recognise_synonyms(sections, p)
+    sections = _recognise_synonyms(sections, p, is_procedure=meta.get("type") == "procedure")
     _check_unsafe_markup(body_lines, body_first_line, p)
 
     steps: tuple[Step, ...] = ()
@@ -300,32 +303,60 @@ def parse_text(
 
 # Values that are one line of plain text to their author but YAML syntax to YAML: a title
 # holding ": " (`title: Returns: how to start one` is a YAML error), " #" before a word (the
-# rest of `Order #1 problems` would silently become a comment; "Team # EMEA" is one), or opening with a quote, bracket, `*`,
-# `&`, `%`, `@` or a backtick (`title: 'Lost' parcels`, `[Draft] Refund`).
+# rest of `Order #1 problems` would silently become a comment; "Team  # EMEA" is one), or
+# opening with a quote, bracket, `*`, `&`, `%`, `@` or a backtick (`title: 'Lost' parcels`,
+# `[Draft] Refund`). (Patterns end in `\S.*`, never `.*?\s*$`: that is quadratic in a run of spaces.)
 _TEXT_KEYS = ("title", "summary", "owner")
-_TOP_VALUE_RE = re.compile(rf"^(?P<key>{'|'.join(_TEXT_KEYS)}):[ \t]+(?P<value>\S.*?)\s*$")
-_ITEM_VALUE_RE = re.compile(r"^(?P<indent>[ \t]+)-[ \t]+(?P<value>\S.*?)\s*$")
-_LIST_KEY_RE = re.compile(rf"^(?P<key>{'|'.join(LIST_KEYS)}):\s*$")
-_RISKY_VALUE_RE = re.compile(r": |:$| #(?=\S)|^[\[\]{}*&%@`'\"]")  # " # note" is a comment
+_TOP_VALUE_RE = re.compile(rf"^(?P<key>{'|'.join(_TEXT_KEYS)}):[ \t]+(?P<value>\S.*)")
+_ITEM_VALUE_RE = re.compile(r"^(?P<indent>[ \t]*)-[ \t]+(?P<value>\S.*)")
+_LIST_KEY_RE = re.compile(rf"^(?P<key>{'|'.join(LIST_KEYS)}):[ \t]*(?:#.*)?$")
+_KEY_LINE_RE = re.compile(r"^[ \t]*(?:-[ \t]|[\w-]+:(?:\s|$)|---|\.\.\.)")
+_COMMENT_RE = re.compile(r"[ \t]#(?:[ \t]|$)")  # YAML's comment: '#' after a space, before a space or the end
+_YAML_ALIAS_RE = re.compile(r"\*[^\s\[\]{},]+")  # `summary: *title`, an alias of an anchor
+_RISKY_VALUE_RE = re.compile(r": |:$| #|^[\[\]{}*&%@`'\"]")
 
 
 def _tabs_as_spaces(lines: list[str], p: _Parse, first_line: int) -> list[str]:
-    """Front matter indented with tabs (YAML allows only spaces) indented with two spaces a tab."""
+    """Key and list-item lines indented with tabs (YAML allows only spaces) indented with two
+    spaces a tab; a block scalar's own text keeps its tabs."""
     out = []
     for i, line in enumerate(lines):
         indent = len(line) - len(line.lstrip(" \t"))
-        if "\t" in line[:indent]:
+        if "\t" in line[:indent] and _KEY_LINE_RE.match(line):
             line = line[:indent].replace("\t", "  ") + line[indent:]
             p.warning(first_line + i, "front matter indented with a tab, read as spaces: YAML allows only spaces")
         out.append(line)
     return out
 
 
+def _closes(value: str) -> bool:
+    """Whether a value opening with a quote closes it on its line (YAML's '' and \\" escapes)."""
+    quote, i = value[0], 1
+    while i < len(value):
+        if quote == '"' and value[i] == "\\":
+            i += 2
+            continue
+        if value[i] == quote:
+            if quote == "'" and value[i + 1 : i + 2] == "'":
+                i += 2
+                continue
+            return True
+        i += 1
+    return False
+
+
 def _misread_by_yaml(value: str) -> bool:
-    """Whether YAML reads `value`, the rest of a line, as anything but that text (pure-Python
-    loader, so the verdict is the same everywhere). A flow collection (`[a, b]`), an explicit
-    tag or an unclosed quote is YAML written on purpose: its findings come from the parser."""
-    if (value[0], value[-1]) in (("[", "]"), ("{", "}")) or (value[0] in "'\"" and value[0] not in value[1:]):
+    """Whether YAML reads `value`, one line's text, as anything but that text (pure-Python
+    loader, so the verdict is the same everywhere). A flow collection (`[a, b]`), anchors and
+    aliases YAML can read, an unclosed quote and control characters are left to the parser:
+    they are YAML written on purpose, or its findings are the right ones."""
+    if value[0] in "[{" and (value.count(value[0]) > 1 or value[-1] in "]}"):
+        return False
+    if value[0] in "'\"" and not _closes(value):
+        return False
+    if _YAML_ALIAS_RE.fullmatch(value):
+        return False
+    if not value.isprintable():
         return False
     try:
         read = yaml.load(f"k: {value}", Loader=yaml.SafeLoader).get("k")
@@ -333,30 +364,36 @@ def _misread_by_yaml(value: str) -> bool:
         return False
     except (yaml.YAMLError, AttributeError, ValueError, TypeError, KeyError):
         return True
-    return not isinstance(read, str) or (value[0] not in "'\"" and read != value)
+    if value[0] in "'\"&*":
+        return not isinstance(read, str)  # quoted properly, or an anchor or alias YAML resolved
+    return not isinstance(read, str) or read != value
 
 
 def _read_plain_values_as_written(lines: list[str], p: _Parse, first_line: int) -> list[str]:
     """Front matter lines with each one-line title, summary, owner or list item that YAML would
-    misread (see _RISKY_VALUE_RE) quoted as written, and a warning on its line."""
+    misread (see _RISKY_VALUE_RE) quoted as written, its comment kept, and a warning on its line."""
     out = list(lines)
     list_key = None
     for i, line in enumerate(lines):
-        if line and not line[0].isspace():
+        if line and not line[0].isspace() and not line.startswith("-"):
             heading = _LIST_KEY_RE.match(line)
             list_key = heading.group("key") if heading else None
         match = _TOP_VALUE_RE.match(line) or (_ITEM_VALUE_RE.match(line) if list_key else None)
-        if not match or not _RISKY_VALUE_RE.search(match.group("value")):
+        if not match:
+            continue
+        value, comment = match.group("value").rstrip(), ""
+        found = _COMMENT_RE.search(value)
+        if found and value[0] not in "'\"":
+            value, comment = value[: found.start()].rstrip(), value[found.start() :].strip()
+        if not value or not _RISKY_VALUE_RE.search(value):
             continue
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        indent = len(line) - len(line.lstrip())
-        if following.strip() and len(following) - len(following.lstrip()) > indent and not following.lstrip().startswith("-"):
+        if following.strip() and not _KEY_LINE_RE.match(following):
             continue  # a value continued on the next line: YAML's to read
-        value = match.group("value")
         if not _misread_by_yaml(value):
             continue
         key = match.groupdict().get("key") or list_key
-        out[i] = line[: match.start("value")] + json.dumps(value, ensure_ascii=False)
+        out[i] = line[: match.start("value")] + json.dumps(value, ensure_ascii=False) + (f"  {comment}" if comment else "")
         p.warning(first_line + i, f"'{key}' value read as written: quote a value that holds ': ' or ' #' or starts with a quote or bracket")
     return out
 
@@ -546,6 +583,15 @@ def _iso(value: Any) -> str | None:
     return parsed.isoformat() if parsed else None
 
 
+def _heading_name(text: str) -> str:
+    """A heading's text without an ATX closing sequence: `Rules ##` -> `Rules`, `C#` stays."""
+    name = text.rstrip()
+    bare = name.rstrip("#")
+    if bare != name and bare[-1:] in (" ", "\t") and bare.strip():
+        return bare.rstrip()
+    return name
+
+
 def _split_sections(body: list[str], first_line: int) -> tuple[str, list[Section]]:
     """Split the body on `##` headings (ignoring fenced code) into an intro and sections."""
     intro: list[str] = []
@@ -556,7 +602,7 @@ def _split_sections(body: list[str], first_line: int) -> tuple[str, list[Section
             in_fence = not in_fence
         match = None if in_fence else _HEADING_RE.match(line)
         if match:
-            sections.append((match.group("name"), first_line + offset, []))
+            sections.append((_heading_name(match.group("name")), first_line + offset, []))
         elif sections:
             sections[-1][2].append(line)
         else:
@@ -567,11 +613,12 @@ def _split_sections(body: list[str], first_line: int) -> tuple[str, list[Section
     ]
 
 
-def _recognise_synonyms(sections: list[Section], p: _Parse) -> list[Section]:
-    """`sections` with the first heading that names a missing conventional section keyed as it."""
+def _recognise_synonyms(sections: list[Section], p: _Parse, *, is_procedure: bool) -> list[Section]:
+    """`sections` with the first heading that names a missing conventional section keyed as it
+    (steps only in a procedure: a policy's `## Instructions` is just a section)."""
     present = {s.key for s in sections}
     for key, synonyms in SECTION_SYNONYMS.items():
-        if key in present:
+        if key in present or (key == "steps" and not is_procedure):
             continue
         i = next((i for i, s in enumerate(sections) if s.key in synonyms), None)
         if i is None:
@@ -611,14 +658,20 @@ def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ..
             between = []
             steps.append((expected, [top.group("text").strip()], []))
         elif nested and steps:
+            if between:  # a note written before this detail comes before it
+                steps[-1][2].append(" ".join(between))
+                between = []
             steps[-1][2].append(nested.group("text").strip())
         elif steps and raw[0].isspace():
+            if between:
+                steps[-1][2].append(" ".join(between))
+                between = []
             details = steps[-1][2]
             if details and not after_blank:
                 details[-1] += " " + raw.strip()  # a wrapped detail line continues that detail
             else:
                 (details if details else steps[-1][1]).append(raw.strip())
-        elif steps and not after_blank and not between:
+        elif steps and not after_blank and not between and not _BLOCK_START_RE.match(raw):
             # Markdown's lazy continuation: an unindented line straight after an item continues it.
             details = steps[-1][2]
             if details:

@@ -134,6 +134,7 @@ def suggest():
 
 def article_payload(view, article) -> dict[str, Any]:
     rendered = view.rendered(article.id)
+    policies, related = ranking.policies_and_related(view, article)
     return {
         "article": {
             **ranking.article_ref(article, article_url),
@@ -149,10 +150,8 @@ def article_payload(view, article) -> dict[str, Any]:
             for s in article.sections
         ],
         "steps": [{"n": s.n, "text": s.text, "details": list(s.details)} for s in article.steps],
-        "policies": [ranking.policy_payload(p, article_url) for p in map(view.get, article.policies) if p],
-        "related": [
-            {"id": r.id, "title": r.title, "url": article_url(r.id)} for r in map(view.get, article.related) if r
-        ],
+        "policies": [ranking.policy_payload(p, article_url) for p in policies],
+        "related": [{"id": r.id, "title": r.title, "url": article_url(r.id)} for r in related],
     }
 
 

@@ -378,6 +378,15 @@ def section_text(article: Article, key: str) -> str | None:
     return section.markdown.strip() if section else None
 
 
+def policies_and_related(view: AudienceView, article: Article) -> tuple[list[Article], list[Article]]:
+    """The policies an article names and its related articles, as this audience may see them.
+    A procedure or product named under `policies` (lint warns) is counted as related."""
+    named = [a for a in map(view.get, article.policies) if a is not None]
+    misfiled = [a.id for a in named if a.type != "policy"]
+    related = [a for a in map(view.get, dict.fromkeys([*article.related, *misfiled])) if a is not None]
+    return [a for a in named if a.type == "policy"], related
+
+
 def policy_payload(policy: Article, url_for_article: Callable[[str], str]) -> dict[str, Any]:
     return {
         **article_ref(policy, url_for_article),
@@ -406,10 +415,7 @@ def suggestion_payload(
     """Everything an agent needs to act on one suggested article."""
     article = ranked.article
     reason = why(view, ranked)
-    policies = [view.get(pid) for pid in article.policies]
-    named = [p for p in policies if p is not None and p.type == "policy"]
-    # A procedure or product listed under `policies` (lint warns) is shown as related instead.
-    misfiled = [p.id for p in policies if p is not None and p.type != "policy"]
+    named, related = policies_and_related(view, article)
     named_ids = {p.id for p in named}
     # A policy the query itself points at strongly is attached too, even when not named.
     strong = [
@@ -432,11 +438,7 @@ def suggestion_payload(
         "what_you_can_offer": section_text(article, "what_you_can_offer"),
         "escalation": section_text(article, "escalation"),
         "follow_up": bullet_items(article.section("follow_up").markdown) if article.section("follow_up") else [],
-        "related": [
-            {"id": r.id, "title": r.title, "url": url_for_article(r.id)}
-            for r in (view.get(rid) for rid in dict.fromkeys([*article.related, *misfiled]))
-            if r is not None
-        ],
+        "related": [{"id": r.id, "title": r.title, "url": url_for_article(r.id)} for r in related],
     }
     if article.type != "procedure":
         payload["sections"] = [

@@ -18,6 +18,7 @@ from indexer.article import (
 )
 
 from article_samples import POLICY, PROCEDURE, PROCEDURE_PATH, PRODUCT, write, write_tree
+from conftest import finishes_within
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 6, 1)
@@ -257,6 +258,55 @@ def test_a_comment_after_a_value_is_still_a_comment():
     article, findings = parse(PROCEDURE.replace("owner: Returns team", "owner: Returns team # EMEA"))
 
     assert (article.owner, findings) == ("Returns team", [])
+
+
+@pytest.mark.parametrize("written, key, read", [
+    ("summary: 'Don''t refund\nit yet'", "summary", "Don't refund it yet"),  # a quoted value continued
+    ('summary: "Returns: \\"a\\" and\nmore"', "summary", 'Returns: "a" and more'),
+    ("title: Start a return  # TODO: rename", "title", "Start a return"),  # a comment, colon or not
+    ("title: &t Start a return\nsummary: *t", "summary", "Start a return"),  # an anchor and its alias
+])
+def test_yaml_written_on_purpose_keeps_its_meaning(written, key, read):
+    line = next(line for line in PROCEDURE.splitlines() if line.startswith(f"{written.split(':')[0]}:"))
+    text = PROCEDURE.replace(line, written)
+    if key == "summary" and "*t" in written:
+        text = text.replace("\nsummary: Set up a return for an unwanted item and send the customer a label.", "", 1)
+    article, findings = parse(text)
+
+    assert (getattr(article, key), findings) == (read, [])
+
+
+def test_a_misread_value_keeps_its_comment():
+    article, findings = parse(PROCEDURE.replace("title: Start a return", "title: Returns: start one  # short"))
+
+    assert article.title == "Returns: start one"
+    assert [f.severity for f in findings] == ["warning"]
+
+
+def test_only_a_procedure_reads_another_heading_as_its_steps():
+    policy = POLICY + "\n## Instructions\n1. Ask.\n2. Check.\n\nThen, later:\n\n1. Log it.\n"
+    article, findings = parse(policy)
+
+    assert findings == [] and article.steps == ()
+    assert article.sections[-1].key == "instructions"
+
+
+def test_a_headings_closing_hashes_are_not_its_name():
+    article, _ = parse(PROCEDURE + "\n## What you can offer ##\n- An exchange.\n\n## C#\n- A note.\n")
+
+    assert [s.name for s in article.sections][-2:] == ["What you can offer", "C#"]
+    assert article.section("what_you_can_offer") is not None
+
+
+@pytest.mark.parametrize("edit", [
+    ("title: Start a return", "title: a" + " " * 100_000 + "b"),
+    ("  - send something back", "  - a" + " " * 50_000 + "b: c"),
+    ("## Exceptions", "## a" + " " * 50_000 + "b"),
+])
+def test_long_runs_of_spaces_cannot_make_lint_hang(edit):
+    with finishes_within(5):
+        article, _ = parse(PROCEDURE.replace(*edit))
+    assert article is not None
 
 
 def test_front_matter_indented_with_tabs_is_read_as_spaces():

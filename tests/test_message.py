@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import finishes_within
+
 from kbserver.message import asks_for_facts, clean_query, content_sentences, strip_email_cruft
 
 REPLY = """I still haven't had my refund for the boots, it's been two weeks.
@@ -194,3 +196,22 @@ def test_problems_and_tasks_do_not_ask_for_facts(message):
 )
 def test_placeholders_handles_and_hashtags_are_read_as_the_values_they_stand_for(message, expected):
     assert clean_query(message) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "1-" * 30000,  # a reference pattern's look-ahead rescanned the run from every position
+    "XX-" * 30000,  # so did the email pattern from every word boundary
+    "A1-" * 20000, "hi " * 30000, "\n" * 60000, "order no: " * 6000, "{{" * 30000, "[A" * 30000, " #" * 30000,
+])
+def test_no_message_under_the_size_limit_makes_cleaning_hang(text):
+    with finishes_within(5):
+        assert isinstance(clean_query(text), str)
+
+
+@pytest.mark.parametrize("message", [
+    "[REFUND REQUEST] still waiting for my money",  # a subject tag says what the message is about
+    "[DAMAGED] sofa arrived broken",
+    "my account number [redacted] is locked",  # lower case: the customer's own words
+])
+def test_bracketed_words_that_are_no_placeholder_stay(message):
+    assert clean_query(message) == message

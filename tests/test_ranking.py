@@ -180,3 +180,6 @@ def test_an_imported_articles_headings_and_misfiled_policies_reach_suggest(artic
     assert [p["id"] for p in top["policies"]][0] == "delivery/delivery-policy"
     assert "products/gift-cards" not in [p["id"] for p in top["policies"]]
     assert "products/gift-cards" in [r["id"] for r in top["related"]]
+    # The article API and page take both lists from the same function.
+    policies, related = ranking.policies_and_related(view, view.get("delivery/where-is-my-order"))
+    assert ([p.id for p in policies], [r.id for r in related]) == (["delivery/delivery-policy"], ["products/gift-cards"])
