@@ -86,7 +86,9 @@ _ACCOUNT_WORDS = r"account|acct|a/c|customer|member(?:ship)?"
 _ORDER_WORDS = r"order|ref(?:erence)?|invoice|booking|ticket|tracking|parcel|consignment|return|rma"
 
 RULES: tuple[Rule, ...] = (
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), lambda m: "<email>"),
+    # Starting only where a run of address characters starts keeps the scan linear: a start
+    # at every position of a long run without "@" was quadratic (0.3 s on 8,000 characters).
+    (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), lambda m: "<email>"),
     (re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"), _iban),
     # International numbers first: "+44 ..." or "0044 ..." would otherwise look like a card.
     # Groups after the first have 2+ digits, so "+44 7700 900123 2 jackets" keeps its "2".
