@@ -308,7 +308,7 @@ def parse_text(
 # `[Draft] Refund`). (Patterns end in `\S.*`, never `.*?\s*$`: that is quadratic in a run of spaces.)
 _TEXT_KEYS = ("title", "summary", "owner")
 _TOP_VALUE_RE = re.compile(rf"^(?P<key>{'|'.join(_TEXT_KEYS)}):[ \t]+(?P<value>\S.*)")
-_ITEM_VALUE_RE = re.compile(r"^(?P<indent>[ \t]*)-[ \t]+(?P<value>\S.*)")
+_ITEM_VALUE_RE = re.compile(r"^[ \t]*-[ \t]+(?P<value>\S.*)")
 _LIST_KEY_RE = re.compile(rf"^(?P<key>{'|'.join(LIST_KEYS)}):[ \t]*(?:#.*)?$")
 _KEY_LINE_RE = re.compile(r"^[ \t]*(?:-[ \t]|[\w-]+:(?:\s|$)|---|\.\.\.)")
 _COMMENT_RE = re.compile(r"[ \t]#(?:[ \t]|$)")  # YAML's comment: '#' after a space, before a space or the end
@@ -640,6 +640,13 @@ def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ..
     all_ones = True  # every step so far written "1."
     after_blank = False
     between: list[str] = []  # unindented lines after a step: a note on it if another step follows
+
+    def note_between() -> None:
+        """The note written since the last step, as that step's next detail."""
+        if steps and between:
+            steps[-1][2].append(" ".join(between))
+        between.clear()
+
     for offset, raw in enumerate(section.markdown.splitlines()):
         if not raw.strip():
             after_blank = True
@@ -653,19 +660,13 @@ def _parse_steps(section: Section, p: _Parse, first_line: int) -> tuple[Step, ..
             # "1. 1. 1." is Markdown's lazy numbering (rendered 1, 2, 3): in order, by position.
             if n != expected and not all_ones:
                 p.error(first_line + offset, f"step numbered {n} where {expected} was expected: number steps in order")
-            if steps and between:
-                steps[-1][2].append(" ".join(between))
-            between = []
+            note_between()
             steps.append((expected, [top.group("text").strip()], []))
         elif nested and steps:
-            if between:  # a note written before this detail comes before it
-                steps[-1][2].append(" ".join(between))
-                between = []
+            note_between()  # a note written before this detail comes before it
             steps[-1][2].append(nested.group("text").strip())
         elif steps and raw[0].isspace():
-            if between:
-                steps[-1][2].append(" ".join(between))
-                between = []
+            note_between()
             details = steps[-1][2]
             if details and not after_blank:
                 details[-1] += " " + raw.strip()  # a wrapped detail line continues that detail
