@@ -80,6 +80,9 @@ class ModeReport:
     offtopic_flagged: float = 0.0
     false_flags: float = 0.0
     misses: list[dict[str, Any]] = field(default_factory=list)
+    # Per case, in file order: the 0-based rank of its first relevant article (-1: not in the top
+    # 10; None: an off-topic case) and whether it was flagged no-match. Paired comparisons use these.
+    outcomes: list[tuple[int | None, bool]] = field(default_factory=list)
 
     def as_dict(self, worst: int = 10) -> dict[str, Any]:
         return {
@@ -114,6 +117,7 @@ def evaluate(
         ids = [r.article.id for r in ranked[:10]]
         flagged = not ranking.is_confident(ranked, params, mode)
         if not case.relevant:
+            report.outcomes.append((None, flagged))
             report.offtopic += 1
             flagged_off += flagged
             if not flagged:
@@ -125,6 +129,7 @@ def evaluate(
         relevant = set(case.relevant)
         positions = [i for i, aid in enumerate(ids) if aid in relevant]
         first = positions[0] if positions else None
+        report.outcomes.append((-1 if first is None else first, flagged))
         hits1 += first == 0
         hits3 += first is not None and first < 3
         rr += 1.0 / (first + 1) if first is not None else 0.0
