@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
@@ -47,7 +48,6 @@ SENTENCE_WEIGHT = 0.9
 PROCEDURE_PRIOR = 0.06
 PRODUCT_PENALTY = 0.03
 QUESTION_PROCEDURE_PRIOR = -0.04  # a question about a rule or a product (asks_for_facts): the procedure gives way
-QUESTION_PRODUCT_PENALTY = 0.0
 NO_MATCH_THRESHOLD = 0.5835  # suggest; search modes score on other scales:
 SEARCH_NO_MATCH_THRESHOLDS = {"hybrid": 0.53, "semantic": 0.365}
 # An article without aliases scores about this much lower for an equally good match: its alias
@@ -64,11 +64,45 @@ EXAMPLE_K = 3
 
 @dataclass(frozen=True)
 class Ranked:
+    """One article's place in a ranking, with every part of its score (`kb eval --explain`).
+
+    score = semantic + keyword_part + prior, where semantic is the article-text evidence
+    (the weighted mean of alias, overview, section and top3) lifted by `learned` when the
+    build has learned examples. A part a mode does not use is 0.
+    """
+
     article: Article
     score: float  # fused score used for ordering
     semantic: float
-    keyword: float
+    keyword: float  # raw BM25F of the best chunk
     best_row: int  # the chunk that matched best (for "why", section and snippet)
+    alias: float = 0.0
+    overview: float = 0.0
+    section: float = 0.0
+    top3: float = 0.0
+    text: float = 0.0  # semantic evidence of the article's own text, before learned examples
+    learned: float = 0.0
+    keyword_part: float = 0.0  # what the keyword side added to the score
+    prior: float = 0.0  # the type prior (suggest only)
+
+    def parts(self) -> dict[str, float]:
+        names = ("score", "semantic", "text", "alias", "overview", "section", "top3", "learned",
+                 "keyword", "keyword_part", "prior")
+        return {n: round(float(getattr(self, n)), 4) for n in names}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Per-article semantic evidence arrays for one query (see the module docstring)."""
+
+    alias: np.ndarray
+    overview: np.ndarray
+    section: np.ndarray
+    top3: np.ndarray
+    text: np.ndarray
+    learned: np.ndarray | None
+    semantic: np.ndarray
+    best_row: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -79,14 +113,14 @@ class RankParams:
     procedure_prior: float = PROCEDURE_PRIOR
     product_penalty: float = PRODUCT_PENALTY
     question_procedure_prior: float = QUESTION_PROCEDURE_PRIOR
-    question_product_penalty: float = QUESTION_PRODUCT_PENALTY
     no_match_threshold: float = NO_MATCH_THRESHOLD
     use_examples: bool = True
     example_weight: float = EXAMPLE_WEIGHT
     example_k: int = EXAMPLE_K
-    example_lift_only: bool = True
-    example_mode: str = "topk"  # "topk" (mean of the k best), "max", or "knn" (votes of the k nearest)
     aliasless_offset: float = ALIASLESS_OFFSET
+    # Experiments (benchmarks/suite_sweep.py); None keeps the formula above.
+    aliasless_weights: tuple[float, float, float, float] | None = None  # best chunk, overview, section, top3
+    keyword_half_scale: float | None = None  # half-saturation = scale x this KB's typical title match
     fix_typos: bool = True  # correct misspelt article words before ranking (docs/quality.md, row 23)
 
 
@@ -139,6 +173,38 @@ class QueryEmbedder:
         return self._encoder.encode(list(texts)).astype(np.float32, copy=False)
 
 
+@dataclass(frozen=True)
+class KBStats:
+    """Facts about one build that ranking adapts to, computed once per snapshot."""
+
+    has_alias: np.ndarray  # per article
+    title_match: float  # median BM25F score of an article's title against its own best chunk
+
+
+_STATS: "weakref.WeakKeyDictionary[Any, KBStats]" = weakref.WeakKeyDictionary()
+_STATS_LOCK = threading.Lock()
+
+
+def kb_stats(view: AudienceView) -> KBStats:
+    snap = view.snapshot
+    with _STATS_LOCK:
+        stats = _STATS.get(snap)
+    if stats is not None:
+        return stats
+    has_alias = np.maximum.reduceat(snap.is_alias.astype(np.int8), snap.group_starts) > 0
+    n = len(snap.article_ids)
+    step = max(1, n // 200)  # a sample is enough for a median; 5,000 articles cost 200 lookups
+    matches = []
+    for a in range(0, n, step):
+        scores = view.keyword_scores(view.analyse(snap.articles[snap.article_ids[a]].title))
+        lo, hi = snap.group_starts[a], snap.group_ends[a]
+        matches.append(float(scores[lo:hi].max()) if hi > lo else 0.0)
+    stats = KBStats(has_alias=has_alias, title_match=float(np.median(matches)) if matches else 1.0)
+    with _STATS_LOCK:
+        _STATS[snap] = stats
+    return stats
+
+
 def _group_max(view: AudienceView, scores: np.ndarray, where: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """Per article: the best score among its chunks selected by `where` (fallback if none)."""
     masked = np.where(where, scores, -np.inf)
@@ -155,8 +221,8 @@ def _candidate_rows(snap, articles: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _semantic(
-    view: AudienceView, embedder: QueryEmbedder, cleaned: str, params: RankParams
-) -> tuple[np.ndarray, np.ndarray]:
+    view: AudienceView, embedder: QueryEmbedder, cleaned: str, params: RankParams, leave_out: int | None = None
+) -> Evidence:
     """Per-article semantic evidence (see the module docstring) and each article's best chunk row.
 
     Two stages. The whole message is compared with every chunk (one pass over the matrix)
@@ -198,39 +264,43 @@ def _semantic(
         top_sum[has] += ranked_scores[starts[has] + j]
     top3[shortlist] = top_sum / counts
     best_row[shortlist] = rows[order[starts]]
-    semantic = (alias + overview + section + top3) / 4.0
+    text = (alias + overview + section + top3) / 4.0
+    if params.aliasless_weights is not None:
+        w = np.asarray(params.aliasless_weights, dtype=np.float32)
+        best = np.maximum(overview, section)
+        own = (w[0] * best + w[1] * overview + w[2] * section + w[3] * top3) / w.sum()
+        text = np.where(kb_stats(view).has_alias, text, own).astype(np.float32)
+    semantic, learned = text, None
     if params.use_examples and len(snap.examples):
-        learned = _example_evidence(snap, vectors, params)
+        learned = _example_evidence(snap, vectors, params, leave_out)
         # Examples can lift an article whose customers' words match better than its own text,
         # never sink one: an article with few or no examples keeps its text's score.
-        blended = (1 - params.example_weight) * semantic + params.example_weight * learned
-        semantic = np.maximum(semantic, blended) if params.example_lift_only else blended
-    return semantic, best_row
+        blended = (1 - params.example_weight) * text + params.example_weight * learned
+        semantic = np.maximum(text, blended)
+    return Evidence(alias, overview, section, top3, text, learned, semantic, best_row)
 
 
-def _example_evidence(snap, vectors: np.ndarray, params: RankParams) -> np.ndarray:
+def _example_evidence(snap, vectors: np.ndarray, params: RankParams, leave_out: int | None = None) -> np.ndarray:
     """Per article: how closely the query matches the messages that article resolved.
 
-    "topk" is the mean of the article's k most similar examples, so one stray example
-    (a noisy agent, a mislabelled ticket) cannot carry a query on its own: it takes k that
-    agree. Articles with fewer than k examples are averaged over k all the same (missing
-    ones count as 0), which keeps a handful of examples from outweighing the article text.
+    The mean of the article's k most similar examples, so one stray example (a noisy agent,
+    a mislabelled ticket) cannot carry a query on its own: it takes k that agree. Articles
+    with fewer than k examples are averaged over k all the same (missing ones count as 0),
+    which keeps a handful of examples from outweighing the article text.
     """
     sims = snap.example_vectors @ vectors.T
     best = sims[:, 0] if sims.shape[1] == 1 else np.maximum(sims[:, 0], params.sentence_weight * sims[:, 1:].max(axis=1))
     best = best * snap.example_weight
+    if leave_out is not None:
+        best[leave_out] = 0.0  # as if missing: it counts 0 towards its article's top-k mean
     n = len(snap.article_ids)
     out = np.zeros(n, dtype=np.float32)
-    if params.example_mode == "knn":
-        nearest = np.argsort(-best)[: params.example_k * 3]
-        np.add.at(out, snap.example_article[nearest], best[nearest] / len(nearest))
-        return out * 3.0
     order = np.lexsort((-best, snap.example_article))
     grouped = snap.example_article[order]
     values = best[order]
     starts = np.searchsorted(grouped, np.arange(n))
     ends = np.searchsorted(grouped, np.arange(n), side="right")
-    k = 1 if params.example_mode == "max" else params.example_k
+    k = params.example_k
     for j in range(k):
         has = starts + j < ends
         out[has] += values[starts[has] + j]
@@ -259,8 +329,13 @@ def rank(
     tag: str | None = None,
     params: RankParams = DEFAULT_PARAMS,
     top: int | None = None,
+    leave_out: int | None = None,
 ) -> list[Ranked]:
-    """The articles this audience may see that the query touches, best first (the `top` best, or all)."""
+    """The articles this audience may see that the query touches, best first (the `top` best, or all).
+
+    `leave_out` is the row of a learned example to rank without: calibration asks how a
+    message like an example scores when that example itself is not there (leave-one-out).
+    """
     snap = view.snapshot
     cleaned = clean_query(text) or text.strip()
     if params.fix_typos:
@@ -272,23 +347,31 @@ def rank(
     if tag:
         mask &= snap.tag_mask(tag)
 
-    semantic = np.zeros(n, dtype=np.float32)
-    sem_rows = snap.overview_row
-    keyword = np.zeros(n, dtype=np.float32)
+    zeros = np.zeros(n, dtype=np.float32)
+    evidence = None
+    semantic = zeros
+    keyword = zeros
     chunk_keyword = None
     if mode in ("hybrid", "semantic"):
         if embedder is None:
             raise ValueError("semantic ranking needs an embedder")
-        semantic, sem_rows = _semantic(view, embedder, cleaned, params)
+        evidence = _semantic(view, embedder, cleaned, params, leave_out)
+        semantic = evidence.semantic
     if mode in ("hybrid", "keyword"):
         keyword, chunk_keyword = _keyword(view, cleaned)
 
+    keyword_part = zeros
+    prior = zeros
     if mode == "keyword":
         fused = keyword.copy()
         touched = keyword > 0
     else:
-        squashed = keyword / (keyword + params.keyword_half)
-        fused = semantic + (params.keyword_weight * squashed if mode == "hybrid" else 0.0)
+        if mode == "hybrid":
+            half = params.keyword_half
+            if params.keyword_half_scale is not None:
+                half = params.keyword_half_scale * kb_stats(view).title_match
+            keyword_part = params.keyword_weight * (keyword / (keyword + half))
+        fused = semantic + keyword_part if mode == "hybrid" else semantic + 0.0
         touched = np.ones(n, dtype=bool)
     if for_suggest:
         # Suggest answers "what do I do": the procedure that resolves it, with its policies
@@ -296,9 +379,10 @@ def rank(
         # question about facts ("how long is a gift card valid") is answered by the page that
         # states them, so there the procedure gives way instead.
         factual = asks_for_facts(cleaned)
-        prior = params.question_procedure_prior if factual else params.procedure_prior
-        penalty = params.question_product_penalty if factual else params.product_penalty
-        fused = fused + prior * (snap.article_type == "procedure")
+        procedure = params.question_procedure_prior if factual else params.procedure_prior
+        penalty = 0.0 if factual else params.product_penalty
+        prior = procedure * (snap.article_type == "procedure") - penalty * (snap.article_type == "product")
+        fused = fused + procedure * (snap.article_type == "procedure")
         fused = fused - penalty * (snap.article_type == "product")
     candidates = np.flatnonzero(mask & touched)
     if top is not None and top < len(candidates):
@@ -308,7 +392,17 @@ def rank(
     order = candidates[np.argsort(-fused[candidates], kind="stable")]
     out = []
     for a in order:
-        row = _best_chunk(view, chunk_keyword, a) if mode == "keyword" else int(sem_rows[a])
+        row = _best_chunk(view, chunk_keyword, a) if mode == "keyword" else int(
+            evidence.best_row[a] if evidence is not None else snap.overview_row[a]
+        )
+        parts = {}
+        if evidence is not None:
+            parts = {
+                "alias": float(evidence.alias[a]), "overview": float(evidence.overview[a]),
+                "section": float(evidence.section[a]), "top3": float(evidence.top3[a]),
+                "text": float(evidence.text[a]),
+                "learned": float(evidence.learned[a]) if evidence.learned is not None else 0.0,
+            }
         out.append(
             Ranked(
                 article=snap.articles[snap.article_ids[a]],
@@ -316,6 +410,9 @@ def rank(
                 semantic=float(semantic[a]),
                 keyword=float(keyword[a]),
                 best_row=row,
+                keyword_part=float(keyword_part[a]),
+                prior=float(prior[a]),
+                **parts,
             )
         )
     return out

@@ -66,11 +66,12 @@ def test_shortlisted_articles_get_exactly_the_stated_evidence(sample, monkeypatc
     )
     params = ranking.RankParams(use_examples=False)
     expected = reference_semantic(view, embedder, cleaned)
-    semantic, _ = ranking._semantic(view, embedder, cleaned, params)
+    semantic = ranking._semantic(view, embedder, cleaned, params).semantic
     assert len(expected) < ranking.RERANK_DEPTH  # every article of the sample is shortlisted
     assert np.allclose(semantic, expected, atol=1e-6)
     monkeypatch.setattr(ranking, "RERANK_DEPTH", 5)
-    semantic, best_row = ranking._semantic(view, embedder, cleaned, params)
+    evidence = ranking._semantic(view, embedder, cleaned, params)
+    semantic, best_row = evidence.semantic, evidence.best_row
     shortlist = np.argsort(-semantic)[:5]
     assert np.allclose(semantic[shortlist], expected[shortlist], atol=1e-6)
     assert all(view.snapshot.chunk_article[best_row[a]] == a for a in range(len(semantic)))
@@ -80,7 +81,7 @@ def test_articles_without_aliases_get_exactly_the_stated_evidence(sample, monkey
     view, embedder = sample
     cleaned = ranking.clean_query("my parcel says delivered but it is not here, I have looked everywhere")
     monkeypatch.setattr(view.snapshot, "is_alias", np.zeros_like(view.snapshot.is_alias))
-    semantic, _ = ranking._semantic(view, embedder, cleaned, ranking.RankParams(use_examples=False))
+    semantic = ranking._semantic(view, embedder, cleaned, ranking.RankParams(use_examples=False)).semantic
     assert np.allclose(semantic, reference_semantic(view, embedder, cleaned), atol=1e-6)
 
 
