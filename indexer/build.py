@@ -20,7 +20,7 @@ import numpy as np
 from indexer import bm25, chunking, keyword, store
 from indexer.article import Article, Finding, lint_articles, parser_key
 from indexer.chunking import chunk_article
-from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256
+from indexer.embedding import BASE_MODEL, DIM, Model
 from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.keyword import FIELD_BOOSTS, chunk_fields, spelling_vocabulary, write_keyword_index
 from indexer.render import render_article
@@ -75,11 +75,15 @@ def build_index(
     full: bool = False,
     progress_factory: Callable[[int], Callable[[int], None]] | None = None,
     examples: list[Example] | None = None,
+    model: Model = BASE_MODEL,
 ) -> BuildReport:
     """Lint, build and publish a new index under `index_root`.
 
     `examples` are learned customer messages (issue 10); those naming no current article
     are dropped and each article keeps at most MAX_EXAMPLES_PER_ARTICLE, the heaviest first.
+    `model` is what `encoder_factory` embeds with (the packaged model, or one `kb learn train`
+    adapted, under the index root); the manifest records it, and vectors are reused only
+    from a build the same model (by sha256) embedded.
 
     Raises LintFailed (nothing published), store.BuildLocked (another build runs) or
     embedding.ModelError (the model fails its checksum). `encoder_factory` is only called
@@ -104,7 +108,7 @@ def build_index(
         articles = {a.id: a for a in lint.articles}
         hashes = {aid: lint.parsed[aid].sha256 for aid in articles}
         live_build = store.current_build_path(index_root)
-        previous_build, previous = _usable_previous(index_root)
+        previous_build, previous = _usable_previous(index_root, model)
         # A vector depends only on the model and the text: a new index format rebuilds
         # everything else but re-embeds nothing; only --full (or a new model) re-embeds.
         # The cache's chunks are the live build's, in file order (grouped by article, as written),
@@ -112,8 +116,11 @@ def build_index(
         known = [c.hash for group in earlier_chunks.values() for c in group] if earlier_chunks and live == live_build else None
         reuse = (
             store.NO_VECTORS if full or live_build is None
-            else store.read_reusable_vectors(live_build, MODEL_ID, MODEL_SHA256, known)
+            else store.read_reusable_vectors(live_build, model.model_id, model.sha256, known)
         )
+        if not full and not len(reuse) and not model.is_base:
+            # The first build with a newly adapted model: `kb learn train` embedded the chunks with it already.
+            reuse = store.read_vector_cache(model.folder, model.sha256)
         full = full or previous is None
         old_hashes = {} if previous is None else previous.article_hashes
 
@@ -170,14 +177,15 @@ def build_index(
                 Manifest(
                     format_version=store.FORMAT_VERSION,
                     build_id=report.build_id,
-                    model_id=MODEL_ID,
-                    model_sha256=MODEL_SHA256,
+                    model_id=model.model_id,
+                    model_sha256=model.sha256,
                     created_at=time.time(),
                     article_hashes=hashes,
                     chunks=len(chunks),
                     dim=DIM,
                     examples=len(kept),
                     stats={"embedded": report.embedded, "full": full, "render_key": render_key},
+                    model_path=_relative_model_path(model, index_root),
                 ),
             )
         except BaseException:
@@ -188,7 +196,21 @@ def build_index(
         return report
 
 
-def _usable_previous(index_root: Path) -> tuple[Path | None, Manifest | None]:
+def _relative_model_path(model: Model, index_root: Path) -> str:
+    """The manifest's `model_path`: the model folder relative to the index root, "" for the packaged model.
+
+    Relative, so an index root can be moved or copied whole. An adapted model outside the
+    root would make the build depend on a folder nobody prunes with it, so it is refused.
+    """
+    if model.is_base:
+        return ""
+    try:
+        return Path(model.folder).resolve().relative_to(Path(index_root).resolve()).as_posix()
+    except ValueError as exc:
+        raise ValueError(f"the model folder {model.folder} is not under the index root {index_root}") from exc
+
+
+def _usable_previous(index_root: Path, model: Model = BASE_MODEL) -> tuple[Path | None, Manifest | None]:
     """The live build and its manifest, when an incremental build may start from it."""
     build = store.current_build_path(index_root)
     if build is None:
@@ -197,7 +219,7 @@ def _usable_previous(index_root: Path) -> tuple[Path | None, Manifest | None]:
         manifest = store.read_manifest(build)
     except store.IndexError_:
         return None, None
-    if manifest.model_id != MODEL_ID or manifest.model_sha256 != MODEL_SHA256:
+    if manifest.model_id != model.model_id or manifest.model_sha256 != model.sha256:
         return None, None
     return build, manifest
 

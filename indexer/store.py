@@ -13,6 +13,9 @@ Layout under the index root::
         keyword.npz                BM25F impacts term by term (indexer.bm25), what the server scores with
         vocabulary.json            words and their counts (all, public) for did-you-mean
         manifest.json              written last: its presence means the build is complete
+    <root>/models/                 the ONNX export of the packaged model
+    <root>/models/adapted/CURRENT  one line: the adapted model `kb index` embeds with (indexer.adapt)
+    <root>/models/adapted/<sha>/   an adapted model: sentence-transformers files, ONNX, adaptation.json
 
 Publishing writes `CURRENT.tmp` and `os.replace`s it onto `CURRENT`, so a reader sees the
 old build or the new one, never a half-written one; a failed or killed build never touches it.
@@ -131,6 +134,9 @@ class Manifest:
     dim: int
     examples: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+    # The folder (relative to the index root) of the model that embedded this build; "" is the
+    # packaged model. Queries must be embedded with the same model: vectors of two models do not compare.
+    model_path: str = ""
 
 
 def builds_dir(root: Path) -> Path:
@@ -433,6 +439,29 @@ def read_reusable_vectors(
                 hashes += example_hashes
         return ReusableVectors({h: i for i, h in enumerate(hashes)}, matrix)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return NO_VECTORS
+
+
+VECTOR_CACHE = "vectors"
+
+
+def write_vector_cache(folder: Path, model_sha256: str, hashes: list[str], matrix: np.ndarray) -> None:
+    """Vectors a model already made, by text hash, beside the model (`vectors.npy`, `vectors.json`)."""
+    if len(hashes) != len(matrix):
+        raise ValueError(f"{len(hashes)} hashes but {len(matrix)} vectors")
+    np.save(Path(folder) / f"{VECTOR_CACHE}.npy", np.ascontiguousarray(matrix, dtype=np.float32), allow_pickle=False)
+    (Path(folder) / f"{VECTOR_CACHE}.json").write_text(json.dumps({"model_sha256": model_sha256, "hashes": hashes}))
+
+
+def read_vector_cache(folder: Path, model_sha256: str) -> ReusableVectors:
+    """The vectors `write_vector_cache` kept for `model_sha256`; NO_VECTORS when absent, unreadable or another model's."""
+    try:
+        data = json.loads((Path(folder) / f"{VECTOR_CACHE}.json").read_text(encoding="utf-8"))
+        matrix = np.load(Path(folder) / f"{VECTOR_CACHE}.npy", allow_pickle=False)
+        if data.get("model_sha256") != model_sha256 or len(data["hashes"]) != len(matrix):
+            return NO_VECTORS
+        return ReusableVectors({h: i for i, h in enumerate(data["hashes"])}, matrix)
+    except (OSError, ValueError, KeyError, TypeError):
         return NO_VECTORS
 
 

@@ -96,7 +96,7 @@ def run_search(args: Any) -> dict[str, Any]:
     limit = _limit_param(args.get("limit"), 10)
     view = _view()
     as_you_type = args.get("as_you_type") in ("1", "true", 1, True)
-    embedder = services().embedder if mode != "keyword" else None
+    embedder = services().embedder_for(view.snapshot) if mode != "keyword" else None
     result = ranking.search(
         view, embedder, q, mode=mode, limit=limit, type_=type_, tag=tag, url_for_article=article_url,
         params=services().params,
@@ -114,7 +114,7 @@ def run_suggest(body: dict) -> dict[str, Any]:
     limit = _limit_param(body.get("limit"), 3)
     view = _view()
     result = ranking.suggest(
-        view, services().embedder, text, limit=limit, url_for_article=article_url, params=services().params
+        view, services().embedder_for(view.snapshot), text, limit=limit, url_for_article=article_url, params=services().params
     )
     log_query("suggest", strip_email_cruft(text), result)  # the question, not the thread it came in
     return result

@@ -50,6 +50,13 @@ class Snapshot:
         self.build_id = build_id
         self.path = build
         self.manifest: Manifest = store.read_manifest(build)
+        self.root = Path(root)
+        # The model that embedded this build (an adapted one lives under the index root, see
+        # indexer.adapt): queries must be embedded with it, so a build whose model is gone
+        # fails to open and the reader keeps serving the old one.
+        self.model_folder: Path | None = self.root / self.manifest.model_path if self.manifest.model_path else None
+        if self.model_folder is not None and not (self.model_folder / "model.safetensors").is_file():
+            raise store.IndexError_(f"{build}: its model {self.model_folder} is missing")
         articles = store.read_articles(build)
         self.articles: dict[str, Article] = {a.id: a for a in articles}
         self.rendered: dict[str, dict[str, str]] = store.read_rendered(build)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from indexer.embedding import get_encoder, query_model
+from indexer.embedding import build_model, query_encoder
 from kbserver import config
 from kbserver.ranking import QueryEmbedder, limit_threads
 from kbserver.reader import AudienceView, IndexUnavailable, Reader, Snapshot
@@ -16,7 +16,11 @@ EXTENSION = "kb"
 
 
 class Services:
-    """What one app holds for its whole life: the reader and the (lazily loaded) query embedder."""
+    """What one app holds for its whole life: the reader and the (lazily loaded) query embedders.
+
+    One embedder per model: a build embedded by a model `kb learn train` adapted is queried
+    with that model, the next build (perhaps back on the base model) with its own.
+    """
 
     def __init__(
         self, index_dir: Path, reload_interval_s: float, inference_threads: int, learning: str = "on",
@@ -27,17 +31,24 @@ class Services:
         self.reader = Reader(Path(index_dir), reload_interval_s=float(reload_interval_s))
         self._threads = int(inference_threads) or None
         limit_threads(self._threads)
-        self._embedder: QueryEmbedder | None = None
+        self._embedders: dict[str, QueryEmbedder] = {}
         self._lock = threading.Lock()
 
     @property
     def embedder(self) -> QueryEmbedder:
+        """The query embedder of the live build's model (`embedder_for`)."""
+        return self.embedder_for(self.reader.get())
+
+    def embedder_for(self, snapshot: Snapshot) -> QueryEmbedder:
+        """The query embedder of the model that embedded `snapshot`, loaded (checksum-verified) on first use."""
+        manifest = snapshot.manifest
         with self._lock:
-            if self._embedder is None:
-                model_dir = Path(self.reader.root) / "models"
-                encoder = get_encoder(threads=self._threads, onnx_path=query_model(model_dir, self.query_encoder))
-                self._embedder = QueryEmbedder(encoder)
-            return self._embedder
+            embedder = self._embedders.get(manifest.model_sha256)
+            if embedder is None:
+                model = build_model(self.reader.root, manifest.model_id, manifest.model_sha256, manifest.model_path)
+                encoder = query_encoder(self.reader.root, model, self.query_encoder, threads=self._threads)
+                embedder = self._embedders[manifest.model_sha256] = QueryEmbedder(encoder)
+            return embedder
 
 
 def init_app(app: Flask) -> None:

@@ -25,7 +25,7 @@ from indexer import build as build_module
 from indexer import embedding, store
 from indexer.article import find_article_files, lint_articles
 from indexer.build import LintFailed, build_index
-from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256, Encoder, ModelError, get_encoder, length_batches, verify_model
+from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256, Encoder, Model, ModelError, get_encoder, length_batches, verify_model
 from indexer.keyword import open_keyword_index
 from indexer.store import BuildLock, BuildLocked, current_build_id, current_build_path, read_chunks, read_embeddings, read_manifest
 from kbserver.cli import main
@@ -287,22 +287,26 @@ def test_deleted_article_is_removed_with_its_chunks_and_documents(index_root, ar
 
 
 @pytest.mark.parametrize(
-    "module, name, value",
-    [(store, "FORMAT_VERSION", store.FORMAT_VERSION + 1), (build_module, "MODEL_ID", "acme/other-model"), (build_module, "MODEL_SHA256", "0" * 64)],
+    "name, value",
+    [("FORMAT_VERSION", store.FORMAT_VERSION + 1), ("MODEL_ID", "acme/other-model"), ("MODEL_SHA256", "0" * 64)],
     ids=["format-version", "model-id", "model-checksum"],
 )
-def test_changed_format_or_model_forces_one_full_rebuild(index_root, articles_copy, fake_encoder, monkeypatch, module, name, value):
-    monkeypatch.setattr(module, name, value)
+def test_changed_format_or_model_forces_one_full_rebuild(index_root, articles_copy, fake_encoder, monkeypatch, name, value):
+    model = Model()
+    if name == "FORMAT_VERSION":
+        monkeypatch.setattr(store, name, value)
+    else:
+        model = Model(model_id=value) if name == "MODEL_ID" else Model(sha256=value)
     chunks = read_chunks(current_build_path(index_root))
 
-    report = build(articles_copy, index_root, fake_encoder)
+    report = build(articles_copy, index_root, fake_encoder, model=model)
 
     assert report.full
     # A vector depends only on the model and the text: a new format re-embeds nothing.
     assert report.embedded == (0 if name == "FORMAT_VERSION" else len({c.hash for c in chunks}))
     manifest = read_manifest(current_build_path(index_root))
     assert {"FORMAT_VERSION": manifest.format_version, "MODEL_ID": manifest.model_id, "MODEL_SHA256": manifest.model_sha256}[name] == value
-    again = build(articles_copy, index_root, fake_encoder)
+    again = build(articles_copy, index_root, fake_encoder, model=model)
     assert (again.full, again.embedded) == (False, 0)
 
 

@@ -28,7 +28,7 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
 
     Example: kb eval --queries tests/eval/queries.jsonl --index var/index --mode all
     """
-    from indexer.embedding import get_encoder, query_model
+    from indexer.embedding import ModelError, build_model, query_encoder
     from kbserver import config
     from kbserver import evaluation
     from kbserver.evaluation import EVAL_MODES, QueryFileError, evaluate, load_cases
@@ -50,7 +50,13 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
         precision = config.query_encoder(os.environ.get("KB_QUERY_ENCODER", "fp32"))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    encoder = get_encoder(onnx_path=query_model(Path(index_dir) / "models", precision))
+    # ...and the model that embedded the build (the packaged one, or one `kb learn train` adapted).
+    manifest = snapshot.manifest
+    model = build_model(Path(index_dir), manifest.model_id, manifest.model_sha256, manifest.model_path)
+    try:
+        encoder = query_encoder(Path(index_dir), model, precision)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from exc
     embedder = QueryEmbedder(encoder, cache_size=4096)
     view = snapshot.view(allow_internal=True)
 

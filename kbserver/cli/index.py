@@ -13,7 +13,7 @@ def register(group: click.Group) -> None:
     group.add_command(index)
 
 
-def _progress_factory() -> Callable[[int], Callable[[int], None]]:
+def _progress_factory(desc: str = "embedding", unit: str = "chunk") -> Callable[[int], Callable[[int], None]]:
     """A tqdm bar on a terminal; a plain line every tenth of the way otherwise."""
     interactive = sys.stderr.isatty()
 
@@ -21,7 +21,7 @@ def _progress_factory() -> Callable[[int], Callable[[int], None]]:
         if interactive:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, unit="chunk", desc="embedding", leave=False)
+            bar = tqdm(total=total, unit=unit, desc=desc, leave=False)
 
             def step(n: int) -> None:
                 bar.update(n)
@@ -36,29 +36,30 @@ def _progress_factory() -> Callable[[int], Callable[[int], None]]:
             tenth = done[0] * 10 // max(total, 1)
             if tenth > done[1] or done[0] >= total:
                 done[1] = tenth
-                click.echo(f"embedding: {done[0]}/{total} chunks", err=True)
+                click.echo(f"{desc}: {done[0]}/{total} {unit}s", err=True)
 
         return step
 
     return factory
 
 
-def make_encoder_factory(index_dir: Path, *, use_onnx: bool = True):
-    """Load the encoder for building, exporting the model to ONNX under the index root first."""
+def make_encoder_factory(index_dir: Path, *, use_onnx: bool = True, model=None):
+    """Load the encoder of `model` (the packaged one by default), exporting it to ONNX under the index root first."""
 
     def factory():
-        from indexer.embedding import ModelError, export_onnx, get_encoder, onnx_file
+        from indexer.embedding import BASE_MODEL, ModelError, export_onnx, get_encoder
 
-        onnx_path = onnx_file(Path(index_dir) / "models")
+        chosen = model or BASE_MODEL
+        onnx_path = chosen.onnx_file(Path(index_dir))
         if use_onnx and not onnx_path.exists():
             click.echo(f"exporting the model to ONNX ({onnx_path.name}), once per index root...", err=True)
             try:
-                export_onnx(onnx_path)
+                export_onnx(onnx_path, chosen.folder, chosen.sha256)
             except (ImportError, RuntimeError, ModelError) as exc:
                 if isinstance(exc, ModelError):
                     raise
                 click.echo(f"warning: ONNX export failed ({exc}); embedding with torch instead", err=True)
-        return get_encoder(onnx_path=onnx_path if use_onnx else None)
+        return get_encoder(onnx_path=onnx_path if use_onnx else None, model=chosen)
 
     return factory
 
@@ -74,10 +75,12 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool, databa
 
     Refuses to publish when lint finds errors (exit 1); the live index stays as it was.
     Only added or changed chunks are embedded. Active learned examples in the database
-    (`kb learn`) are embedded into the build too, unless KB_LEARNING=off.
+    (`kb learn`) are embedded into the build too, unless KB_LEARNING=off. After
+    `kb learn train`, everything is embedded with the adapted model (and its queries too).
 
     Example: kb index --articles articles --index var/index
     """
+    from indexer.adapt import active_model
     from indexer.build import LintFailed, build_index
     from indexer.embedding import ModelError
     from indexer.store import BuildLocked
@@ -86,13 +89,17 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool, databa
         raise click.ClickException(f"{articles_dir}: no such articles folder")
     examples = _learned_examples(database)
     try:
+        model = active_model(Path(index_dir))
+        if not model.is_base:
+            click.echo(f"embedding with the adapted model {model.folder.name} (kb learn train --reset goes back)", err=True)
         report = build_index(
             Path(articles_dir),
             Path(index_dir),
-            encoder_factory=make_encoder_factory(Path(index_dir), use_onnx=not use_torch),
+            encoder_factory=make_encoder_factory(Path(index_dir), use_onnx=not use_torch, model=model),
             full=full,
             progress_factory=_progress_factory(),
             examples=examples,
+            model=model,
         )
     except LintFailed as exc:
         for finding in exc.findings:

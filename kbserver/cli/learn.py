@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from kbserver.cli.options import articles_option, database_option, json_option, open_database
+from kbserver.cli.options import articles_option, database_option, index_option, json_option, open_database
 
 
 def register(group: click.Group) -> None:
@@ -124,3 +124,81 @@ def stats_command(database: str, as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['article_id']:<44} {row['source']:<8} active {row['active']:>5}  removed {row['removed']:>5}")
     click.echo(f"{used} examples will be used by the next `kb index`")
+
+
+@learn.command("train")
+@articles_option
+@index_option
+@database_option
+@click.option("--kb-text", is_flag=True, help="Also train on the articles' own text (section piece -> title + summary).")
+@click.option("--max-pairs", default=4000, show_default=True, type=click.IntRange(1), help="At most this many --kb-text pairs.")
+@click.option("--epochs", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(2))
+@click.option("--learning-rate", default=2e-5, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--seed", default=18, show_default=True, type=int)
+@click.option("--held-out", "held_out_share", default=0.1, show_default=True, type=click.FloatRange(0, 0.5, max_open=True),
+              help="Share of each article's examples (from articles with 5 or more) kept out of training to check on.")
+@click.option("--reset", is_flag=True, help="Go back to the packaged model for the next `kb index`; trains nothing.")
+@json_option
+def train_command(articles_dir: str, index_dir: str, database: str, kb_text: bool, max_pairs: int, epochs: int,
+                  batch_size: int, learning_rate: float, seed: int, held_out_share: float, reset: bool,
+                  as_json: bool) -> None:
+    """Fine-tune the encoder on the active learned examples; publish it only if it does not lose.
+
+    Holds a share of the examples out, trains the packaged all-MiniLM-L6-v2 on the rest
+    (CPU, fixed seed), and compares hit@1 of both models on the held-out ones. A model that
+    scores below the base model is refused (exit 1, nothing changes). An accepted one is
+    written under INDEX/models/adapted/ and the next `kb index` embeds everything, and every
+    query, with it. See docs/learning.md.
+
+    Example: kb learn train --index var/index && kb index
+    """
+    from indexer import adapt
+    from indexer.article import lint_articles
+    from indexer.embedding import ModelError
+    from indexer.store import BuildLocked
+    from kbserver import learning
+    from kbserver.cli.index import _progress_factory, make_encoder_factory
+
+    root = Path(index_dir)
+    try:
+        if reset:
+            name = adapt.reset(root)
+            click.echo(f"{root}: back to the packaged model (was {name}); run `kb index`" if name
+                       else f"{root}: already on the packaged model")
+            return
+        articles = lint_articles(Path(articles_dir)).articles
+        if not articles:
+            raise click.ClickException(f"{articles_dir}: no articles (set --articles or KB_ARTICLES_DIR)")
+        examples = []
+        if Path(database).is_file():
+            with open_database(database) as db:
+                examples = learning.active_examples(db)
+        settings = adapt.Settings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                                  held_out_share=held_out_share, kb_text=kb_text, max_pairs=max_pairs)
+
+        def progress(what: str, total: int):
+            return _progress_factory(what, "step" if what == "training" else "text")(total)
+
+        report = adapt.adapt(articles, examples, root, base_encoder=make_encoder_factory(root), settings=settings,
+                             progress=progress, say=lambda line: click.echo(line, err=True))
+    except adapt.AdaptRefused as exc:
+        _print_scores(exc.report, as_json)
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except (adapt.NothingToLearn, ModelError, BuildLocked) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_scores(report, as_json)
+    click.echo(f"published {report.folder} (sha256 {report.model_sha256[:16]}); run `kb index` to embed with it", err=True)
+
+
+def _print_scores(report, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    if as_json:
+        click.echo(json.dumps(asdict(report), indent=1))
+        return
+    for name, score in report.scores.items():
+        click.echo(f"held-out {name}: {int(score['cases'])} cases, hit@1 base {score['base_hit_at_1']:.3f}"
+                   f" adapted {score['adapted_hit_at_1']:.3f}")
+    click.echo(f"trained on {report.pairs} pairs in {report.train_seconds:.1f} s; checked in {report.eval_seconds:.1f} s")
