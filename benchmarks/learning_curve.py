@@ -23,7 +23,8 @@ from pathlib import Path
 
 from indexer.build import build_index
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import learning, ranking, storage
+from kbserver import learning, storage
+from kbserver.retrieval import scoring as ranking
 from kbserver.evaluation import evaluate, load_cases
 from kbserver.reader import open_snapshot
 

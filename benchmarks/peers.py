@@ -183,7 +183,7 @@ def build_kb(articles: Path, root: Path, onnx_model: Path, threads: int | None, 
     """A fresh kb index of `articles` (timed), or the index at `reuse`, and kb's searches over it."""
     from indexer.build import build_index
     from indexer.embedding import Encoder, onnx_file, query_model
-    from kbserver.ranking import QueryEmbedder, rank
+    from kbserver.retrieval.scoring import QueryEmbedder, rank
     from kbserver.reader import open_snapshot
 
     load = {}

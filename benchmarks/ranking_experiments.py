@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import ranking
+from kbserver.retrieval import scoring as ranking
 from kbserver.evaluation import load_cases
 from kbserver.reader import open_snapshot
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from indexer.build import build_index
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import ranking
+from kbserver.retrieval import scoring as ranking
 from kbserver.evaluation import calibrate, evaluate, load_cases
 from kbserver.reader import open_snapshot
 

@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from kbserver import errors, ranking
+from kbserver import errors
+from kbserver.retrieval import scoring as ranking
 from kbserver.auth import current_caller, require
 from kbserver.errors import ApiError
 from kbserver.openapi import SPEC

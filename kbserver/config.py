@@ -96,7 +96,7 @@ def no_match_threshold(value: Any) -> float | None:
 
 def rank_params(learning: Any = "on", no_match: Any = None):
     """Ranking parameters from the KB_LEARNING and KB_NO_MATCH_THRESHOLD settings (the service's and `kb eval`'s)."""
-    from kbserver.ranking import RankParams
+    from kbserver.retrieval.scoring import RankParams
 
     use_examples = str(learning).lower() not in ("off", "false", "0", "no")
     threshold = no_match_threshold(no_match)

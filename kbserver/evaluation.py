@@ -10,8 +10,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from kbserver import ranking
-from kbserver.ranking import QueryEmbedder, RankParams
+from kbserver.retrieval import scoring as ranking
+from kbserver.retrieval.scoring import QueryEmbedder, RankParams
 from kbserver.reader import AudienceView
 
 EVAL_MODES = ("suggest", "hybrid", "keyword", "semantic")

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 
 from indexer.embedding import get_encoder, query_model
 from kbserver import config
-from kbserver.ranking import QueryEmbedder, limit_threads
+from kbserver.retrieval.scoring import QueryEmbedder, limit_threads
 from kbserver.reader import AudienceView, IndexUnavailable, Reader, Snapshot
 
 EXTENSION = "kb"

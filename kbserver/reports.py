@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from indexer.article import Article
-from kbserver import ranking, storage
+from kbserver import storage
+from kbserver.retrieval import scoring as ranking
 
 OPEN_OUTCOMES = ("not_helpful", "escalated")
 GAP_SIMILARITY = 0.5  # cosine to a cluster's centroid; measured on paraphrase sets, see docs/feedback.md

@@ -20,7 +20,8 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from indexer.article import CONVENTIONAL_SECTIONS, bullet_items
-from kbserver import api, ranking
+from kbserver import api
+from kbserver.retrieval import scoring as ranking
 from kbserver.auth import require
 from kbserver.errors import ApiError
 

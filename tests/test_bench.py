@@ -13,7 +13,7 @@ from kbserver.bench.report import markdown
 from kbserver.bench.runner import BenchConfig, run
 from kbserver.bench.synth import generate_corpus
 from kbserver.cli import main
-from kbserver.ranking import clean_query, content_sentences
+from kbserver.retrieval.scoring import clean_query, content_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ARTICLES = ROOT / "tests" / "data" / "articles"

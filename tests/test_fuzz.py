@@ -27,7 +27,7 @@ from schemathesis.config import SchemathesisConfig
 
 from indexer.article import Finding, parse_text
 from kbserver.openapi import SPEC
-from kbserver.ranking import clean_query, rank
+from kbserver.retrieval.scoring import clean_query, rank
 from kbserver.reader import open_snapshot
 
 MAX_EXAMPLES = 30

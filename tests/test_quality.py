@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 from conftest import ROOT
 
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import ranking
+from kbserver.retrieval import scoring as ranking
 from kbserver.cli import main
 from kbserver.evaluation import evaluate, load_cases
 from kbserver.reader import open_snapshot

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import ranking
+from kbserver.retrieval import scoring as ranking
 from kbserver.reader import open_snapshot
 from conftest import build_into
 

@@ -230,7 +230,7 @@ def _mean_tokens(texts: Sequence[str]) -> float:
 
 
 def _search_ops(view, url: Callable[[str], str]) -> dict[str, Callable[[Any, str], Any]]:
-    from kbserver import ranking
+    from kbserver.retrieval import scoring as ranking
 
     return {
         "search_hybrid": lambda emb, q: ranking.search(view, emb, q, mode="hybrid", url_for_article=url),
@@ -249,7 +249,7 @@ def measure_inprocess(index_root: Path, queries: Sequence[str], *, threads: int 
     The encoder runs with `threads` inference threads, as in one gunicorn worker.
     """
     from indexer.embedding import Encoder, query_model
-    from kbserver.ranking import QueryEmbedder, clean_query, content_sentences, limit_threads
+    from kbserver.retrieval.scoring import QueryEmbedder, clean_query, content_sentences, limit_threads
     from kbserver.reader import open_snapshot
 
     # The query encoder the service would use (KB_QUERY_ENCODER; the HTTP servers inherit it too).
@@ -365,7 +365,7 @@ def measure_int8_quality(index_root: Path, onnx_model: Path, queries_file: Path,
     """Suggest hit@1/hit@3 when queries are embedded by the int8 model instead of fp32 (index stays fp32)."""
     from indexer.embedding import Encoder
     from kbserver.evaluation import evaluate, load_cases
-    from kbserver.ranking import QueryEmbedder
+    from kbserver.retrieval.scoring import QueryEmbedder
     from kbserver.reader import open_snapshot
 
     int8 = _quantise(onnx_model, Path(work_dir))

@@ -32,7 +32,7 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     from kbserver import config
     from kbserver import evaluation
     from kbserver.evaluation import EVAL_MODES, QueryFileError, evaluate, load_cases
-    from kbserver.ranking import QueryEmbedder
+    from kbserver.retrieval.scoring import QueryEmbedder
     from kbserver.reader import IndexUnavailable, open_snapshot
 
     try:
