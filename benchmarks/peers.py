@@ -184,7 +184,7 @@ def build_kb(articles: Path, root: Path, onnx_model: Path, threads: int | None, 
     from indexer.build import build_index
     from indexer.embedding import Encoder, onnx_file, query_model
     from kbserver.retrieval.scoring import QueryEmbedder, rank
-    from kbserver.reader import open_snapshot
+    from kbserver.retrieval.reader import open_snapshot
 
     load = {}
     if reuse is not None:
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from indexer.embedding import export_onnx, model_path, onnx_file
-    from kbserver.bench.measure import load_average, machine_info
+    from kbbench.measure import load_average, machine_info
 
     if args.threads:
         torch.set_num_threads(args.threads)

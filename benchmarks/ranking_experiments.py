@@ -18,8 +18,8 @@ import numpy as np
 
 from indexer.embedding import get_encoder, onnx_file
 from kbserver.retrieval import scoring as ranking
-from kbserver.evaluation import load_cases
-from kbserver.reader import open_snapshot
+from kbserver.retrieval.evaluation import load_cases
+from kbserver.retrieval.reader import open_snapshot
 
 
 @dataclass

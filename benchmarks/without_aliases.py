@@ -25,8 +25,8 @@ from pathlib import Path
 from indexer.build import build_index
 from indexer.embedding import get_encoder, onnx_file
 from kbserver.retrieval import scoring as ranking
-from kbserver.evaluation import calibrate, evaluate, load_cases
-from kbserver.reader import open_snapshot
+from kbserver.retrieval.evaluation import calibrate, evaluate, load_cases
+from kbserver.retrieval.reader import open_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = ("queries", "learning")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from kbserver.bench.http import unique_text
-from kbserver.bench.measure import percentiles
-from kbserver.bench.report import markdown
-from kbserver.bench.runner import BenchConfig, run
-from kbserver.bench.synth import generate_corpus
+from kbbench.http import unique_text
+from kbbench.measure import percentiles
+from kbbench.report import markdown
+from kbbench.runner import BenchConfig, run
+from kbbench.synth import generate_corpus
 from kbserver.cli import main
 from kbserver.retrieval.scoring import clean_query, content_sentences
 

@@ -26,9 +26,9 @@ from schemathesis.checks import positive_data_acceptance
 from schemathesis.config import SchemathesisConfig
 
 from indexer.article import Finding, parse_text
-from kbserver.openapi import SPEC
+from kbserver.api.openapi import SPEC
 from kbserver.retrieval.scoring import clean_query, rank
-from kbserver.reader import open_snapshot
+from kbserver.retrieval.reader import open_snapshot
 
 MAX_EXAMPLES = 30
 

@@ -29,7 +29,7 @@ from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256, Encoder, ModelError, 
 from indexer.keyword import open_keyword_index
 from indexer.store import BuildLock, BuildLocked, current_build_id, current_build_path, read_chunks, read_embeddings, read_manifest
 from kbserver.cli import main
-from kbserver.reader import open_snapshot
+from kbserver.retrieval.reader import open_snapshot
 
 DATA_ARTICLES = Path(__file__).resolve().parent / "data" / "articles"
 EDITED = "returns/start-a-return"

@@ -12,7 +12,10 @@ from conftest import DATA_ARTICLES, LiveServer, build_into, make_app
 
 from indexer.build import build_index
 from indexer.embedding import get_encoder
-from kbserver import learning, storage, tokens
+from kbserver.store import learning
+from kbserver.store.db import connect
+from kbserver.store.learning import ExampleRecord, insert_examples, list_examples
+from kbserver.access import tokens
 from kbserver.cli import main
 
 # A phrasing no article in tests/data/articles uses: only a learned example can tie it to one.
@@ -71,8 +74,8 @@ def test_reimporting_the_same_file_adds_nothing_twice(tmp_path, database):
     kb("learn", "import", str(source), "--articles", str(DATA_ARTICLES), "--database", database)
     result = kb("learn", "import", str(source), "--articles", str(DATA_ARTICLES), "--database", database)
     assert "0 examples imported, 1 already known" in result.stderr
-    db = storage.connect(database)
-    assert len(storage.list_examples(db)) == 1
+    db = connect(database)
+    assert len(list_examples(db)) == 1
 
 
 def test_import_reads_csv_and_redacts_personal_data(tmp_path, database):
@@ -83,10 +86,10 @@ def test_import_reads_csv_and_redacts_personal_data(tmp_path, database):
         encoding="utf-8",
     )
     kb("learn", "import", str(source), "--articles", str(DATA_ARTICLES), "--database", database)
-    db = storage.connect(database)
-    (row,) = storage.list_examples(db)
-    assert "jo.bloggs" not in row["text"] and "4111" not in row["text"]
-    assert "<email>" in row["text"] and "<card>" in row["text"]
+    db = connect(database)
+    (row,) = list_examples(db)
+    assert "jo.bloggs" not in row.text and "4111" not in row.text
+    assert "<email>" in row.text and "<card>" in row.text
 
 
 def test_list_remove_and_stats_let_owners_prune(tmp_path, database):
@@ -111,12 +114,12 @@ def _learned_index(tmp_path, onnx_model, examples):
 
 
 def _examples_for(database, rows):
-    db = storage.connect(database)
+    db = connect(database)
     records = [
-        storage.ExampleRecord("2026-11-01T00:00:00.000000Z", a, t, "resolved_first_contact", "import", learning.source_key(a, t), "import")
+        ExampleRecord("2026-11-01T00:00:00.000000Z", a, t, "resolved_first_contact", "import", learning.source_key(a, t), "import")
         for a, t in rows
     ]
-    storage.insert_examples(db, records)
+    insert_examples(db, records)
     return learning.active_examples(db)
 
 
@@ -154,7 +157,7 @@ def test_internal_articles_learned_examples_never_reach_public_callers(tmp_path,
 
 def test_feedback_teaches_only_when_two_agents_agree(tmp_path, kb_index):
     app = make_app(kb_index, tmp_path, ANONYMOUS_SCOPES="")
-    db = storage.connect(app.config["DATABASE"])
+    db = connect(app.config["DATABASE"])
     secrets = [tokens.create(db, name, "search,suggest,feedback,internal")[1] for name in ("agent-1", "agent-2")]
     with LiveServer(app) as server:
 

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import finishes_within
 
-from kbserver.message import asks_for_facts, clean_query, content_sentences, strip_email_cruft
+from kbserver.retrieval.message import asks_for_facts, clean_query, content_sentences, strip_email_cruft
 
 REPLY = """I still haven't had my refund for the boots, it's been two weeks.
 

@@ -12,8 +12,8 @@ from conftest import ROOT
 from indexer.embedding import get_encoder, onnx_file
 from kbserver.retrieval import scoring as ranking
 from kbserver.cli import main
-from kbserver.evaluation import evaluate, load_cases
-from kbserver.reader import open_snapshot
+from kbserver.retrieval.evaluation import evaluate, load_cases
+from kbserver.retrieval.reader import open_snapshot
 
 TOLERANCE = 0.03
 

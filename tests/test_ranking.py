@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from indexer.embedding import get_encoder, onnx_file
+from kbserver.retrieval import answers
 from kbserver.retrieval import scoring as ranking
-from kbserver.reader import open_snapshot
+from kbserver.retrieval.reader import open_snapshot
 from conftest import build_into
 
 
@@ -134,7 +135,7 @@ def test_the_int8_query_encoder_is_made_on_first_use_and_ranks_like_fp32(sample_
 
 
 def test_an_unknown_query_encoder_is_refused(tmp_path):
-    from kbserver.reader_app import Services
+    from kbserver.runtime import Services
 
     with pytest.raises(ValueError, match="KB_QUERY_ENCODER"):
         Services(tmp_path, 2.0, 1, "on", "int4")
@@ -173,7 +174,8 @@ def test_an_imported_articles_headings_and_misfiled_policies_reach_suggest(artic
     view = open_snapshot(tmp_path / "ix").view(allow_internal=True)
     embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_model))
 
-    top = ranking.suggest(view, embedder, "my parcel still hasn't come, where is it", url_for_article=str)["suggestions"][0]
+    answer = answers.suggest(view, embedder, "my parcel still hasn't come, where is it", request_id="r1", url_for_article=str)
+    top = answer.to_json()["suggestions"][0]
 
     assert top["article"]["id"] == "delivery/where-is-my-order"
     assert len(top["steps"]) >= 5 and top["escalation"]
@@ -181,5 +183,5 @@ def test_an_imported_articles_headings_and_misfiled_policies_reach_suggest(artic
     assert "products/gift-cards" not in [p["id"] for p in top["policies"]]
     assert "products/gift-cards" in [r["id"] for r in top["related"]]
     # The article API and page take both lists from the same function.
-    policies, related = ranking.policies_and_related(view, view.get("delivery/where-is-my-order"))
+    policies, related = answers.policies_and_related(view, view.get("delivery/where-is-my-order"))
     assert ([p.id for p in policies], [r.id for r in related]) == (["delivery/delivery-policy"], ["products/gift-cards"])

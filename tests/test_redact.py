@@ -8,7 +8,7 @@ import pytest
 
 from conftest import finishes_within
 
-from kbserver.redact import QueryStringFilter, iban_ok, luhn_ok, redact
+from kbserver.store.redact import QueryStringFilter, iban_ok, luhn_ok, redact
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from test_render import assert_inert
 from indexer.article import parse_text
 from indexer.chunking import plain_text
 from indexer.render import render_markdown
-from kbserver.redact import redact
+from kbserver.store.redact import redact
 
 WAIT_S = 15
 POLL_S = 0.02

@@ -116,7 +116,7 @@ def _learned_examples(database: str) -> list:
 
     if os.environ.get("KB_LEARNING", "on").lower() in ("off", "false", "0", "no") or not Path(database).is_file():
         return []
-    from kbserver import learning
+    from kbserver.store import learning
     from kbserver.cli.options import open_database
 
     with open_database(database) as db:

@@ -23,19 +23,14 @@ was measured is in docs/quality.md.
 
 from __future__ import annotations
 
-import threading
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from indexer.article import Article, bullet_items
-from indexer.chunking import plain_text
-from kbserver.message import asks_for_facts, clean_query, content_sentences
-from kbserver.reader import AudienceView
+from indexer.article import Article
+from kbserver.retrieval.embedder import QueryEmbedder
+from kbserver.retrieval.message import CleanedMessage, asks_for_facts, clean_query, content_sentences
+from kbserver.retrieval.reader import AudienceView
 
 MODES = ("hybrid", "keyword", "semantic")
 
@@ -91,53 +86,6 @@ class RankParams:
 
 
 DEFAULT_PARAMS = RankParams()
-
-def limit_threads(threads: int | None) -> None:
-    """Run the similarity products on at most `threads` BLAS threads, process-wide.
-
-    One thread per request is what a gunicorn worker wants (requests run side by side), and
-    on two busy cores OpenBLAS's second thread made a 55,000-chunk product slower, not
-    faster (docs/benchmarks.md). Matches KB_INFERENCE_THREADS, the encoder's own setting.
-    """
-    if threads:
-        threadpool_limits(limits=int(threads), user_api="blas")
-
-
-class MessageEncoder(Protocol):
-    def encode(self, texts: list[str]) -> np.ndarray: ...
-
-    def encode_message(self, text: str, parts: list[str]) -> np.ndarray: ...
-
-
-class QueryEmbedder:
-    """Embeds a query and its sentences with the process-wide encoder, through a small LRU cache."""
-
-    def __init__(self, encoder: MessageEncoder, cache_size: int = 1024) -> None:
-        self._encoder = encoder
-        self._cache: OrderedDict[tuple[str, tuple[str, ...]], np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
-
-    def embed(self, text: str, sentences: Sequence[str] = ()) -> np.ndarray:
-        """(1 + sentences, DIM): the text's vector, then its sentences', from one encoder pass."""
-        key = (text, tuple(sentences))
-        with self._lock:
-            vectors = self._cache.get(key)
-            if vectors is not None:
-                self._cache.move_to_end(key)
-                return vectors
-        vectors = self._encoder.encode_message(text, list(sentences)).astype(np.float32, copy=False)
-        if self._cache_size:
-            with self._lock:
-                self._cache[key] = vectors
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return vectors
-
-    def embed_texts(self, texts: list[str]) -> np.ndarray:
-        """(texts, DIM), each text embedded whole, in batches: for reports, not for queries (no cache)."""
-        return self._encoder.encode(list(texts)).astype(np.float32, copy=False)
-
 
 def _group_max(view: AudienceView, scores: np.ndarray, where: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """Per article: the best score among its chunks selected by `where` (fallback if none)."""
@@ -251,7 +199,7 @@ def _best_chunk(view: AudienceView, chunk_scores: np.ndarray, a: int) -> int:
 def rank(
     view: AudienceView,
     embedder: QueryEmbedder | None,
-    text: str,
+    text: str | CleanedMessage,
     *,
     mode: str = "hybrid",
     for_suggest: bool = False,
@@ -262,7 +210,8 @@ def rank(
 ) -> list[Ranked]:
     """The articles this audience may see that the query touches, best first (the `top` best, or all)."""
     snap = view.snapshot
-    cleaned = clean_query(text) or text.strip()
+    # A CleanedMessage was cleaned once for the whole request (message.clean_message).
+    cleaned = text.for_ranking if isinstance(text, CleanedMessage) else clean_query(text) or text.strip()
     if params.fix_typos:
         cleaned = view.fix_typos(cleaned)
     n = len(snap.article_ids)
@@ -355,152 +304,4 @@ def is_confident(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS, mode
     return confidence_score(ranked[0], params, mode) >= threshold
 
 
-def score_01(value: float) -> float:
-    return round(min(1.0, max(0.0, value)), 4)
-
-
-# ---------------------------------------------------------------------------- payloads
-
-
-def article_ref(article: Article, url_for_article: Callable[[str], str]) -> dict[str, Any]:
-    return {
-        "id": article.id,
-        "title": article.title,
-        "type": article.type,
-        "summary": article.summary,
-        "owner": article.owner,
-        "url": url_for_article(article.id),
-    }
-
-
-def section_text(article: Article, key: str) -> str | None:
-    section = article.section(key)
-    return section.markdown.strip() if section else None
-
-
-def policies_and_related(view: AudienceView, article: Article) -> tuple[list[Article], list[Article]]:
-    """The policies an article names and its related articles, as this audience may see them.
-    A procedure or product named under `policies` (lint warns) is counted as related."""
-    named = [a for a in map(view.get, article.policies) if a is not None]
-    misfiled = [a.id for a in named if a.type != "policy"]
-    related = [a for a in map(view.get, dict.fromkeys([*article.related, *misfiled])) if a is not None]
-    return [a for a in named if a.type == "policy"], related
-
-
-def policy_payload(policy: Article, url_for_article: Callable[[str], str]) -> dict[str, Any]:
-    return {
-        **article_ref(policy, url_for_article),
-        "exceptions": section_text(policy, "exceptions"),
-        "what_you_can_offer": section_text(policy, "what_you_can_offer"),
-    }
-
-
-def why(view: AudienceView, ranked: Ranked) -> dict[str, str]:
-    """The section and text of the chunk that matched best."""
-    if ranked.best_row < 0:
-        return {"section": "", "text": ranked.article.summary}
-    chunk = view.snapshot.chunks[ranked.best_row]
-    section = chunk.section or ("Also known as" if chunk.kind == "alias" else "Summary")
-    text = chunk.text if len(chunk.text) <= 300 else chunk.text[:297].rsplit(" ", 1)[0] + "…"
-    return {"section": section, "text": text}
-
-
-def suggestion_payload(
-    view: AudienceView,
-    ranked: Ranked,
-    all_ranked: list[Ranked],
-    url_for_article: Callable[[str], str],
-    params: RankParams = DEFAULT_PARAMS,
-) -> dict[str, Any]:
-    """Everything an agent needs to act on one suggested article."""
-    article = ranked.article
-    reason = why(view, ranked)
-    named, related = policies_and_related(view, article)
-    named_ids = {p.id for p in named}
-    # A policy the query itself points at strongly is attached too, even when not named.
-    strong = [
-        r.article
-        for r in all_ranked[:POLICY_WINDOW]
-        if r.article.type == "policy"
-        and r.article.id not in named_ids
-        and r.article.id != article.id
-        and r.score >= STRONG_POLICY_RATIO * ranked.score
-    ][:1]
-    payload = {
-        "article": {**article_ref(article, url_for_article), "updated": article.updated},
-        "score": score_01(ranked.score),
-        "confidence": confidence(ranked, params),
-        "why": f"{reason['section']}: {reason['text']}" if reason["section"] else reason["text"],
-        "matched_section": reason["section"],
-        "steps": [{"n": s.n, "text": s.text, "details": list(s.details)} for s in article.steps],
-        "policies": [policy_payload(p, url_for_article) for p in [*named, *strong]],
-        "exceptions": section_text(article, "exceptions"),
-        "what_you_can_offer": section_text(article, "what_you_can_offer"),
-        "escalation": section_text(article, "escalation"),
-        "follow_up": bullet_items(article.section("follow_up").markdown) if article.section("follow_up") else [],
-        "related": [{"id": r.id, "title": r.title, "url": url_for_article(r.id)} for r in related],
-    }
-    if article.type != "procedure":
-        payload["sections"] = [
-            {"name": s.name, "key": s.key, "text": s.markdown, "html": view.rendered(article.id).get(s.key, "")}
-            for s in article.sections
-        ]
-    return payload
-
-
-def suggest(
-    view: AudienceView,
-    embedder: QueryEmbedder,
-    text: str,
-    *,
-    limit: int = 3,
-    url_for_article: Callable[[str], str],
-    params: RankParams = DEFAULT_PARAMS,
-) -> dict[str, Any]:
-    """The suggest API's answer for one customer message."""
-    ranked = rank(view, embedder, text, mode="hybrid", for_suggest=True, params=params, top=max(limit, POLICY_WINDOW))
-    top = ranked[:limit]
-    return {
-        "request_id": uuid.uuid4().hex,
-        "no_confident_match": not is_confident(ranked, params),
-        "suggestions": [suggestion_payload(view, r, ranked, url_for_article, params) for r in top],
-    }
-
-
-def search(
-    view: AudienceView,
-    embedder: QueryEmbedder | None,
-    text: str,
-    *,
-    mode: str = "hybrid",
-    limit: int = 10,
-    type_: str | None = None,
-    tag: str | None = None,
-    url_for_article: Callable[[str], str],
-    params: RankParams = DEFAULT_PARAMS,
-) -> dict[str, Any]:
-    """The search API's answer: one result per article with its best section and a highlighted snippet."""
-    ranked = rank(view, embedder, text, mode=mode, type_=type_, tag=tag, params=params, top=limit)
-    results = []
-    for r in ranked:
-        reason = why(view, r)
-        chunk_text = view.snapshot.chunks[r.best_row].text if r.best_row >= 0 else r.article.summary
-        results.append(
-            {
-                "article": article_ref(r.article, url_for_article),
-                "score": round(r.score, 4),
-                "section": reason["section"],
-                "snippet": view.highlight(chunk_text, text),
-            }
-        )
-    return {
-        "request_id": uuid.uuid4().hex,
-        "query": text,
-        "mode": mode,
-        "results": results,
-        "no_confident_match": not is_confident(ranked, params, mode),
-        "did_you_mean": view.did_you_mean(text),
-    }
-
-
-__all__ = ["MODES", "Ranked", "RankParams", "clean_query", "rank", "search", "suggest", "plain_text"]
+__all__ = ["MODES", "Ranked", "RankParams", "rank", "confidence", "confidence_score", "is_confident"]

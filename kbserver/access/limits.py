@@ -16,7 +16,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_limiter import ApplicationLimit, Limiter
 
-from kbserver.auth import current_caller
+from kbserver.access.auth import current_caller
 from kbserver.errors import ApiError
 
 

@@ -1,36 +1,38 @@
 """`POST /api/v1/feedback`: an agent says how an article did; it is stored and routed to the owner team.
 
-The routes live on `kbserver.api.bp` (imported at the bottom of api.py), so the endpoint is
-`api.feedback` and errors get the API's JSON shape.
+The route lives on the `api` blueprint, so the endpoint is `api.feedback` and errors get the
+API's JSON shape.
 """
 
 from __future__ import annotations
 
 import re
 
-from flask import current_app, jsonify
+from flask import Response, current_app, jsonify
 
-from kbserver.api import _json_body, _text_param, _view, bp, get_article_or_404
-from kbserver import learning
-from kbserver.auth import current_caller, require
+from kbserver import config
+from kbserver.access.auth import current_caller, require
+from kbserver.api.blueprint import bp
 from kbserver.errors import ApiError
-from kbserver.feedback import OUTCOMES, record_feedback
-from kbserver.storage import get_db
+from kbserver.service import current_view, get_article_or_404, json_body, text_param
+from kbserver.store import learning
+from kbserver.store.db import get_db
+from kbserver.store.feedback import OUTCOMES, record_feedback
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @bp.post("/feedback")
-def feedback():
+def feedback() -> tuple[Response, int]:
     """Store `{"article_id", "outcome", "request_id"?, "comment"?}`; 201 `{"id", "routed_to", ...}`.
 
     400 for a missing or malformed field or an unknown outcome, 404 for an article the caller
     may not see (unknown, or internal without the `internal` scope).
     """
     require("feedback")
-    body = _json_body()
-    article_id = _text_param(body.get("article_id"), "article_id")
-    outcome = _text_param(body.get("outcome"), "outcome")
+    body = json_body()
+    article_id = text_param(body.get("article_id"), "article_id")
+    outcome = text_param(body.get("outcome"), "outcome")
     if outcome not in OUTCOMES:
         raise ApiError(400, "invalid_outcome", f"'outcome' must be one of: {', '.join(OUTCOMES)}")
     request_id = body.get("request_id")
@@ -40,15 +42,13 @@ def feedback():
     if isinstance(comment, str) and not comment.strip():
         comment = None  # an empty comment box is no comment
     if comment is not None:
-        comment = _text_param(comment, "comment")
-    article = get_article_or_404(_view(), article_id)
-    receipt = record_feedback(article, outcome, request_id, comment)
+        comment = text_param(comment, "comment")
+    article = get_article_or_404(current_view(), article_id)
+    caller = current_caller().name
+    receipt = record_feedback(get_db(), article, outcome, request_id, comment, caller)
     learned = False
-    if request_id and is_learning_on():
-        learned = learning.learn_from_feedback(get_db(), request_id, article.id, outcome, current_caller().name)
+    if request_id and config.is_learning_on(current_app.config["LEARNING"]):
+        learned = learning.learn_from_feedback(get_db(), request_id, article.id, outcome, caller)
     body = {"id": receipt.id, "article_id": article.id, "outcome": outcome, "routed_to": receipt.routed_to}
     return jsonify({**body, "learned": learned}), 201
 
-
-def is_learning_on() -> bool:
-    return str(current_app.config["LEARNING"]).lower() not in ("off", "false", "0", "no")

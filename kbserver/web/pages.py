@@ -1,7 +1,7 @@
 """The agents' web page: server-rendered search, article and suggest views.
 
-Every view calls the same functions as the JSON API (`api.run_search`, `api.run_suggest`,
-`api.get_article_or_404`, `api.article_payload`), so the page is never a second
+Every view calls the same functions as the JSON API (`service.run_search`, `service.run_suggest`,
+`service.get_article_or_404`, `service.article_payload`), so the page is never a second
 implementation of search and sees exactly what the caller's scopes allow. The page works
 without JavaScript; `static/kb.js` only adds search-as-you-type, keyboard navigation, the
 copy button and the feedback controls on top.
@@ -19,11 +19,12 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-from indexer.article import CONVENTIONAL_SECTIONS, bullet_items
-from kbserver import api
-from kbserver.retrieval import scoring as ranking
-from kbserver.auth import require
+from indexer.article import CONVENTIONAL_SECTIONS, TYPES, bullet_items
+from indexer.chunking import plain_text
+from kbserver import service
+from kbserver.access.auth import require
 from kbserver.errors import ApiError
+from kbserver.retrieval.reader import AudienceView
 
 bp = Blueprint("web", __name__)
 
@@ -31,7 +32,7 @@ SEARCH_LIMIT = 20
 SUGGEST_LIMIT = 3
 # Sections shown apart from the body, in this order, so an agent sees them at a glance.
 CALLOUT_KEYS = ("exceptions", "what_you_can_offer", "escalation", "follow_up")
-# The outcomes the feedback controls send (kbserver.feedback.OUTCOMES accepts them); the
+# The outcomes the feedback controls send (kbserver.store.feedback.OUTCOMES accepts them); the
 # labels are what the agent reads.
 FEEDBACK_OUTCOMES = (
     ("helpful", "Helpful"),
@@ -68,7 +69,7 @@ def snippet_filter(html: str) -> Markup:
 @bp.app_template_filter("plain")
 def plain_filter(markdown: str) -> str:
     """Markdown reduced to text (for step lines, checklist items and the copied steps)."""
-    return ranking.plain_text(markdown or "")
+    return plain_text(markdown or "")
 
 
 @bp.app_template_filter("nice_date")
@@ -94,8 +95,8 @@ def steps_as_text(steps: list[dict[str, Any]]) -> str:
     """The steps as plain text for the clipboard: `1. text` lines with indented details."""
     lines = []
     for step in steps:
-        lines.append(f"{step['n']}. {ranking.plain_text(step['text'])}")
-        lines.extend(f"   - {ranking.plain_text(d)}" for d in step["details"])
+        lines.append(f"{step['n']}. {plain_text(step['text'])}")
+        lines.extend(f"   - {plain_text(d)}" for d in step["details"])
     return "\n".join(lines)
 
 
@@ -112,7 +113,7 @@ def _page_globals() -> dict[str, Any]:
         # The feedback controls appear only in an app that registers the feedback endpoint.
         "feedback_enabled": "api.feedback" in current_app.view_functions,
         "feedback_outcomes": FEEDBACK_OUTCOMES,
-        "types": api.TYPES,
+        "types": TYPES,
     }
 
 
@@ -138,7 +139,7 @@ def _render_error(status: int, message: str | None):
 # ---------------------------------------------------------------------------- views
 
 
-def _tags(view) -> list[str]:
+def _tags(view: AudienceView) -> list[str]:
     """Every tag of the articles this caller may see (so filters never name an internal tag)."""
     seen: dict[str, str] = {}
     for article in view.articles.values():
@@ -158,7 +159,7 @@ def _search_page():
     result, error, status = None, None, 200
     if q.strip():
         try:
-            result = api.run_search({"q": q, **filters, "limit": SEARCH_LIMIT})
+            result = service.run_search({"q": q, **filters, "limit": SEARCH_LIMIT}).to_json()
         except ApiError as exc:
             if exc.code != 400:
                 raise
@@ -171,7 +172,7 @@ def _search_page():
         "search.html",
         q=q,
         filters=filters,
-        tags=_tags(api._view()),
+        tags=_tags(service.current_view()),
         result=result,
         error=error,
         did_you_mean_url=did_you_mean_url,
@@ -195,13 +196,13 @@ def search():
 def article(article_id: str):
     """One whole article. Unknown, malformed and (for public callers) internal ids are all 404."""
     require("search")
-    view = api._view()
+    view = service.current_view()
     try:
-        found = api.get_article_or_404(view, article_id)
+        found = service.get_article_or_404(view, article_id)
     except ApiError:
         # A malformed id is a page that does not exist, like an unknown or forbidden one.
         abort(404, description=f"There is no article '{article_id}'.")
-    payload = api.article_payload(view, found)
+    payload = service.article_payload(view, found)
     sections = {s["key"]: s for s in payload["sections"]}
     follow_up = sections.get("follow_up")
     return render_template(
@@ -226,7 +227,7 @@ def suggest():
     result, error, status = None, None, 200
     if request.method == "POST":
         try:
-            result = api.run_suggest({"text": text, "limit": SUGGEST_LIMIT})
+            result = service.run_suggest({"text": text, "limit": SUGGEST_LIMIT}).to_json()
         except ApiError as exc:
             if exc.code != 400:
                 raise
@@ -236,7 +237,7 @@ def suggest():
     if result and result["suggestions"]:
         # The sanitised HTML of the top suggestion's sections and its policies, from the same
         # audience view the suggestion came from.
-        view = api._view()
+        view = service.current_view()
         top = result["suggestions"][0]
         top_html = view.rendered(top["article"]["id"])
         policy_html = {p["id"]: view.rendered(p["id"]) for p in top["policies"]}

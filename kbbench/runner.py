@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kbserver.bench import measure
+from kbbench import measure
 
 SECTIONS = ("build", "inprocess", "http", "oversubscription", "encoder")
 
@@ -58,7 +58,7 @@ def run(config: BenchConfig, log: Callable[[str], None] = lambda _m: None) -> di
     }
     articles = Path(config.articles_dir)
     if config.synthetic:
-        from kbserver.bench.synth import generate_corpus
+        from kbbench.synth import generate_corpus
 
         articles = work / "corpus"
         log(f"generating {config.synthetic} synthetic articles (seed {config.seed}) into {articles}")
@@ -75,14 +75,14 @@ def run(config: BenchConfig, log: Callable[[str], None] = lambda _m: None) -> di
         log(f"in-process latency over {len(queries)} queries")
         results["inprocess"] = measure.measure_inprocess(index_root, queries)
     if "http" in config.sections:
-        from kbserver.bench.http import measure_http
+        from kbbench.http import measure_http
 
         log(f"HTTP load: gunicorn 2 workers, clients {config.clients}, {config.duration_s} s each")
         results["http"] = measure_http(index_root, work / "server", queries, clients=config.clients,
                                        duration_s=config.duration_s, caches=config.http_caches,
                                        warm_up_s=config.warm_up_s)
     if "oversubscription" in config.sections:
-        from kbserver.bench.http import measure_oversubscription
+        from kbbench.http import measure_oversubscription
 
         log(f"oversubscription: inference threads {config.oversubscription_threads} per worker")
         results["oversubscription"] = measure_oversubscription(

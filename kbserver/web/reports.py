@@ -2,7 +2,7 @@
 
 Everything is rendered on the server, the chart too (inline SVG built from numbers, no
 script and no style attribute), so the page works under `default-src 'self'`. It reads the
-same `reports.build_report` as `kb report`, with the caller's `reports` scope and audience.
+same `service.build_report` as the API, with the caller's `reports` scope and audience.
 """
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from kbserver import reports
-from kbserver.auth import current_caller, require
-from kbserver.reader import IndexUnavailable
-from kbserver.reader_app import get_view, services
-from kbserver.storage import get_db
+from kbserver import service
+from kbserver.access.auth import require
+from kbserver.errors import ApiError
+from kbserver.store import reports
 
 bp = Blueprint("reports_web", __name__)
 
-DEFAULT_WINDOW = "30d"
 WINDOWS = ("7d", "30d", "90d", "365d")
 
 
@@ -67,16 +65,17 @@ def bar_chart(title: str, rows: list[tuple[str, float | None]], *, label_width: 
 def reports_page():
     """Teams, per-article numbers and gaps for `?since=` (default 30d), optionally one `?team=`."""
     require("reports")
-    window = request.args.get("since") or DEFAULT_WINDOW
-    team = request.args.get("team") or None
+    window = request.args.get("since") or service.DEFAULT_WINDOW
     try:
-        view = get_view(current_caller().allow_internal)
-    except IndexUnavailable as exc:
-        abort(503, str(exc))
-    if team is not None and team not in reports.teams_of(view.articles.values()):
-        abort(400, f"No article you may see is owned by '{team}'.")
+        view = service.current_view()
+    except ApiError as exc:
+        abort(503, exc.description)
     try:
-        report = reports.build_report(get_db(), view.articles, services().embedder.embed_texts, window, team=team)
+        team = service.report_team(request.args, view.articles)
+    except ApiError:
+        abort(400, f"No article you may see is owned by '{request.args.get('team')}'.")
+    try:
+        report = service.build_report(view, window, team)
     except ValueError as exc:
         abort(400, f"since: {exc}")
     chart = bar_chart(

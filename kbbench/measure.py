@@ -250,7 +250,7 @@ def measure_inprocess(index_root: Path, queries: Sequence[str], *, threads: int 
     """
     from indexer.embedding import Encoder, query_model
     from kbserver.retrieval.scoring import QueryEmbedder, clean_query, content_sentences, limit_threads
-    from kbserver.reader import open_snapshot
+    from kbserver.retrieval.reader import open_snapshot
 
     # The query encoder the service would use (KB_QUERY_ENCODER; the HTTP servers inherit it too).
     precision = os.environ.get("KB_QUERY_ENCODER", "fp32").lower()
@@ -259,7 +259,7 @@ def measure_inprocess(index_root: Path, queries: Sequence[str], *, threads: int 
     snapshot = open_snapshot(Path(index_root))
     view = snapshot.view(allow_internal=True)
     encoder = Encoder(threads=threads, onnx_path=query_model(Path(index_root) / "models", precision))
-    limit_threads(threads)  # as a gunicorn worker does (kbserver.reader_app)
+    limit_threads(threads)  # as a gunicorn worker does (kbserver.runtime)
     out["articles"] = len(snapshot.articles)
     out["chunks"] = len(snapshot.chunks)
 
@@ -364,9 +364,9 @@ def _quantise(onnx_model: Path, work_dir: Path) -> Path | None:
 def measure_int8_quality(index_root: Path, onnx_model: Path, queries_file: Path, work_dir: Path) -> dict[str, Any]:
     """Suggest hit@1/hit@3 when queries are embedded by the int8 model instead of fp32 (index stays fp32)."""
     from indexer.embedding import Encoder
-    from kbserver.evaluation import evaluate, load_cases
+    from kbserver.retrieval.evaluation import evaluate, load_cases
     from kbserver.retrieval.scoring import QueryEmbedder
-    from kbserver.reader import open_snapshot
+    from kbserver.retrieval.reader import open_snapshot
 
     int8 = _quantise(onnx_model, Path(work_dir))
     if int8 is None:

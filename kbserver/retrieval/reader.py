@@ -30,7 +30,7 @@ from indexer import store
 from indexer.article import Article
 from indexer.bm25 import analyse
 from indexer.store import Chunk, Manifest
-from kbserver.spelling import Speller, english_words, fix_typos
+from kbserver.retrieval.spelling import Speller, english_words, fix_typos
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,14 @@ import hashlib
 import io
 import json
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from indexer.store import Example
-from kbserver import storage
-from kbserver.redact import redact
+from kbserver.store.db import to_ts, transaction, utc_now
+from kbserver.store.querylog import logged_query_text
+from kbserver.store.redact import redact
 
 WEIGHTS = {"resolved_first_contact": 1.0, "helpful": 0.6}
 MAX_PER_CALLER = 20
@@ -94,8 +95,8 @@ def import_file(
 ) -> ImportReport:
     """Import resolved tickets from `path`; bad lines become `FILE:line: message` findings and are skipped."""
     report = ImportReport()
-    now = storage.to_ts(storage.utc_now())
-    records: list[storage.ExampleRecord] = []
+    now = to_ts(utc_now())
+    records: list[ExampleRecord] = []
     for number, row, problem in _rows(path):
         report.lines += 1
         if progress:
@@ -117,9 +118,9 @@ def import_file(
         else:
             clean = redact(" ".join(text.split()))
             records.append(
-                storage.ExampleRecord(now, article_id, clean, outcome, "import", source_key(article_id, clean), IMPORT_CALLER)
+                ExampleRecord(now, article_id, clean, outcome, "import", source_key(article_id, clean), IMPORT_CALLER)
             )
-    report.imported = storage.insert_examples(db, records)
+    report.imported = insert_examples(db, records)
     report.duplicates = len(records) - report.imported
     return report
 
@@ -128,35 +129,35 @@ def learn_from_feedback(db: sqlite3.Connection, request_id: str, article_id: str
     """Make a logged request's redacted text an example for `article_id`. Returns True when one was added."""
     if outcome not in WEIGHTS:
         return False
-    logged = storage.logged_query_text(db, request_id)
-    if logged is None or not logged["text"].strip():
+    logged = logged_query_text(db, request_id)
+    if logged is None or not logged.text.strip():
         return False
-    if storage.count_caller_examples(db, caller, article_id) >= MAX_PER_CALLER:
+    if count_caller_examples(db, caller, article_id) >= MAX_PER_CALLER:
         return False
-    record = storage.ExampleRecord(
-        storage.to_ts(storage.utc_now()), article_id, logged["text"], outcome, "feedback", f"{request_id}:{article_id}", caller
+    record = ExampleRecord(
+        to_ts(utc_now()), article_id, logged.text, outcome, "feedback", f"{request_id}:{article_id}", caller
     )
-    return storage.insert_examples(db, [record]) == 1
+    return insert_examples(db, [record]) == 1
 
 
 def active_examples(db: sqlite3.Connection) -> list[Example]:
     """The examples a build should use, after the agreement rule; weights by outcome."""
-    rows = storage.list_examples(db, status="active")
+    rows = list_examples(db, status="active")
     callers: dict[str, set[str]] = {}
     for row in rows:
-        if row["source"] == "feedback":
-            callers.setdefault(row["article_id"], set()).add(row["caller"])
+        if row.source == "feedback":
+            callers.setdefault(row.article_id, set()).add(row.caller)
     out = []
     for row in rows:
-        if row["source"] == "feedback" and len(callers[row["article_id"]]) < MIN_AGREEING_CALLERS:
+        if row.source == "feedback" and len(callers[row.article_id]) < MIN_AGREEING_CALLERS:
             continue
         out.append(
             Example(
-                id=row["id"],
-                article_id=row["article_id"],
-                text=row["text"],
-                weight=WEIGHTS.get(row["outcome"], 0.0),
-                hash=hashlib.sha256(row["text"].encode("utf-8")).hexdigest(),
+                id=row.id,
+                article_id=row.article_id,
+                text=row.text,
+                weight=WEIGHTS.get(row.outcome, 0.0),
+                hash=hashlib.sha256(row.text.encode("utf-8")).hexdigest(),
             )
         )
     return sorted(out, key=lambda e: e.id)
@@ -167,5 +168,122 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
-def describe(rows: Iterable[sqlite3.Row]) -> list[dict]:
-    return [dict(row) for row in rows]
+def describe(rows: Iterable[ExampleRow | ExampleStat]) -> list[dict[str, Any]]:
+    """Rows as JSON objects, columns in order (`kb learn list --json`)."""
+    return [asdict(row) for row in rows]
+
+
+# ---------------------------------------------------------------------------- the learned_examples table
+
+
+
+@dataclass(frozen=True)
+class ExampleRecord:
+    """One learned example, ready to store (text already redacted)."""
+
+    ts: str
+    article_id: str
+    text: str
+    outcome: str
+    source: str  # feedback | import
+    source_key: str  # unique per source: re-importing or re-sending adds nothing twice
+    caller: str
+
+
+@dataclass(frozen=True)
+class ExampleRow:
+    """One stored example, as `kb learn list` shows it."""
+
+    id: int
+    ts: str
+    article_id: str
+    text: str
+    outcome: str
+    source: str
+    caller: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ExampleStat:
+    """Per article and source: how many examples are active and how many were removed."""
+
+    article_id: str
+    source: str
+    active: int
+    removed: int
+
+
+def insert_examples(db: sqlite3.Connection, records: Iterable[ExampleRecord]) -> int:
+    """Store examples in one transaction, skipping any whose (source, source_key) exists. Returns how many were new."""
+    added = 0
+    with transaction(db):
+        for r in records:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO learned_examples (ts, article_id, text, outcome, source, source_key, caller)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (r.ts, r.article_id, r.text, r.outcome, r.source, r.source_key, r.caller),
+            )
+            added += cursor.rowcount
+    return added
+
+
+def count_caller_examples(db: sqlite3.Connection, caller: str, article_id: str) -> int:
+    """Active feedback examples one caller has taught for one article."""
+    return db.execute(
+        "SELECT COUNT(*) FROM learned_examples WHERE caller = ? AND article_id = ? AND source = 'feedback'"
+        " AND status = 'active'",
+        (caller, article_id),
+    ).fetchone()[0]
+
+
+def list_examples(
+    db: sqlite3.Connection, *, article_id: str | None = None, status: str | None = "active", limit: int | None = None
+) -> list[ExampleRow]:
+    """Learned examples, newest first, optionally for one article or status."""
+    sql = "SELECT id, ts, article_id, text, outcome, source, caller, status FROM learned_examples WHERE 1 = 1"
+    args: list[Any] = []
+    if article_id is not None:
+        sql += " AND article_id = ?"
+        args.append(article_id)
+    if status is not None:
+        sql += " AND status = ?"
+        args.append(status)
+    sql += " ORDER BY id DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return [ExampleRow(*tuple(r)) for r in db.execute(sql, args).fetchall()]
+
+
+def remove_examples(
+    db: sqlite3.Connection, *, ids: Iterable[int] = (), article_id: str | None = None, caller: str | None = None
+) -> int:
+    """Mark examples removed (kept for the audit trail, never used again). Returns how many changed."""
+    changed = 0
+    ids = list(ids)
+    if ids:
+        marks = ",".join("?" * len(ids))
+        changed += db.execute(
+            f"UPDATE learned_examples SET status = 'removed' WHERE status = 'active' AND id IN ({marks})", ids
+        ).rowcount
+    if article_id is not None or caller is not None:
+        sql = "UPDATE learned_examples SET status = 'removed' WHERE status = 'active'"
+        args: list[Any] = []
+        if article_id is not None:
+            sql += " AND article_id = ?"
+            args.append(article_id)
+        if caller is not None:
+            sql += " AND caller = ?"
+            args.append(caller)
+        changed += db.execute(sql, args).rowcount
+    return changed
+
+
+def example_stats(db: sqlite3.Connection) -> list[ExampleStat]:
+    """Per article and source: active and removed counts."""
+    rows = db.execute(
+        "SELECT article_id, source, SUM(status = 'active') AS active, SUM(status = 'removed') AS removed"
+        " FROM learned_examples GROUP BY article_id, source ORDER BY article_id, source"
+    ).fetchall()
+    return [ExampleStat(*tuple(r)) for r in rows]

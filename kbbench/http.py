@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlencode
 
-from kbserver.bench.measure import load_average, percentiles
+from kbbench.measure import load_average, percentiles
 
 KINDS = ("search", "suggest")
 

@@ -27,10 +27,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from indexer.article import Article
-from kbserver import storage
-from kbserver.retrieval import scoring as ranking
+from kbserver.store.db import to_ts, utc_now
+from kbserver.store.feedback import OPEN_OUTCOMES, feedback_counts, feedback_items
+from kbserver.store.querylog import gap_queries, result_counts
 
-OPEN_OUTCOMES = ("not_helpful", "escalated")
 GAP_SIMILARITY = 0.5  # cosine to a cluster's centroid; measured on paraphrase sets, see docs/feedback.md
 GAP_MAX_QUERIES = 2000  # the most recent gap queries clustered per report
 GAP_EXAMPLES = 5
@@ -50,7 +50,7 @@ def parse_window(value: str) -> timedelta:
 
 def window_start(window: timedelta, now: datetime | None = None) -> str:
     """The stored-time form of `now - window`: rows at or after it are in the report."""
-    return storage.to_ts((now or storage.utc_now()) - window)
+    return to_ts((now or utc_now()) - window)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -135,15 +135,15 @@ def article_report(
     today: date | None = None,
 ) -> list[ArticleStats]:
     """One row per visible article (of `team`, if given), by owner, then most feedback first."""
-    today_s = (today or storage.utc_now().date()).isoformat()
+    today_s = (today or utc_now().date()).isoformat()
     counts: dict[str, Counter[str]] = {aid: Counter() for aid in articles}
-    for row in storage.result_counts(db, since):
-        if row["article_id"] in counts:
-            counts[row["article_id"]]["views" if row["kind"] == "search" else "suggestions"] += row["n"]
-    for row in storage.feedback_counts(db, since):
-        if row["article_id"] in counts:
-            counts[row["article_id"]][row["outcome"]] += row["n"]
-            counts[row["article_id"]]["feedback"] += row["n"]
+    for row in result_counts(db, since):
+        if row.article_id in counts:
+            counts[row.article_id]["views" if row.kind == "search" else "suggestions"] += row.n
+    for fb in feedback_counts(db, since):
+        if fb.article_id in counts:
+            counts[fb.article_id][fb.outcome] += fb.n
+            counts[fb.article_id]["feedback"] += fb.n
     rows = [
         ArticleStats(
             id=a.id,
@@ -176,10 +176,10 @@ def team_report(
     """One row per owner team of the visible articles (or just `team`), by name."""
     per_article = article_report(db, articles, since, team=team, today=today)
     open_by_team: Counter[str] = Counter()
-    for row in storage.feedback_counts(db, since):
+    for row in feedback_counts(db, since):
         # Routed owner (at the time of the feedback), for articles this caller may see.
-        if row["article_id"] in articles and row["outcome"] in OPEN_OUTCOMES:
-            open_by_team[row["owner"]] += row["n"]
+        if row.article_id in articles and row.outcome in OPEN_OUTCOMES:
+            open_by_team[row.owner] += row.n
     teams: dict[str, list[ArticleStats]] = {}
     for stats in per_article:
         teams.setdefault(stats.owner, []).append(stats)
@@ -208,8 +208,8 @@ def open_feedback(
 ) -> list[dict[str, Any]]:
     """The latest not_helpful/escalated feedback routed to `team` (or any), for visible articles."""
     # Fetch extra rows: feedback on articles this caller may not see is dropped after the query.
-    rows = storage.feedback_items(db, since, owner=team, outcomes=OPEN_OUTCOMES, limit=limit * 4)
-    visible = [dict(r) for r in rows if r["article_id"] in articles]
+    rows = feedback_items(db, since, owner=team, outcomes=OPEN_OUTCOMES, limit=limit * 4)
+    visible = [asdict(r) for r in rows if r.article_id in articles]
     return visible[:limit]
 
 
@@ -242,9 +242,12 @@ def cluster_vectors(vectors: np.ndarray, threshold: float = GAP_SIMILARITY) -> l
     return members
 
 
-def clustering_text(redacted: str) -> str:
-    """What is embedded for clustering: the query without greetings, sign-offs and placeholders."""
-    cleaned = ranking.clean_query(_PLACEHOLDER_RE.sub(" ", redacted))
+def clustering_text(redacted: str, clean: Callable[[str], str]) -> str:
+    """What is embedded for clustering: the query without greetings, sign-offs and placeholders.
+
+    `clean` is ranking's message cleaner (`kbserver.retrieval.message.clean_query`), passed in
+    so that the database layer does not reach up into retrieval."""
+    cleaned = clean(_PLACEHOLDER_RE.sub(" ", redacted))
     return (cleaned or redacted).strip().lower()
 
 
@@ -275,6 +278,7 @@ def gap_report(
     embed: Callable[[list[str]], np.ndarray],
     since: str,
     *,
+    clean: Callable[[str], str],
     team: str | None = None,
     threshold: float = GAP_SIMILARITY,
 ) -> list[Gap]:
@@ -282,14 +286,14 @@ def gap_report(
     in several ways, biggest first. A gap's team owns its closest article: the one marked not
     helpful, else the (weak) top result."""
     phrasings: dict[str, _Phrasing] = {}
-    for row in storage.gap_queries(db, since, GAP_MAX_QUERIES):
-        key = clustering_text(row["text"])
+    for row in gap_queries(db, since, GAP_MAX_QUERIES):
+        key = clustering_text(row.text, clean)
         p = phrasings.setdefault(key, _Phrasing(key, Counter(), Counter()))
-        p.examples[row["text"]] += 1
-        p.no_confident_match += int(bool(row["no_confident_match"]))
-        p.not_helpful += int(row["not_helpful_article"] is not None)
-        p.last_seen = max(p.last_seen, row["ts"])
-        closest = row["not_helpful_article"] or next(iter(r["id"] for r in json.loads(row["results"])), None)
+        p.examples[row.text] += 1
+        p.no_confident_match += int(row.no_confident_match)
+        p.not_helpful += int(row.not_helpful_article is not None)
+        p.last_seen = max(p.last_seen, row.ts)
+        closest = row.not_helpful_article or next(iter(r["id"] for r in json.loads(row.results)), None)
         if closest in articles:
             p.articles[closest] += 1
     ordered = sorted(phrasings.values(), key=lambda p: (-p.count, p.text))
@@ -350,6 +354,7 @@ def build_report(
     embed: Callable[[list[str]], np.ndarray],
     window: str,
     *,
+    clean: Callable[[str], str],
     team: str | None = None,
     today: date | None = None,
     now: datetime | None = None,
@@ -362,7 +367,7 @@ def build_report(
         team=team,
         teams=team_report(db, articles, since, team=team, today=today),
         articles=article_report(db, articles, since, team=team, today=today),
-        gaps=gap_report(db, articles, embed, since, team=team),
+        gaps=gap_report(db, articles, embed, since, clean=clean, team=team),
         open_feedback=open_feedback(db, articles, since, team=team),
     )
 

@@ -11,8 +11,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from kbserver.retrieval import scoring as ranking
-from kbserver.retrieval.scoring import QueryEmbedder, RankParams
-from kbserver.reader import AudienceView
+from kbserver.retrieval.embedder import QueryEmbedder
+from kbserver.retrieval.scoring import RankParams
+from kbserver.retrieval.reader import AudienceView
 
 EVAL_MODES = ("suggest", "hybrid", "keyword", "semantic")
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from flask import current_app, g, request
 
+from kbserver.access import tokens
+from kbserver.access.tokens import SCOPES, parse_scopes
 from kbserver.errors import ApiError
 
-SCOPES = ("search", "suggest", "feedback", "reports", "internal")
+__all__ = ["SCOPES", "Caller", "current_caller", "parse_scopes", "require"]
 
 
 @dataclass(frozen=True)
@@ -21,13 +23,6 @@ class Caller:
         return "internal" in self.scopes
 
 
-def parse_scopes(value: str | list | tuple | None) -> frozenset[str]:
-    if value is None:
-        return frozenset()
-    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-    return frozenset(s.strip() for s in items if s and s.strip())
-
-
 def current_caller() -> Caller:
     """The caller of this request, resolved once. Raises ApiError(401) for a bad token."""
     if "kb_caller" in g:
@@ -37,8 +32,6 @@ def current_caller() -> Caller:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "invalid_token", "Authorization must be 'Bearer <token>'")
-        from kbserver import tokens
-
         found = tokens.lookup(token.strip())
         if found is None:
             raise ApiError(401, "invalid_token", "unknown or revoked token")

@@ -4,12 +4,13 @@ Messages reach suggest from chat tools and helpdesks, so besides greetings, sign
 order numbers they carry email cruft: the quoted thread under a reply, forwarded headers,
 "Sent from my iPhone", signature blocks and legal disclaimers. A quoted agent reply about
 refunds would otherwise pull every message in its thread towards the refund articles.
-Nothing here knows the knowledge base; ranking (`kbserver.ranking`) uses it.
+Nothing here knows the knowledge base; ranking (`kbserver.retrieval.scoring`) uses it.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # Starts only where a run of address characters starts: with `\b` alone every position inside
 # a long run ("XX-XX-XX-...") was a fresh start, and the scan was quadratic (14 s on 90 KB).
@@ -141,11 +142,49 @@ def strip_email_cruft(text: str) -> str:
     return "\n".join(kept) if any(l.strip() for l in kept) else text
 
 
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+
+
+@dataclass(frozen=True)
+class CleanedMessage:
+    """One customer message as a request sees it, cleaned once (`clean_message`).
+
+    `own_words` is what the length limit counts and the query log keeps (no quoted thread,
+    signature or disclaimer); `cleaned` is what ranking embeds and matches.
+    """
+
+    text: str
+    own_words: str
+    cleaned: str
+
+    @property
+    def for_ranking(self) -> str:
+        """The text ranking uses: the cleaned words, or the message itself when nothing is left."""
+        return self.cleaned or self.text.strip()
+
+
+def clean_message(text: str) -> CleanedMessage:
+    """Cut the email cruft off `text` once and clean what is left for ranking.
+
+    Ranking has always cut the printable form of a message (control characters as spaces), the
+    limit and the log its raw form: the two differ only when the message holds control
+    characters (a CRLF line end too), and only then is the cut made a second time.
+    """
+    own_words = strip_email_cruft(text)
+    printable = _printable(text)
+    cut = own_words if printable == text else strip_email_cruft(printable)
+    return CleanedMessage(text, own_words, _clean_cut(cut))
+
+
 def clean_query(text: str) -> str:
     """Strip what carries no meaning for ranking: email cruft, greetings, sign-offs, emails, URLs,
     references and the placeholders that stand for them, handles."""
-    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
-    text = strip_email_cruft(text)
+    return _clean_cut(strip_email_cruft(_printable(text)))
+
+
+def _clean_cut(text: str) -> str:
+    """`clean_query` after the email cruft is gone."""
     text = _EMAIL_RE.sub(" ", text)
     text = _URL_RE.sub(" ", text)
     text = _PHONE_RE.sub(" ", text)

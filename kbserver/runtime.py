@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any, Mapping
 
 from flask import Flask, current_app
 
 from indexer.embedding import get_encoder, query_model
 from kbserver import config
-from kbserver.retrieval.scoring import QueryEmbedder, limit_threads
-from kbserver.reader import AudienceView, IndexUnavailable, Reader, Snapshot
+from kbserver.retrieval.embedder import QueryEmbedder, limit_threads
+from kbserver.retrieval.reader import AudienceView, IndexUnavailable, Reader, Snapshot
+from kbserver.retrieval.settings import rank_params
 
 EXTENSION = "kb"
 
@@ -23,12 +25,20 @@ class Services:
         query_encoder: str = "fp32", no_match_threshold: float | str | None = None,
     ) -> None:
         self.query_encoder = config.query_encoder(query_encoder)
-        self.params = config.rank_params(learning, no_match_threshold)
+        self.params = rank_params(learning, no_match_threshold)
         self.reader = Reader(Path(index_dir), reload_interval_s=float(reload_interval_s))
         self._threads = int(inference_threads) or None
         limit_threads(self._threads)
         self._embedder: QueryEmbedder | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Services:
+        """Services for these settings (`app.config`, or `config.from_env()` outside an app)."""
+        return cls(
+            settings["INDEX_DIR"], settings["RELOAD_INTERVAL_S"], settings["INFERENCE_THREADS"], settings["LEARNING"],
+            settings["QUERY_ENCODER"], settings["NO_MATCH_THRESHOLD"],
+        )
 
     @property
     def embedder(self) -> QueryEmbedder:
@@ -41,10 +51,8 @@ class Services:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = Services(
-        app.config["INDEX_DIR"], app.config["RELOAD_INTERVAL_S"], app.config["INFERENCE_THREADS"], app.config["LEARNING"],
-        app.config["QUERY_ENCODER"], app.config["NO_MATCH_THRESHOLD"],
-    )
+    """Give `app` its Services (in app.extensions["kb"]) and open the published index once."""
+    app.extensions[EXTENSION] = Services.from_settings(app.config)
     # Open the index (and warm the encoder) at start-up, so the first request pays nothing.
     services = app.extensions[EXTENSION]
     try:
@@ -54,10 +62,12 @@ def init_app(app: Flask) -> None:
 
 
 def services() -> Services:
+    """This app's Services."""
     return current_app.extensions[EXTENSION]
 
 
 def get_reader() -> Reader:
+    """This app's Reader."""
     return services().reader
 
 
@@ -67,4 +77,5 @@ def get_index() -> Snapshot:
 
 
 def get_view(allow_internal: bool) -> AudienceView:
+    """The live snapshot as one audience sees it. Raises IndexUnavailable when nothing is published."""
     return get_index().view(allow_internal)
