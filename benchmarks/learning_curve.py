@@ -23,11 +23,11 @@ from pathlib import Path
 
 from indexer.build import build_index
 from indexer.embedding import get_encoder, onnx_file
-from kbserver.store import learning
-from kbserver.store.db import connect
-from kbserver.retrieval import scoring as ranking
+from kbserver.retrieval.embedder import QueryEmbedder
 from kbserver.retrieval.evaluation import evaluate, load_cases
 from kbserver.retrieval.reader import open_snapshot
+from kbserver.store import learning
+from kbserver.store.db import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,7 @@ def run_point(index: Path, articles: Path, work: Path, cases, held, per_article:
     build_index(articles, root, encoder_factory=lambda: encoder, examples=examples)
     snapshot = open_snapshot(root)
     view = snapshot.view(True)
-    embedder = ranking.QueryEmbedder(encoder, cache_size=100_000)
+    embedder = QueryEmbedder(encoder, cache_size=100_000)
     report = evaluate(view, embedder, held, "suggest")
     return {
         "per_article": per_article,

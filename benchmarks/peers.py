@@ -183,8 +183,9 @@ def build_kb(articles: Path, root: Path, onnx_model: Path, threads: int | None, 
     """A fresh kb index of `articles` (timed), or the index at `reuse`, and kb's searches over it."""
     from indexer.build import build_index
     from indexer.embedding import Encoder, onnx_file, query_model
-    from kbserver.retrieval.scoring import QueryEmbedder, rank
+    from kbserver.retrieval.embedder import QueryEmbedder
     from kbserver.retrieval.reader import open_snapshot
+    from kbserver.retrieval.scoring import rank
 
     load = {}
     if reuse is not None:

@@ -114,9 +114,10 @@ def analyse_docs(docs: list[Mapping[str, str]], fields: list[str]) -> Postings:
             if name == "body":
                 pairs = list(Counter(analyse(text)).items())
             else:
-                pairs = repeated.get(text)
-                if pairs is None:
-                    pairs = repeated[text] = list(Counter(analyse(text)).items())
+                cached = repeated.get(text)
+                if cached is None:
+                    cached = repeated[text] = list(Counter(analyse(text)).items())
+                pairs = cached
             lengths[row, f] = sum(count for _term, count in pairs)
             for term, count in pairs:
                 row_ids.append(row)

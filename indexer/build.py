@@ -13,18 +13,21 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from types import ModuleType
+from typing import Callable, Protocol, cast
 
 import numpy as np
 
 from indexer import bm25, chunking, keyword, store
-from indexer.article import Article, Finding, lint_articles, parser_key
+from indexer.article import Article, Finding
+from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.chunking import chunk_article
 from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256
-from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.keyword import FIELD_BOOSTS, chunk_fields, spelling_vocabulary, write_keyword_index
+from indexer.lint import lint_articles
+from indexer.parse import parser_key
 from indexer.render import render_article
-from indexer.store import Example, Manifest
+from indexer.store import Chunk, Example, Manifest
 
 
 class LintFailed(Exception):
@@ -154,13 +157,16 @@ def build_index(
             store.write_postings(build, postings, [c.id for c in chunks])
             store.write_term_matrix(build, impacts(postings, FIELD_BOOSTS))
             store.write_vocabulary(build, _vocabulary(articles, chunks, reused, earlier, earlier_chunks, live))
+            # A reused StoredChunk reads like a Chunk for everything the keyword index asks of it.
+            keyword_chunks = cast(dict[str, list[Chunk]], chunks_by_article)
             if full:
-                write_keyword_index(build / "whoosh", articles, chunks_by_article)
+                write_keyword_index(build / "whoosh", articles, keyword_chunks)
             else:
+                assert previous_build is not None  # not full: there is a previous build
                 write_keyword_index(
                     build / "whoosh",
                     articles,
-                    chunks_by_article,
+                    keyword_chunks,
                     previous=previous_build / "whoosh",
                     replace_ids=[*report.added, *report.changed, *report.removed],
                 )
@@ -257,9 +263,9 @@ def _vocabulary(
     return {w: pair for w, pair in counts.items() if pair[0] > 0}
 
 
-def _source_key(module) -> str:
+def _source_key(module: ModuleType) -> str:
     """Identifies a module by its source, so what it computed is reused only from the same code."""
-    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(Path(str(module.__file__)).read_bytes()).hexdigest()[:16]
 
 
 def _render_key() -> str:

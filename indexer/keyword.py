@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from whoosh import index as whoosh_index
 from whoosh.analysis import StemmingAnalyzer
@@ -126,6 +126,6 @@ def write_keyword_index(
     return written
 
 
-def open_keyword_index(folder: Path):
+def open_keyword_index(folder: Path) -> Any:
     """Open a build's Whoosh index for reading."""
     return whoosh_index.open_dir(str(folder), readonly=True)

@@ -91,6 +91,7 @@ class Server:
         return self
 
     def _wait_healthy(self) -> None:
+        assert self.process is not None  # started by __enter__
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -121,6 +122,7 @@ class Server:
         return child_pids(self.process.pid) if self.process else []
 
     def memory(self) -> dict[str, Any]:
+        assert self.process is not None  # started by __enter__
         workers = {str(pid): rss_kib(pid) for pid in self.worker_pids()}
         return {
             "master": rss_kib(self.process.pid),

@@ -161,6 +161,7 @@ def measure_build(articles_dir: Path, work_dir: Path, onnx_model: Path, *, cli_e
     factory = TimedEncoderFactory(onnx_model)
     report = build_index(articles, root, encoder_factory=factory, full=True)
     build = current_build_path(root)
+    assert build is not None  # build_index just published one
     out["full"] = {
         "articles": report.articles,
         "chunks": report.chunks,
@@ -230,13 +231,23 @@ def _mean_tokens(texts: Sequence[str]) -> float:
 
 
 def _search_ops(view, url: Callable[[str], str]) -> dict[str, Callable[[Any, str], Any]]:
-    from kbserver.retrieval import scoring as ranking
+    import uuid
+
+    from kbserver.retrieval import answers
+    from kbserver.retrieval.message import clean_message
+
+    def search(emb: Any, q: str, mode: str) -> dict[str, Any]:
+        return answers.search(view, emb, q, request_id=uuid.uuid4().hex, mode=mode, url_for_article=url).to_json()
+
+    def suggest(emb: Any, q: str) -> dict[str, Any]:
+        message = clean_message(q)  # once per request, as the service does
+        return answers.suggest(view, emb, message, request_id=uuid.uuid4().hex, limit=3, url_for_article=url).to_json()
 
     return {
-        "search_hybrid": lambda emb, q: ranking.search(view, emb, q, mode="hybrid", url_for_article=url),
-        "search_keyword": lambda emb, q: ranking.search(view, None, q, mode="keyword", url_for_article=url),
-        "search_semantic": lambda emb, q: ranking.search(view, emb, q, mode="semantic", url_for_article=url),
-        "suggest": lambda emb, q: ranking.suggest(view, emb, q, limit=3, url_for_article=url),
+        "search_hybrid": lambda emb, q: search(emb, q, "hybrid"),
+        "search_keyword": lambda emb, q: search(None, q, "keyword"),
+        "search_semantic": lambda emb, q: search(emb, q, "semantic"),
+        "suggest": suggest,
     }
 
 
@@ -249,7 +260,8 @@ def measure_inprocess(index_root: Path, queries: Sequence[str], *, threads: int 
     The encoder runs with `threads` inference threads, as in one gunicorn worker.
     """
     from indexer.embedding import Encoder, query_model
-    from kbserver.retrieval.scoring import QueryEmbedder, clean_query, content_sentences, limit_threads
+    from kbserver.retrieval.embedder import QueryEmbedder, limit_threads
+    from kbserver.retrieval.message import clean_query, content_sentences
     from kbserver.retrieval.reader import open_snapshot
 
     # The query encoder the service would use (KB_QUERY_ENCODER; the HTTP servers inherit it too).
@@ -364,8 +376,8 @@ def _quantise(onnx_model: Path, work_dir: Path) -> Path | None:
 def measure_int8_quality(index_root: Path, onnx_model: Path, queries_file: Path, work_dir: Path) -> dict[str, Any]:
     """Suggest hit@1/hit@3 when queries are embedded by the int8 model instead of fp32 (index stays fp32)."""
     from indexer.embedding import Encoder
+    from kbserver.retrieval.embedder import QueryEmbedder
     from kbserver.retrieval.evaluation import evaluate, load_cases
-    from kbserver.retrieval.scoring import QueryEmbedder
     from kbserver.retrieval.reader import open_snapshot
 
     int8 = _quantise(onnx_model, Path(work_dir))

@@ -18,6 +18,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 BRANDS = (
     "Aurora", "Summit", "Kestrel", "Harbour", "Fennel", "Northway", "Cobalt", "Meadow", "Granite", "Willow",
@@ -341,7 +342,7 @@ class _Writer:
         return self.rng.sample(list(pool), min(k, len(pool)))
 
 
-def _front_matter(fields: dict[str, object]) -> str:
+def _front_matter(fields: Mapping[str, object]) -> str:
     lines = ["---"]
     for key, value in fields.items():
         if isinstance(value, list):
@@ -530,7 +531,7 @@ def generate_corpus(
     policy_ids: list[str] = []
     pairs = [(t, s) for t in POLICY_TOPICS for s in REGIONS]
     w.rng.shuffle(pairs)
-    planned: list[tuple[str, str, object]] = []
+    planned: list[tuple[str, str, Any]] = []  # what: (topic, scope), a Product, or (area, Product)
     for i in range(n_policies):
         topic, scope = pairs[i % len(pairs)]
         scope_label = scope if i < len(pairs) else f"{scope} (edition {i // len(pairs) + 1})"

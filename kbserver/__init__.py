@@ -1,18 +1,25 @@
-"""kb's web service: the agents' page and the JSON API over a published index."""
+"""kb's web service: the agents' page and the JSON API over a published index.
+
+Nothing is imported here at module level: `import kbserver.retrieval` (what `kb eval` runs)
+executes this file first, and must not pull in Flask to do it.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask, Response, jsonify
-
-from kbserver import config, errors, runtime
-from kbserver.access import headers, limits
-from kbserver.store import db, redact
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults from SETTINGS, then `KB_*` environment variables, then `config_overrides`."""
+    from flask import Flask, Response, jsonify
+
+    from kbserver import api, config, errors, runtime, web
+    from kbserver.access import headers, limits
+    from kbserver.store import db, redact
+
     # The page's templates and static files live with the page (kbserver/web/); /static stays /static.
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.from_mapping(config.defaults())
@@ -26,8 +33,6 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     limits.init_app(app)
     redact.install_access_log_filter()  # the dev server logs `?q=...`: raw text must not reach a log
-
-    from kbserver import api, web
 
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(web.pages.bp)

@@ -8,9 +8,10 @@ every other module may read the settings, so this one must sit at the bottom.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
-from flask import Config
+if TYPE_CHECKING:
+    from flask import Config
 
 
 class Setting(NamedTuple):
@@ -81,6 +82,8 @@ def from_env(overrides: Mapping[str, Any] | None = None) -> Config:
     For commands that read the index or the database directly (`kb report`), so they need not
     build the whole web app to learn two settings.
     """
+    from flask import Config
+
     settings = Config(".")
     settings.from_mapping(defaults())
     settings.from_prefixed_env("KB")

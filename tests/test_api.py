@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from indexer import store
+
 from conftest import build_into, make_app
 
 

@@ -22,13 +22,14 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import DATA_ARTICLES, build_into, make_app
 
-from indexer.article import lint_articles
 from indexer.chunking import plain_text
-from kbserver.store.db import connect
+from indexer.lint import lint_articles
 from kbserver.access import tokens
 from kbserver.retrieval.reader import open_snapshot
+from kbserver.store.db import connect
+
+from conftest import DATA_ARTICLES, build_into, make_app
 
 PUBLIC_SCOPES = "search,suggest,feedback"
 # One made-up word per internal article: it exists nowhere else, so finding it anywhere is a leak.

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ROOT, LiveServer, make_app
 
-from kbserver.store.db import SCHEMA_VERSION, connect, to_ts, utc_now
-
-from kbserver.store.feedback import FeedbackRecord, insert_feedback
 from kbserver.access import tokens
+from kbserver.store.db import SCHEMA_VERSION, connect
+
+from conftest import ROOT, LiveServer, make_app
 
 RAW_EMAIL = "jane.doe@example.com"
 RAW_CARD = "4111 1111 1111 1111"

@@ -23,11 +23,28 @@ from whoosh.qparser import QueryParser
 
 from indexer import build as build_module
 from indexer import embedding, store
-from indexer.article import find_article_files, lint_articles
 from indexer.build import LintFailed, build_index
-from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256, Encoder, ModelError, get_encoder, length_batches, verify_model
+from indexer.embedding import (
+    DIM,
+    MODEL_ID,
+    MODEL_SHA256,
+    Encoder,
+    ModelError,
+    get_encoder,
+    length_batches,
+    verify_model,
+)
 from indexer.keyword import open_keyword_index
-from indexer.store import BuildLock, BuildLocked, current_build_id, current_build_path, read_chunks, read_embeddings, read_manifest
+from indexer.lint import find_article_files, lint_articles
+from indexer.store import (
+    BuildLock,
+    BuildLocked,
+    current_build_id,
+    current_build_path,
+    read_chunks,
+    read_embeddings,
+    read_manifest,
+)
 from kbserver.cli import main
 from kbserver.retrieval.reader import open_snapshot
 

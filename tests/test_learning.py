@@ -8,15 +8,16 @@ import shutil
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import DATA_ARTICLES, LiveServer, build_into, make_app
 
 from indexer.build import build_index
 from indexer.embedding import get_encoder
+from kbserver.access import tokens
+from kbserver.cli import main
 from kbserver.store import learning
 from kbserver.store.db import connect
 from kbserver.store.learning import ExampleRecord, insert_examples, list_examples
-from kbserver.access import tokens
-from kbserver.cli import main
+
+from conftest import DATA_ARTICLES, LiveServer, build_into, make_app
 
 # A phrasing no article in tests/data/articles uses: only a learned example can tie it to one.
 ODD_MESSAGE = "the purple zebra gizmo is doing the wobbly thing again"

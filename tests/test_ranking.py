@@ -10,14 +10,16 @@ import pytest
 from indexer.embedding import get_encoder, onnx_file
 from kbserver.retrieval import answers
 from kbserver.retrieval import scoring as ranking
+from kbserver.retrieval.embedder import QueryEmbedder
 from kbserver.retrieval.reader import open_snapshot
+
 from conftest import build_into
 
 
 @pytest.fixture(scope="module")
 def sample(sample_index: Path):
     view = open_snapshot(sample_index).view(allow_internal=True)
-    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_file(sample_index / "models")))
+    embedder = QueryEmbedder(get_encoder(onnx_path=onnx_file(sample_index / "models")))
     return view, embedder
 
 
@@ -129,8 +131,8 @@ def test_the_int8_query_encoder_is_made_on_first_use_and_ranks_like_fp32(sample_
     assert np.all(similarity > 0.97) and np.all(similarity < 0.99999)
     view = open_snapshot(sample_index).view(allow_internal=True)
     for message in messages:
-        a = ranking.rank(view, ranking.QueryEmbedder(fast), message, for_suggest=True, top=1)
-        b = ranking.rank(view, ranking.QueryEmbedder(exact), message, for_suggest=True, top=1)
+        a = ranking.rank(view, QueryEmbedder(fast), message, for_suggest=True, top=1)
+        b = ranking.rank(view, QueryEmbedder(exact), message, for_suggest=True, top=1)
         assert a[0].article.id == b[0].article.id
 
 
@@ -172,7 +174,7 @@ def test_an_imported_articles_headings_and_misfiled_policies_reach_suggest(artic
         "'## Procedure' read as '## Steps'", "'policies' names 'products/gift-cards', which is a product, not a policy"
     ]
     view = open_snapshot(tmp_path / "ix").view(allow_internal=True)
-    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_model))
+    embedder = QueryEmbedder(get_encoder(onnx_path=onnx_model))
 
     answer = answers.suggest(view, embedder, "my parcel still hasn't come, where is it", request_id="r1", url_for_article=str)
     top = answer.to_json()["suggestions"][0]

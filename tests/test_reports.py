@@ -13,12 +13,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from kbserver.access import tokens
+from kbserver.cli import main
 from kbserver.store import reports
 from kbserver.store.db import connect, to_ts, utc_now
 from kbserver.store.feedback import FeedbackRecord, insert_feedback
 from kbserver.store.querylog import QueryRecord, insert_query
-from kbserver.access import tokens
-from kbserver.cli import main
 
 CRYPTO = [
     "can I pay with crypto",
@@ -117,9 +117,9 @@ def test_teams_report_lists_articles_past_review_by(seeded):
 
 
 def _data_articles():
-    from conftest import DATA_ARTICLES
+    from indexer.parse import parse_article
 
-    from indexer.article import parse_article
+    from conftest import DATA_ARTICLES
 
     articles = {}
     for path in sorted(DATA_ARTICLES.rglob("*.md")):

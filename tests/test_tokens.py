@@ -7,11 +7,12 @@ import json
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import LiveServer, make_app
 
-from kbserver.store.db import connect
 from kbserver.access import tokens
 from kbserver.cli import main
+from kbserver.store.db import connect
+
+from conftest import LiveServer, make_app
 
 
 def assert_api_error(response, status: int, code: str) -> None:

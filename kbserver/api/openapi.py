@@ -24,7 +24,6 @@ from kbserver.service import (
 )
 from kbserver.store.feedback import OUTCOMES
 
-
 _err = {"$ref": "#/components/responses/Error"}
 
 

@@ -30,11 +30,11 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     """
     from indexer.embedding import get_encoder, query_model
     from kbserver import config
-    from kbserver.retrieval.settings import rank_params
     from kbserver.retrieval import evaluation
-    from kbserver.retrieval.evaluation import EVAL_MODES, QueryFileError, evaluate, load_cases
     from kbserver.retrieval.embedder import QueryEmbedder
+    from kbserver.retrieval.evaluation import EVAL_MODES, QueryFileError, evaluate, load_cases
     from kbserver.retrieval.reader import IndexUnavailable, open_snapshot
+    from kbserver.retrieval.settings import rank_params
 
     try:
         cases = load_cases(Path(queries))

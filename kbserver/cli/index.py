@@ -23,12 +23,12 @@ def _progress_factory() -> Callable[[int], Callable[[int], None]]:
 
             bar = tqdm(total=total, unit="chunk", desc="embedding", leave=False)
 
-            def step(n: int) -> None:
+            def advance_bar(n: int) -> None:
                 bar.update(n)
                 if bar.n >= total:
                     bar.close()
 
-            return step
+            return advance_bar
         done = [0, 0]
 
         def step(n: int) -> None:
@@ -116,8 +116,8 @@ def _learned_examples(database: str) -> list:
 
     if os.environ.get("KB_LEARNING", "on").lower() in ("off", "false", "0", "no") or not Path(database).is_file():
         return []
-    from kbserver.store import learning
     from kbserver.cli.options import open_database
+    from kbserver.store import learning
 
     with open_database(database) as db:
         return learning.active_examples(db)

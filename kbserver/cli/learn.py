@@ -35,7 +35,7 @@ def import_command(file: Path, articles_dir: str, database: str) -> None:
 
     Example: kb learn import exports/resolved-2026-10.jsonl
     """
-    from indexer.article import lint_articles
+    from indexer.lint import lint_articles
     from kbserver.store import learning
 
     known = {a.id for a in lint_articles(Path(articles_dir)).articles}

@@ -12,8 +12,8 @@ import numpy as np
 
 from kbserver.retrieval import scoring as ranking
 from kbserver.retrieval.embedder import QueryEmbedder
-from kbserver.retrieval.scoring import RankParams
 from kbserver.retrieval.reader import AudienceView
+from kbserver.retrieval.scoring import RankParams
 
 EVAL_MODES = ("suggest", "hybrid", "keyword", "semantic")
 
@@ -157,7 +157,8 @@ def calibrate(
     Scores are suggest's top scores as confidence judges them (`ranking.confidence_score`);
     the answer also gives the off-topic flag rate at that threshold, so the trade-off is visible.
     """
-    answerable, offtopic = [], []
+    answerable: list[float] = []
+    offtopic: list[float] = []
     for case in cases:
         ranked = ranking.rank(view, embedder, case.query, mode="hybrid", for_suggest=True, params=params)
         top = ranking.confidence_score(ranked[0], params) if ranked else 0.0

@@ -102,7 +102,7 @@ def import_file(
         if progress:
             progress(1)
         where = f"{path}:{number}"
-        if problem:
+        if problem or row is None:
             report.findings.append(f"{where}: {problem}")
             continue
         text, article_id = row.get("text"), row.get("article_id")

@@ -294,7 +294,7 @@ def gap_report(
         p.not_helpful += int(row.not_helpful_article is not None)
         p.last_seen = max(p.last_seen, row.ts)
         closest = row.not_helpful_article or next(iter(r["id"] for r in json.loads(row.results)), None)
-        if closest in articles:
+        if closest is not None and closest in articles:
             p.articles[closest] += 1
     ordered = sorted(phrasings.values(), key=lambda p: (-p.count, p.text))
     vectors = embed_in_batches(embed, [p.text for p in ordered])

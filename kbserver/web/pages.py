@@ -166,7 +166,7 @@ def _search_page():
             error, status = exc.description, 400
     did_you_mean_url = None
     if result and result["did_you_mean"]:
-        kept = {k: v for k, v in filters.items() if v}
+        kept: dict[str, Any] = {k: v for k, v in filters.items() if v}
         did_you_mean_url = url_for("web.search", q=result["did_you_mean"], **kept)
     page = render_template(
         "search.html",

@@ -1,0 +1,192 @@
+"""The house's rooms and the one-way arrows between them (docs/architecture.md), checked on the code.
+
+Every `import` in indexer/, kbserver/ and kbbench/ is read with `ast` (at module level and
+inside functions alike: a function-level import is still an arrow), each module is put in
+its room, and a test fails on an import the table below does not allow, or on any import
+circle between modules. README's layout table is checked against the folders it names.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("indexer", "kbserver", "kbbench")
+
+# Longest prefix wins: `kbserver.api.search` is in the room `api`, `kbserver` itself is `app`.
+ROOMS = {
+    "indexer": "indexer",
+    "kbserver": "app",
+    "kbserver.config": "config",
+    "kbserver.errors": "errors",
+    "kbserver.retrieval": "retrieval",
+    "kbserver.store": "store",
+    "kbserver.access": "access",
+    "kbserver.runtime": "runtime",
+    "kbserver.service": "service",
+    "kbserver.api": "api",
+    "kbserver.web": "web",
+    "kbserver.cli": "cli",
+    "kbbench": "bench",
+}
+# Which rooms each room may import (its own room is always allowed). The data flows one way:
+# index and database at the bottom, the service above them, the two HTTP edges on top.
+BELOW_SERVICE = {"runtime", "retrieval", "store", "access", "errors", "config", "indexer"}
+MAY_IMPORT = {
+    "indexer": set(),
+    "config": {"indexer"},  # indexer.embedding.PRECISIONS, inside one function
+    "errors": set(),
+    "retrieval": {"indexer", "config"},
+    "store": {"indexer", "config"},
+    "access": {"store", "errors", "config"},
+    "runtime": {"retrieval", "indexer", "config"},
+    "service": BELOW_SERVICE,
+    "api": {"service"} | BELOW_SERVICE,
+    "web": {"service"} | BELOW_SERVICE,
+    "app": {"api", "web"} | BELOW_SERVICE,
+    "cli": {"app", "service", "api", "web", "bench"} | BELOW_SERVICE,
+    "bench": {"retrieval", "indexer", "config"},
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def all_modules() -> dict[str, Path]:
+    return {module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+
+
+MODULES = all_modules()
+
+
+def imports_of(name: str, path: Path) -> set[str]:
+    """The kb modules `name` imports, anywhere in the file (`from a import b` is `a.b` when that is a module)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = name.split(".") if is_package else name.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in MODULES:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+GRAPH = {name: imports_of(name, path) for name, path in MODULES.items()}
+
+
+def room_of(module: str) -> str:
+    best = max((prefix for prefix in ROOMS if module == prefix or module.startswith(prefix + ".")), key=len)
+    return ROOMS[best]
+
+
+def test_every_module_has_a_room():
+    assert set(MAY_IMPORT) == set(ROOMS.values())
+    assert all(room_of(m) for m in MODULES)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_point_only_down(module):
+    room = room_of(module)
+    wrong = sorted(t for t in GRAPH[module] if room_of(t) != room and room_of(t) not in MAY_IMPORT[room])
+    assert not wrong, f"{module} ({room}) imports {wrong}: {room} may import only {sorted(MAY_IMPORT[room])}"
+
+
+def test_there_is_no_import_circle():
+    # Tarjan's strongly connected components: any component of two or more modules is a circle.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in GRAPH[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in sorted(GRAPH):
+        if v not in index:
+            visit(v)
+    assert not circles, f"import circles: {circles}"
+
+
+def test_the_page_and_the_api_do_not_import_each_other():
+    for module, targets in GRAPH.items():
+        room = room_of(module)
+        if room in ("api", "web"):
+            other = "web" if room == "api" else "api"
+            assert not [t for t in targets if room_of(t) == other], f"{module} imports the {other} edge"
+
+
+def test_retrieval_runs_without_flask_and_the_index_reader_without_yaml():
+    """`kb eval` and the API share retrieval/: it must load without the web framework or the article parser."""
+    code = (
+        "import sys; import kbserver.retrieval.answers, kbserver.retrieval.evaluation, kbserver.retrieval.settings;"
+        "print(sorted(m for m in ('flask', 'werkzeug', 'yaml', 'markdown') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_readme_layout_table_names_only_paths_that_exist():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert rows, "README.md has no layout table"
+    for row in rows:
+        folder = re.match(r"\| `([^`]+)`", row).group(1)
+        assert (ROOT / folder).exists(), f"README layout names {folder}, which does not exist"
+        for name in re.findall(r"`([\w/]+\.py|[\w]+/)`", row.split("|")[2]):
+            assert (ROOT / folder / name).exists(), f"README layout names {folder}{name}, which does not exist"
+
+
+def test_readme_layout_table_names_every_package_and_service_module():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([\w/.]+)`", section))
+    for pkg in PACKAGES:
+        assert f"{pkg}/" in named
+    for path in sorted((ROOT / "kbserver").iterdir()):
+        if path.name.startswith("_") or path.name in ("__pycache__",) or path.suffix not in (".py", ""):
+            continue
+        shown = f"{path.name}/" if path.is_dir() else path.name
+        assert shown in named, f"README's layout table does not mention kbserver/{shown}"
