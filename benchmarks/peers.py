@@ -8,7 +8,7 @@ dependencies):
 It builds a kb index of --articles (timed), reads that build's chunks (`chunks.jsonl`:
 `embed_text`, `article_id`), gives every peer exactly those texts, and asks each system the
 labelled queries. A peer ranks chunks; its article ranking is the order in which articles
-first appear in its chunk ranking. kb ranks articles itself (`kbserver.ranking.rank`).
+first appear in its chunk ranking. kb ranks articles itself (`kbserver.retrieval.scoring.rank`).
 
 Systems: rank-bm25 (BM25Okapi), bm25s, sentence-transformers (cosine, best chunk per
 article), txtai Embeddings dense and hybrid=True (maxlength 256, the model's own limit, so
