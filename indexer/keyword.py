@@ -17,8 +17,8 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import ID, KEYWORD, TEXT, Schema
 
 from indexer.article import Article
-from indexer.bm25 import words
 from indexer.store import Chunk
+from indexer.terms import words
 
 FIELD_BOOSTS = {"title": 4.0, "aliases": 2.5, "summary": 2.0, "heading": 1.5, "body": 1.0}
 SEARCH_FIELDS = tuple(FIELD_BOOSTS)

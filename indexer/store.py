@@ -32,7 +32,7 @@ from typing import IO, Any, cast
 import numpy as np
 
 from indexer.article import Article, Finding, Parsed
-from indexer.bm25 import Postings, TermMatrix
+from indexer.terms import Postings, TermMatrix
 
 FORMAT_VERSION = 4
 CURRENT = "CURRENT"

@@ -157,6 +157,18 @@ def test_the_page_and_the_api_do_not_import_each_other():
             assert not [t for t in targets if room_of(t) == other], f"{module} imports the {other} edge"
 
 
+# What the service may take from the build side: the article values, the index format, the
+# query terms and the model loader (plus `chunking.plain_text` for the page). Never the parser,
+# lint or the build pipeline: those stay with `kb index`.
+SERVER_MAY_USE = {"indexer.article", "indexer.store", "indexer.terms", "indexer.embedding", "indexer.chunking"}
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("kbserver") and room_of(m) != "cli"))
+def test_the_service_uses_only_the_stored_side_of_the_indexer(module):
+    wrong = sorted(t for t in GRAPH[module] if room_of(t) == "indexer" and t not in SERVER_MAY_USE)
+    assert not wrong, f"{module} imports the build side: {wrong}"
+
+
 def test_retrieval_runs_without_flask_and_the_index_reader_without_yaml():
     """`kb eval` and the API share retrieval/: it must load without the web framework or the article parser."""
     code = (

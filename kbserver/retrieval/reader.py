@@ -28,8 +28,8 @@ from whoosh.analysis import StemmingAnalyzer
 
 from indexer import store
 from indexer.article import Article
-from indexer.bm25 import analyse
-from indexer.store import Chunk, Manifest
+from indexer.store import Chunk, Example, Manifest
+from indexer.terms import TermMatrix, analyse
 from kbserver.retrieval.spelling import Speller, english_words, fix_typos
 
 log = logging.getLogger(__name__)
@@ -42,19 +42,62 @@ class IndexUnavailable(Exception):
     """No complete index has been published at the configured folder."""
 
 
-class Snapshot:
-    """One complete, immutable build, opened read-only."""
+@dataclass(frozen=True)
+class BuildFiles:
+    """Everything one published build holds, as read from its folder (`read_build`)."""
 
-    def __init__(self, root: Path, build_id: str) -> None:
-        build = store.builds_dir(root) / build_id
-        self.build_id = build_id
+    build_id: str
+    path: Path
+    manifest: Manifest
+    articles: list[Article]
+    rendered: dict[str, dict[str, str]]
+    chunks: list[Chunk]
+    embeddings: np.ndarray
+    examples: list[Example]
+    example_vectors: np.ndarray
+    terms: TermMatrix
+    words: list[str]
+    all_counts: list[int]
+    public_counts: list[int]
+
+
+def read_build(root: Path, build_id: str) -> BuildFiles:
+    """Read build `build_id` under `root` (the embeddings memory-mapped). Raises OSError, ValueError
+    or store.IndexError_ for a missing or unreadable part."""
+    build = store.builds_dir(root) / build_id
+    manifest = store.read_manifest(build)
+    articles = store.read_articles(build)
+    rendered = store.read_rendered(build)
+    chunks = store.read_chunks(build)
+    embeddings = store.read_embeddings(build)
+    examples, example_vectors = store.read_examples(build)
+    terms = store.read_term_matrix(build)
+    words, all_counts, public_counts = store.read_vocabulary(build)
+    english_words()  # loaded once per process, before the first request needs it
+    return BuildFiles(
+        build_id, build, manifest, articles, rendered, chunks, embeddings, examples, example_vectors,
+        terms, words, all_counts, public_counts,
+    )
+
+
+class Snapshot:
+    """One complete, immutable build, opened read-only (`Snapshot.open`): its arrays for ranking."""
+
+    @classmethod
+    def open(cls, root: Path, build_id: str) -> Snapshot:
+        """Read and check build `build_id` under `root`. Raises OSError, ValueError, KeyError or store.IndexError_."""
+        return cls(read_build(root, build_id))
+
+    def __init__(self, files: BuildFiles) -> None:
+        """Check the parts of a build against each other and lay them out for ranking (no I/O)."""
+        build = files.path
+        self.build_id = files.build_id
         self.path = build
-        self.manifest: Manifest = store.read_manifest(build)
-        articles = store.read_articles(build)
-        self.articles: dict[str, Article] = {a.id: a for a in articles}
-        self.rendered: dict[str, dict[str, str]] = store.read_rendered(build)
-        self.chunks: list[Chunk] = store.read_chunks(build)
-        embeddings = store.read_embeddings(build)
+        self.manifest: Manifest = files.manifest
+        self.articles: dict[str, Article] = {a.id: a for a in files.articles}
+        self.rendered: dict[str, dict[str, str]] = files.rendered
+        self.chunks: list[Chunk] = files.chunks
+        embeddings = files.embeddings
         if len(self.chunks) != len(embeddings):
             raise store.IndexError_(f"{build}: {len(self.chunks)} chunks but {len(embeddings)} vectors")
         # Held transposed, (dim, chunks) and contiguous: `query @ vectors_t` streams the matrix
@@ -85,21 +128,18 @@ class Snapshot:
                 tag_rows.setdefault(tag, []).append(i)
         self._tag_rows = {tag: np.array(rows, dtype=np.int64) for tag, rows in tag_rows.items()}
         # Learned examples (issue 10): customer messages that resolved to an article.
-        examples, vectors = store.read_examples(build)
-        keep = [i for i, e in enumerate(examples) if e.article_id in position]
-        self.examples = [examples[i] for i in keep]
-        self.example_vectors = np.ascontiguousarray(vectors[keep], dtype=np.float32)
+        keep = [i for i, e in enumerate(files.examples) if e.article_id in position]
+        self.examples = [files.examples[i] for i in keep]
+        self.example_vectors = np.ascontiguousarray(files.example_vectors[keep], dtype=np.float32)
         self.example_article = np.array([position[e.article_id] for e in self.examples], dtype=np.int64)
         self.example_weight = np.array([e.weight for e in self.examples], dtype=np.float32)
-        self.terms = store.read_term_matrix(build)
+        self.terms = files.terms
         if self.terms.n_rows != len(self.chunks):
             raise store.IndexError_(f"{build}: keyword impacts cover {self.terms.n_rows} rows, not {len(self.chunks)}")
-        words, all_counts, public_counts = store.read_vocabulary(build)
-        self.speller = Speller(words)
-        english_words()  # loaded once per process, before the first request needs it
+        self.speller = Speller(files.words)
         self.word_counts = {
-            True: {w: c for w, c in zip(words, all_counts) if c},
-            False: {w: c for w, c in zip(words, public_counts) if c},
+            True: {w: c for w, c in zip(files.words, files.all_counts) if c},
+            False: {w: c for w, c in zip(files.words, files.public_counts) if c},
         }
         self._views = {True: AudienceView(self, True), False: AudienceView(self, False)}
 
@@ -196,7 +236,7 @@ def open_snapshot(root: Path) -> Snapshot:
     build_id = store.current_build_id(root)
     if build_id is None:
         raise IndexUnavailable(f"no index published under {root}: run `kb index` first")
-    return Snapshot(Path(root), build_id)
+    return Snapshot.open(Path(root), build_id)
 
 
 @dataclass
@@ -230,7 +270,7 @@ class Reader:
                     self.last_error = f"no index published under {self.root}: run `kb index` first"
                 return False
             try:
-                snapshot = Snapshot(self.root, build_id)
+                snapshot = Snapshot.open(self.root, build_id)
             except (OSError, ValueError, KeyError, store.IndexError_) as exc:
                 # Keep serving the old build: a broken publication must not take the service down.
                 self.last_error = f"could not open build {build_id}: {exc}"

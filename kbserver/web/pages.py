@@ -25,6 +25,7 @@ from kbserver import service
 from kbserver.access.auth import require
 from kbserver.errors import ApiError
 from kbserver.retrieval.reader import AudienceView
+from kbserver.store.feedback import OUTCOMES
 
 bp = Blueprint("web", __name__)
 
@@ -32,13 +33,14 @@ SEARCH_LIMIT = 20
 SUGGEST_LIMIT = 3
 # Sections shown apart from the body, in this order, so an agent sees them at a glance.
 CALLOUT_KEYS = ("exceptions", "what_you_can_offer", "escalation", "follow_up")
-# The outcomes the feedback controls send (kbserver.store.feedback.OUTCOMES accepts them); the
-# labels are what the agent reads.
-FEEDBACK_OUTCOMES = (
-    ("helpful", "Helpful"),
-    ("not_helpful", "Not helpful"),
-    ("resolved_first_contact", "Resolved on first contact"),
-)
+# What the agent reads on the feedback controls, for the three outcomes the page offers; the
+# outcomes themselves, and their order, are OUTCOMES.
+FEEDBACK_LABELS = {
+    "helpful": "Helpful",
+    "not_helpful": "Not helpful",
+    "resolved_first_contact": "Resolved on first contact",
+}
+FEEDBACK_OUTCOMES = tuple((o, FEEDBACK_LABELS[o]) for o in OUTCOMES if o in FEEDBACK_LABELS)
 _REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 ERROR_TITLES = {
     400: "That request did not make sense",
