@@ -181,6 +181,7 @@ def test_real_server_answers_suggest_over_http(live_server):
     assert response.json()["suggestions"][0]["article"]["id"] == "delivery/where-is-my-order"
 
 
+@pytest.mark.slow  # builds its own index
 def test_service_picks_up_a_new_build_without_restart(tmp_path, articles_copy, onnx_model):
     root = tmp_path / "index"
     build_into(articles_copy, root, onnx_model)
@@ -198,6 +199,7 @@ def test_service_picks_up_a_new_build_without_restart(tmp_path, articles_copy, o
     assert client.get("/api/v1/articles/returns/gift-receipt").status_code == 200
 
 
+@pytest.mark.slow  # builds its own index
 def test_broken_new_build_keeps_the_old_one_serving(tmp_path, articles_copy, onnx_model):
     root = tmp_path / "index"
     build_into(articles_copy, root, onnx_model)

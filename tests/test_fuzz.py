@@ -32,6 +32,8 @@ from kbserver.retrieval.scoring import clean_query, rank
 
 from conftest import make_app
 
+pytestmark = pytest.mark.slow  # fuzzing: hundreds of generated inputs per test
+
 MAX_EXAMPLES = 30
 
 # A body over KB_MAX_CONTENT_LENGTH is refused with 413 before it is read: that is a rejection too.

@@ -697,6 +697,7 @@ def test_a_part_cut_off_by_the_token_limit_is_embedded_on_its_own(onnx_model):
     assert np.allclose(vectors[1:], encoder.encode([late, "not in the message at all"]), atol=1e-5)
 
 
+@pytest.mark.slow  # builds its own index
 def test_torch_fallback_gives_the_onnx_vectors(onnx_model):
     fast = get_encoder(onnx_path=onnx_model)
     fallback = Encoder()

@@ -124,6 +124,7 @@ def _examples_for(database, rows):
     return learning.active_examples(db)
 
 
+@pytest.mark.slow  # builds its own index
 def test_learned_examples_lift_the_article_they_resolved(tmp_path, onnx_model, database):
     phrasings = [ODD_MESSAGE, "purple zebra gizmo wobbling again", "my zebra gizmo (the purple one) wobbles"]
     examples = _examples_for(database, [(TARGET, p) for p in phrasings])
@@ -139,6 +140,7 @@ def test_learned_examples_lift_the_article_they_resolved(tmp_path, onnx_model, d
     assert top_off["article"]["id"] != TARGET
 
 
+@pytest.mark.slow  # builds its own index
 def test_examples_for_deleted_articles_are_dropped_at_build(tmp_path, onnx_model, database):
     examples = _examples_for(database, [(TARGET, ODD_MESSAGE), ("returns/start-a-return", "send it back please")])
     articles, root = _learned_index(tmp_path, onnx_model, examples)
@@ -147,6 +149,7 @@ def test_examples_for_deleted_articles_are_dropped_at_build(tmp_path, onnx_model
     assert report.examples == 1
 
 
+@pytest.mark.slow  # builds its own index
 def test_internal_articles_learned_examples_never_reach_public_callers(tmp_path, onnx_model, database):
     internal = "account/suspected-account-takeover"
     examples = _examples_for(database, [(internal, ODD_MESSAGE)] * 1 + [(internal, "zebra gizmo purple wobbling")])

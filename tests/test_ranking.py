@@ -159,6 +159,7 @@ def test_kb_serve_refuses_an_unknown_query_encoder_in_one_line(tmp_path, monkeyp
     assert "KB_NO_MATCH_THRESHOLD must be a suggest score" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow  # builds its own index
 def test_an_imported_articles_headings_and_misfiled_policies_reach_suggest(articles_copy, tmp_path, onnx_model):
     """Another team's article: steps under `## Procedure`, `## Escalation path`, a product under
     `policies`. Lint warns, the build publishes, and suggest shows each part where it belongs."""
