@@ -213,3 +213,20 @@ def test_broken_new_build_keeps_the_old_one_serving(tmp_path, articles_copy, onn
     body = client.get("/healthz").get_json()
     assert body["index_version"] == good
     assert client.post("/api/v1/suggest", json={"text": "refund"}).status_code == 200
+
+
+def test_suggest_cuts_the_email_cruft_off_a_message_once(client, monkeypatch):
+    from kbserver.retrieval import message
+
+    calls = []
+    cut = message.strip_email_cruft
+
+    def counting(text):
+        calls.append(text)
+        return cut(text)
+
+    monkeypatch.setattr(message, "strip_email_cruft", counting)
+    email = "My parcel has not arrived, where is it?\n\nOn Mon, 3 Mar 2026 at 10:15, Larkspur wrote:\n> sorry"
+    response = client.post("/api/v1/suggest", json={"text": email})
+    assert response.status_code == 200 and response.get_json()["suggestions"]
+    assert calls == [email]  # the limit, ranking and the query log share one cut

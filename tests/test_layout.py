@@ -232,3 +232,35 @@ def test_architecture_page_lists_the_rooms_and_their_arrows_as_the_test_does():
         if match:
             documented[match.group(1)] = set(re.findall(r"\w+", match.group(2))) - {"nothing"}
     assert documented == MAY_IMPORT
+
+
+DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_docs_name_only_modules_and_folders_that_exist(doc):
+    """A moved module must not leave a doc pointing at where it used to be."""
+    text = doc.read_text(encoding="utf-8")
+    for path in sorted(set(re.findall(r"`((?:indexer|kbserver|kbbench)/[\w/]*?(?:\.py|/))`", text))):
+        assert (ROOT / path).exists(), f"{doc.name} names {path}, which does not exist"
+    for dotted in sorted(set(re.findall(r"`((?:indexer|kbserver|kbbench)(?:\.\w+)+)`", text))):
+        module = dotted
+        while module and module not in MODULES:
+            module = module.rpartition(".")[0]
+        assert module and module != dotted.split(".")[0], f"{doc.name} names {dotted}, which is no module"
+
+
+def test_the_database_layer_hands_back_dataclasses_not_rows():
+    """Callers never see sqlite3.Row, so a second backend can return the same types."""
+    for path in sorted((ROOT / "kbserver" / "store").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+                returns = ast.unparse(node.returns) if node.returns else ""
+                assert "Row" not in returns.replace("TokenRow", "").replace("ExampleRow", ""), (
+                    f"{path.name}:{node.lineno} {node.name} returns {returns}"
+                )
+
+
+def test_request_ids_are_minted_outside_the_pure_core():
+    for path in sorted((ROOT / "kbserver" / "retrieval").glob("*.py")):
+        assert "uuid" not in path.read_text(encoding="utf-8"), f"{path.name} mints ids: the service does"
