@@ -250,6 +250,7 @@ def _impossible_date(node: yaml.Node | None, first_line: int) -> tuple[str | Non
 
 
 def check_front_matter(meta: dict, key_lines: dict[str, int], p: FindingLog, today: dt.date) -> None:
+    """Log what is wrong with the keys: missing or empty required ones, unknown types, lists and dates (errors or warnings)."""
     top = min(key_lines.values(), default=2)
 
     def line_of(key: str) -> int:
@@ -314,5 +315,6 @@ def _as_date(value: Any) -> dt.date | None:
 
 
 def iso_date(value: Any) -> str | None:
+    """A front matter date as `YYYY-MM-DD`, or None when absent or not a date."""
     parsed = _as_date(value) if value is not None else None
     return parsed.isoformat() if parsed else None

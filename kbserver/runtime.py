@@ -42,6 +42,7 @@ class Services:
 
     @property
     def embedder(self) -> QueryEmbedder:
+        """The query embedder, loading the model on first use (once per process)."""
         with self._lock:
             if self._embedder is None:
                 model_dir = Path(self.reader.root) / "models"

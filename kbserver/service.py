@@ -42,6 +42,7 @@ def new_request_id() -> str:
 
 
 def article_url(article_id: str) -> str:
+    """The article page's URL: what every answer links to."""
     return url_for("web.article", article_id=article_id)
 
 

@@ -15,11 +15,14 @@ __all__ = ["SCOPES", "Caller", "current_caller", "parse_scopes", "require"]
 
 @dataclass(frozen=True)
 class Caller:
+    """Who is calling: a token's name (or "anonymous") and the scopes it holds."""
+
     name: str  # token name, or "anonymous"
     scopes: frozenset[str]
 
     @property
     def allow_internal(self) -> bool:
+        """Whether this caller may see internal articles (the `internal` scope)."""
         return "internal" in self.scopes
 
 

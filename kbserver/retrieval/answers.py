@@ -30,6 +30,7 @@ UrlFor = Callable[[str], str]
 
 
 def score_01(value: float) -> float:
+    """A suggestion's score as the API shows it: clipped to [0, 1], four decimals."""
     return round(min(1.0, max(0.0, value)), 4)
 
 
@@ -46,9 +47,11 @@ class ArticleRef:
 
     @classmethod
     def of(cls, article: Article, url_for_article: UrlFor) -> ArticleRef:
+        """The reference to `article`, linked with `url_for_article`."""
         return cls(article.id, article.title, article.type, article.summary, article.owner, url_for_article(article.id))
 
     def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
         return {
             "id": self.id,
             "title": self.title,
@@ -68,6 +71,7 @@ class Link:
     url: str
 
     def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
         return {"id": self.id, "title": self.title, "url": self.url}
 
 
@@ -80,6 +84,7 @@ class PolicyRef:
     what_you_can_offer: str | None
 
     def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
         return {**self.ref.to_json(), "exceptions": self.exceptions, "what_you_can_offer": self.what_you_can_offer}
 
 
@@ -93,10 +98,12 @@ class SectionBody:
     html: str
 
     def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
         return {"name": self.name, "key": self.key, "text": self.text, "html": self.html}
 
 
 def step_json(step: Step) -> dict[str, Any]:
+    """One numbered step as the API writes it."""
     return {"n": step.n, "text": step.text, "details": list(step.details)}
 
 
@@ -120,6 +127,7 @@ class Suggestion:
     sections: tuple[SectionBody, ...] | None  # the whole page, for a policy or product answer
 
     def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
         out: dict[str, Any] = {
             "article": {**self.article.to_json(), "updated": self.updated},
             "score": self.score,
@@ -150,9 +158,11 @@ class SuggestAnswer:
 
     @property
     def items(self) -> tuple[Suggestion, ...]:
+        """The answer's results, best first (what the query log records)."""
         return self.suggestions
 
     def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
         return {
             "request_id": self.request_id,
             "no_confident_match": self.no_confident_match,
@@ -170,6 +180,7 @@ class SearchResult:
     snippet: str
 
     def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
         return {"article": self.article.to_json(), "score": self.score, "section": self.section, "snippet": self.snippet}
 
 
@@ -186,9 +197,11 @@ class SearchAnswer:
 
     @property
     def items(self) -> tuple[SearchResult, ...]:
+        """The answer's results, best first (what the query log records)."""
         return self.results
 
     def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
         return {
             "request_id": self.request_id,
             "query": self.query,
@@ -200,6 +213,7 @@ class SearchAnswer:
 
 
 def section_text(article: Article, key: str) -> str | None:
+    """The Markdown of `article`'s section `key`, or None when it has none."""
     section = article.section(key)
     return section.markdown.strip() if section else None
 
@@ -214,6 +228,7 @@ def policies_and_related(view: AudienceView, article: Article) -> tuple[list[Art
 
 
 def policy_ref(policy: Article, url_for_article: UrlFor) -> PolicyRef:
+    """`policy` as an answer attaches it: with its exceptions and what may be offered instead."""
     return PolicyRef(
         ArticleRef.of(policy, url_for_article),
         section_text(policy, "exceptions"),
@@ -222,6 +237,7 @@ def policy_ref(policy: Article, url_for_article: UrlFor) -> PolicyRef:
 
 
 def link(article: Article, url_for_article: UrlFor) -> Link:
+    """A link to a related article."""
     return Link(article.id, article.title, url_for_article(article.id))
 
 
