@@ -23,9 +23,11 @@ from pathlib import Path
 
 from indexer.build import build_index
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import learning, ranking, storage
-from kbserver.evaluation import evaluate, load_cases
-from kbserver.reader import open_snapshot
+from kbserver.retrieval.embedder import QueryEmbedder
+from kbserver.retrieval.evaluation import evaluate, load_cases
+from kbserver.retrieval.reader import open_snapshot
+from kbserver.store import learning
+from kbserver.store.db import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +49,7 @@ def write_import_file(path: Path, cases, per_article: int) -> int:
 def run_point(index: Path, articles: Path, work: Path, cases, held, per_article: int, encoder) -> dict:
     root = work / f"index-{per_article}"
     shutil.copytree(index, root)
-    db = storage.connect(work / f"kb-{per_article}.sqlite3")
+    db = connect(work / f"kb-{per_article}.sqlite3")
     source = work / f"examples-{per_article}.jsonl"
     write_import_file(source, cases, per_article)
     known = {a.id for a in open_snapshot(index).articles.values()}
@@ -56,7 +58,7 @@ def run_point(index: Path, articles: Path, work: Path, cases, held, per_article:
     build_index(articles, root, encoder_factory=lambda: encoder, examples=examples)
     snapshot = open_snapshot(root)
     view = snapshot.view(True)
-    embedder = ranking.QueryEmbedder(encoder, cache_size=100_000)
+    embedder = QueryEmbedder(encoder, cache_size=100_000)
     report = evaluate(view, embedder, held, "suggest")
     return {
         "per_article": per_article,
@@ -83,7 +85,7 @@ def time_bulk(index: Path, articles: Path, work: Path, cases, encoder, n: int = 
             tag = "-".join(words[(i // len(words) ** k) % len(words)] for k in range(4))
             text = f"{rng.choice(openers)}{case.query}{rng.choice(closers)} (ref {tag})"
             fh.write(json.dumps({"text": text, "article_id": case.relevant[0]}) + "\n")
-    db = storage.connect(work / "bulk.sqlite3")
+    db = connect(work / "bulk.sqlite3")
     known = {a.id for a in open_snapshot(index).articles.values()}
     started = time.perf_counter()
     report = learning.import_file(db, path, known)

@@ -8,7 +8,7 @@ dependencies):
 It builds a kb index of --articles (timed), reads that build's chunks (`chunks.jsonl`:
 `embed_text`, `article_id`), gives every peer exactly those texts, and asks each system the
 labelled queries. A peer ranks chunks; its article ranking is the order in which articles
-first appear in its chunk ranking. kb ranks articles itself (`kbserver.ranking.rank`).
+first appear in its chunk ranking. kb ranks articles itself (`kbserver.retrieval.scoring.rank`).
 
 Systems: rank-bm25 (BM25Okapi), bm25s, sentence-transformers (cosine, best chunk per
 article), txtai Embeddings dense and hybrid=True (maxlength 256, the model's own limit, so
@@ -183,8 +183,9 @@ def build_kb(articles: Path, root: Path, onnx_model: Path, threads: int | None, 
     """A fresh kb index of `articles` (timed), or the index at `reuse`, and kb's searches over it."""
     from indexer.build import build_index
     from indexer.embedding import Encoder, onnx_file, query_model
-    from kbserver.ranking import QueryEmbedder, rank
-    from kbserver.reader import open_snapshot
+    from kbserver.retrieval.embedder import QueryEmbedder
+    from kbserver.retrieval.reader import open_snapshot
+    from kbserver.retrieval.scoring import rank
 
     load = {}
     if reuse is not None:
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from indexer.embedding import export_onnx, model_path, onnx_file
-    from kbserver.bench.measure import load_average, machine_info
+    from kbbench.measure import load_average, machine_info
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import ranking
-from kbserver.evaluation import load_cases
-from kbserver.reader import open_snapshot
+from kbserver.retrieval import scoring as ranking
+from kbserver.retrieval.embedder import QueryEmbedder
+from kbserver.retrieval.evaluation import load_cases
+from kbserver.retrieval.reader import open_snapshot
 
 
 @dataclass
@@ -119,7 +120,7 @@ def main() -> None:
     snap = open_snapshot(Path(args.index))
     view = snap.view(True)
     encoder = get_encoder(onnx_path=onnx_file(Path(args.index) / "models"))
-    embedder = ranking.QueryEmbedder(encoder, cache_size=100000)
+    embedder = QueryEmbedder(encoder, cache_size=100000)
     feats = collect(view, embedder, load_cases(Path(args.queries)))
     kinds = np.array([c.kind for c in snap.chunks])
 

@@ -44,7 +44,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer.article import parse_text
+from indexer.parse import parse_text  # noqa: E402  (after the sys.path line above)
 
 ARTICLES = ROOT / "tests" / "data" / "articles"
 BIN = Path(sys.executable).parent
@@ -400,7 +400,10 @@ def served_revisions(url: str) -> dict[str, int]:
 
 def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
-    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
     return {"n": len(ordered), "p50": pick(0.5), "p95": pick(0.95), "max": round(ordered[-1], 1)}
 
 

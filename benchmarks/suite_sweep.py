@@ -1,7 +1,7 @@
 """Score ranking variants on every set of the relevance suite, side by side.
 
 Each variant is a set of `RankParams` overrides, ranked by the production code
-(`kbserver.ranking.rank`), so the variant that wins is exactly what ships. The indexes are
+(`kbserver.retrieval.scoring.rank`), so the variant that wins is exactly what ships. The indexes are
 the ones `kb suite` built under --work (run it first); each query is embedded once and
 reused by every variant.
 
@@ -20,9 +20,11 @@ import sys
 from pathlib import Path
 
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import ranking, suite
-from kbserver.evaluation import evaluate, load_cases
-from kbserver.reader import open_snapshot
+from kbserver.retrieval import scoring as ranking
+from kbserver.retrieval import suite
+from kbserver.retrieval.embedder import QueryEmbedder
+from kbserver.retrieval.evaluation import evaluate, load_cases
+from kbserver.retrieval.reader import open_snapshot
 
 
 def main() -> None:
@@ -36,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
 
     variants = [json.loads(v) for v in args.variants]
-    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_file(args.work / "models")), cache_size=50000)
+    embedder = QueryEmbedder(get_encoder(onnx_path=onnx_file(args.work / "models")), cache_size=50000)
     rows = []
     for s in suite.load_sets(args.sets, root=Path.cwd()):
         for label in (s.name, f"{s.name}+learned") if s.learning else (s.name,):

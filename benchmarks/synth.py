@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/synth.py --articles 5000 --out benchmarks/corpus/synthetic-5000
     .venv/bin/kb lint benchmarks/corpus/synthetic-5000
 
-The generator itself is `kbserver.bench.synth` (so `kb bench --synthetic N` works from any
+The generator itself is `kbbench.synth` (so `kb bench --synthetic N` works from any
 install); this script is its command line. Same seed, same files. By default the bundled
 sample articles are copied in and count towards N, so the labelled queries keep answers.
 """
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kbserver.bench.synth import generate_corpus
+    from kbbench.synth import generate_corpus
 
     parser = argparse.ArgumentParser(description="Generate a synthetic kb corpus.")
     parser.add_argument("--articles", type=int, default=5000, help="how many articles in all (default 5000)")

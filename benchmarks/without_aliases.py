@@ -24,9 +24,9 @@ from pathlib import Path
 
 from indexer.build import build_index
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import ranking
-from kbserver.evaluation import calibrate, evaluate, load_cases
-from kbserver.reader import open_snapshot
+from kbserver.retrieval.embedder import QueryEmbedder
+from kbserver.retrieval.evaluation import calibrate, evaluate, load_cases
+from kbserver.retrieval.reader import open_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = ("queries", "learning")
@@ -77,7 +77,7 @@ def answerable_here(cases: list, article_ids: set[str]) -> list:
 def measure(index: Path, encoder) -> list[str]:
     snapshot = open_snapshot(index)
     view = snapshot.view(True)
-    embedder = ranking.QueryEmbedder(encoder, cache_size=100_000)
+    embedder = QueryEmbedder(encoder, cache_size=100_000)
     cells = []
     every = []
     for name in SETS:

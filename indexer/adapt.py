@@ -177,7 +177,9 @@ def no_duplicate_batches(pairs: list[Pair], batch_size: int, rng: random.Random)
     rng.shuffle(pending)
     batches = []
     while pending:
-        batch, seen, left = [], set(), []
+        batch: list = []
+        seen: set[str] = set()
+        left: list = []
         for pair in pending:
             if len(batch) < batch_size and pair.article_id not in seen:
                 batch.append(pair)
@@ -364,7 +366,7 @@ def _held_out_scores(
     position = {aid: i for i, aid in enumerate(ids)}
     chunk_article = np.array([position[c.article_id] for c in chunks], dtype=np.int64)
     row_of = {c.id: i for i, c in enumerate(chunks)}
-    sets = {}
+    sets: dict[str, tuple[list[str], list[int], np.ndarray | None]] = {}
     if held:
         sets["examples"] = ([e.text for e in held], [position[e.article_id] for e in held], None)
     if held_chunks:

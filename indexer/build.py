@@ -13,18 +13,21 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from types import ModuleType
+from typing import Callable, Protocol, cast
 
 import numpy as np
 
-from indexer import bm25, chunking, keyword, store
-from indexer.article import Article, Finding, lint_articles, parser_key
+from indexer import bm25, chunking, keyword, store, terms
+from indexer.article import Article, Finding
+from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.chunking import chunk_article
 from indexer.embedding import BASE_MODEL, DIM, Model
-from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.keyword import FIELD_BOOSTS, chunk_fields, spelling_vocabulary, write_keyword_index
+from indexer.lint import lint_articles
+from indexer.parse import parser_key
 from indexer.render import render_article
-from indexer.store import Example, Manifest
+from indexer.store import Chunk, Example, Manifest
 
 
 class LintFailed(Exception):
@@ -118,7 +121,7 @@ def build_index(
             store.NO_VECTORS if full or live_build is None
             else store.read_reusable_vectors(live_build, model.model_id, model.sha256, known)
         )
-        if not full and not len(reuse) and not model.is_base:
+        if not full and not len(reuse) and model.folder is not None:
             # The first build with a newly adapted model: `kb learn train` embedded the chunks with it already.
             reuse = store.read_vector_cache(model.folder, model.sha256)
         full = full or previous is None
@@ -161,13 +164,16 @@ def build_index(
             store.write_postings(build, postings, [c.id for c in chunks])
             store.write_term_matrix(build, impacts(postings, FIELD_BOOSTS))
             store.write_vocabulary(build, _vocabulary(articles, chunks, reused, earlier, earlier_chunks, live))
+            # A reused StoredChunk reads like a Chunk for everything the keyword index asks of it.
+            keyword_chunks = cast(dict[str, list[Chunk]], chunks_by_article)
             if full:
-                write_keyword_index(build / "whoosh", articles, chunks_by_article)
+                write_keyword_index(build / "whoosh", articles, keyword_chunks)
             else:
+                assert previous_build is not None  # not full: there is a previous build
                 write_keyword_index(
                     build / "whoosh",
                     articles,
-                    chunks_by_article,
+                    keyword_chunks,
                     previous=previous_build / "whoosh",
                     replace_ids=[*report.added, *report.changed, *report.removed],
                 )
@@ -202,7 +208,7 @@ def _relative_model_path(model: Model, index_root: Path) -> str:
     Relative, so an index root can be moved or copied whole. An adapted model outside the
     root would make the build depend on a folder nobody prunes with it, so it is refused.
     """
-    if model.is_base:
+    if model.folder is None:
         return ""
     try:
         return Path(model.folder).resolve().relative_to(Path(index_root).resolve()).as_posix()
@@ -229,7 +235,8 @@ def reuse_key(today: dt.date) -> dict[str, str]:
     files: the code that made them and the day (review_by warnings). Reused only when equal."""
     return {
         "parser": parser_key(), "chunker": _source_key(chunking), "today": today.isoformat(),
-        "keyword": _source_key(bm25) + _source_key(keyword),
+        # terms.py holds the analyser bm25 and keyword use: a change there must re-analyse too.
+        "keyword": _source_key(bm25) + _source_key(terms) + _source_key(keyword),
     }
 
 
@@ -279,9 +286,9 @@ def _vocabulary(
     return {w: pair for w, pair in counts.items() if pair[0] > 0}
 
 
-def _source_key(module) -> str:
+def _source_key(module: ModuleType) -> str:
     """Identifies a module by its source, so what it computed is reused only from the same code."""
-    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(Path(str(module.__file__)).read_bytes()).hexdigest()[:16]
 
 
 def _render_key() -> str:

@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -144,6 +144,7 @@ class Encoder:
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         if self._session is None:
+            assert self._model is not None  # the torch backend
             vectors = self._model.encode(texts, batch_size=len(texts), normalize_embeddings=True, show_progress_bar=False)
             return np.asarray(vectors, dtype=np.float32)
         encoded = self._tokenizer.encode_batch(texts)
@@ -158,6 +159,7 @@ class Encoder:
     def _token_states(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One text's last hidden states (tokens, DIM), token character offsets, and which are special."""
         if self._session is None:
+            assert self._model is not None  # the torch backend
             features = self._model.tokenizer(
                 text, truncation=True, max_length=MAX_SEQ_LENGTH,
                 return_offsets_mapping=True, return_special_tokens_mask=True,
@@ -305,7 +307,7 @@ def export_onnx(target: Path, path: Path | None = None, sha256: str = MODEL_SHA2
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
             return self.inner(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from whoosh import index as whoosh_index
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import ID, KEYWORD, TEXT, Schema
 
 from indexer.article import Article
-from indexer.bm25 import words
 from indexer.store import Chunk
+from indexer.terms import words
 
 FIELD_BOOSTS = {"title": 4.0, "aliases": 2.5, "summary": 2.0, "heading": 1.5, "body": 1.0}
 SEARCH_FIELDS = tuple(FIELD_BOOSTS)
@@ -126,6 +126,6 @@ def write_keyword_index(
     return written
 
 
-def open_keyword_index(folder: Path):
+def open_keyword_index(folder: Path) -> Any:
     """Open a build's Whoosh index for reading."""
     return whoosh_index.open_dir(str(folder), readonly=True)

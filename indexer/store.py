@@ -30,12 +30,12 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import numpy as np
 
 from indexer.article import Article, Finding, Parsed
-from indexer.bm25 import Postings, TermMatrix
+from indexer.terms import Postings, TermMatrix
 
 FORMAT_VERSION = 4
 CURRENT = "CURRENT"
@@ -380,7 +380,8 @@ def read_lint_cache(
             path, type_, policies, related = entry["refs"]
             article = StoredArticle(aid, path, type_, tuple(policies), tuple(related), line)
             findings = tuple(Finding(path, line_, severity, message) for line_, severity, message in entry["findings"])
-            parsed[aid] = Parsed(hashes[aid], article, findings, dict(entry["key_lines"]))
+            # A StoredArticle reads like an Article for everything lint asks of it (Parsed's docstring).
+            parsed[aid] = Parsed(hashes[aid], cast(Article, article), findings, dict(entry["key_lines"]))
         index = cache["chunks"]
         with open(build / "chunks.jsonl", encoding="utf-8", newline="") as fh:
             lines = fh.read().split("\n")[:-1]  # not splitlines(): U+2028 or U+0085 may stand unescaped in a text
@@ -521,15 +522,15 @@ class BuildLock:
 
     def __init__(self, root: Path) -> None:
         self.path = Path(root) / ".lock"
-        self._fh = None
+        self._fh: IO[str] | None = None
 
     def __enter__(self) -> "BuildLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a+")
+        self._fh = fh = open(self.path, "a+")
         try:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            self._fh.close()
+            fh.close()
             raise BuildLocked(f"another build is running on {self.path.parent} (lock {self.path})") from exc
         return self
 

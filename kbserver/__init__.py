@@ -1,43 +1,51 @@
-"""kb's web service: the agents' page and the JSON API over a published index."""
+"""kb's web service: the agents' page and the JSON API over a published index.
+
+Nothing is imported here at module level: `import kbserver.retrieval` (what `kb eval` runs)
+executes this file first, and must not pull in Flask to do it.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask, jsonify
-
-from kbserver import config, errors, limits, reader_app, redact, security, storage
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults from SETTINGS, then `KB_*` environment variables, then `config_overrides`."""
-    app = Flask(__name__)
+    from flask import Flask, Response, jsonify
+
+    from kbserver import api, config, errors, runtime, web
+    from kbserver.access import headers, limits
+    from kbserver.store import db, redact
+
+    # The page's templates and static files live with the page (kbserver/web/); /static stays /static.
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.from_mapping(config.defaults())
     app.config.from_prefixed_env("KB")
     if config_overrides:
         app.config.from_mapping(config_overrides)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_CONTENT_LENGTH"])
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it
 
-    reader_app.init_app(app)
-    storage.init_app(app)
+    runtime.init_app(app)
+    db.init_app(app)
     limits.init_app(app)
     redact.install_access_log_filter()  # the dev server logs `?q=...`: raw text must not reach a log
 
-    from kbserver import api, reports_web, web
-
     app.register_blueprint(api.bp, url_prefix="/api/v1")
-    app.register_blueprint(web.bp)
-    app.register_blueprint(reports_web.bp)
+    app.register_blueprint(web.pages.bp)
+    app.register_blueprint(web.reports.bp)
     errors.register_app(app)
-    security.init_app(app)
+    headers.init_app(app)
 
     @app.get("/healthz")
-    def healthz():
-        reader = reader_app.get_reader()
+    def healthz() -> Response | tuple[Response, int]:
+        reader = runtime.get_reader()
         try:
             reader.get()  # also notices a newly published build, like any request
-        except reader_app.IndexUnavailable:
+        except runtime.IndexUnavailable:
             pass  # reported below as 503
         status = reader.status()
         if status["index_version"] is None:

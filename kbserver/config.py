@@ -2,12 +2,16 @@
 
 Environment variables carry the prefix `KB_` (dropped in `app.config`) and are parsed as
 JSON when they can be: `KB_RELOAD_INTERVAL_S=5` arrives as the int 5. README's settings
-section lists every row (a test checks it).
+section lists every row (a test checks it). Nothing of kb is imported here at module level:
+every other module may read the settings, so this one must sit at the bottom.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+
+if TYPE_CHECKING:
+    from flask import Config
 
 
 class Setting(NamedTuple):
@@ -68,7 +72,24 @@ SETTINGS: tuple[Setting, ...] = (
 
 
 def defaults() -> dict[str, Any]:
+    """Every setting's default, keyed by its name without the prefix (what `app.config` starts from)."""
     return {s.name: s.default for s in SETTINGS}
+
+
+def from_env(overrides: Mapping[str, Any] | None = None) -> Config:
+    """The settings as an app would see them, without an app: defaults, `KB_*` variables, then `overrides`.
+
+    For commands that read the index or the database directly (`kb report`), so they need not
+    build the whole web app to learn two settings.
+    """
+    from flask import Config
+
+    settings = Config(".")
+    settings.from_mapping(defaults())
+    settings.from_prefixed_env("KB")
+    if overrides:
+        settings.from_mapping(overrides)
+    return settings
 
 
 def query_encoder(value: Any) -> str:
@@ -94,12 +115,6 @@ def no_match_threshold(value: Any) -> float | None:
     return threshold
 
 
-def rank_params(learning: Any = "on", no_match: Any = None):
-    """Ranking parameters from the KB_LEARNING and KB_NO_MATCH_THRESHOLD settings (the service's and `kb eval`'s)."""
-    from kbserver.ranking import RankParams
-
-    use_examples = str(learning).lower() not in ("off", "false", "0", "no")
-    threshold = no_match_threshold(no_match)
-    if threshold is None:
-        return RankParams(use_examples=use_examples)
-    return RankParams(use_examples=use_examples, no_match_threshold=threshold)
+def is_learning_on(value: Any) -> bool:
+    """The KB_LEARNING setting: anything but off/false/0/no means learned examples count."""
+    return str(value).lower() not in ("off", "false", "0", "no")

@@ -20,6 +20,17 @@ DATA_ARTICLES = ROOT / "tests" / "data" / "articles"
 SAMPLE_ARTICLES = ROOT / "articles"
 
 
+# Fixtures that build a larger index once per session: a test that needs one is `slow`, so the
+# fast lane (`pytest -m "not slow and not browser"`) builds only the ten-article kb_index.
+SLOW_FIXTURES = {"sample_index", "telecom_index", "sample_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def onnx_model(tmp_path_factory) -> Path:
     """The ONNX export of the pinned model, made once per test session."""
@@ -103,7 +114,8 @@ class LiveServer:
     def __init__(self, app) -> None:
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, and many tests start a server.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> "LiveServer":
         self.thread.start()

@@ -10,7 +10,6 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import DATA_ARTICLES, build_into, make_app
 
 from indexer import adapt
 from indexer.embedding import MODEL_SHA256, file_sha256
@@ -22,6 +21,8 @@ from indexer.store import (
     read_manifest,
 )
 from kbserver.cli import main
+
+from conftest import DATA_ARTICLES, build_into, make_app
 
 pytestmark = pytest.mark.slow  # two real trainings and ONNX exports: about 40 s together
 
@@ -150,7 +151,7 @@ def test_build_after_training_embeds_with_the_adapted_model_and_queries_use_it(t
     assert not np.allclose(vector, read_embeddings(before)[0], atol=1e-3)  # re-embedded, not reused
     app = make_app(root, tmp_path)
     with app.app_context():
-        from kbserver.reader_app import get_index, services
+        from kbserver.runtime import get_index, services
 
         assert services().embedder_for(get_index())._encoder.sha256 == report["model_sha256"]
     evaluated = kb("eval", "--index", str(root), "--queries", str(_queries(tmp_path)), "--mode", "semantic", "--json")

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from indexer import store
+
 from conftest import build_into, make_app
 
 
@@ -180,6 +181,7 @@ def test_real_server_answers_suggest_over_http(live_server):
     assert response.json()["suggestions"][0]["article"]["id"] == "delivery/where-is-my-order"
 
 
+@pytest.mark.slow  # builds its own index
 def test_service_picks_up_a_new_build_without_restart(tmp_path, articles_copy, onnx_model):
     root = tmp_path / "index"
     build_into(articles_copy, root, onnx_model)
@@ -197,6 +199,7 @@ def test_service_picks_up_a_new_build_without_restart(tmp_path, articles_copy, o
     assert client.get("/api/v1/articles/returns/gift-receipt").status_code == 200
 
 
+@pytest.mark.slow  # builds its own index
 def test_broken_new_build_keeps_the_old_one_serving(tmp_path, articles_copy, onnx_model):
     root = tmp_path / "index"
     build_into(articles_copy, root, onnx_model)
@@ -210,3 +213,20 @@ def test_broken_new_build_keeps_the_old_one_serving(tmp_path, articles_copy, onn
     body = client.get("/healthz").get_json()
     assert body["index_version"] == good
     assert client.post("/api/v1/suggest", json={"text": "refund"}).status_code == 200
+
+
+def test_suggest_cuts_the_email_cruft_off_a_message_once(client, monkeypatch):
+    from kbserver.retrieval import message
+
+    calls = []
+    cut = message.strip_email_cruft
+
+    def counting(text):
+        calls.append(text)
+        return cut(text)
+
+    monkeypatch.setattr(message, "strip_email_cruft", counting)
+    email = "My parcel has not arrived, where is it?\n\nOn Mon, 3 Mar 2026 at 10:15, Larkspur wrote:\n> sorry"
+    response = client.post("/api/v1/suggest", json={"text": email})
+    assert response.status_code == 200 and response.get_json()["suggestions"]
+    assert calls == [email]  # the limit, ranking and the query log share one cut

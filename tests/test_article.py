@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.article import (
-    Article,
-    Finding,
-    Step,
-    article_id,
-    lint_articles,
-    parse_article,
-    parse_text,
-)
+from indexer.article import Article, Finding, Step, article_id
+from indexer.lint import lint_articles
+from indexer.parse import parse_article, parse_text
 
 from article_samples import POLICY, PROCEDURE, PROCEDURE_PATH, PRODUCT, write, write_tree
 from conftest import finishes_within
@@ -598,7 +592,7 @@ LIBYAML_DIFFERENCES = [
 )
 def test_front_matter_gets_the_same_finding_with_or_without_libyaml(monkeypatch, edit, finding, has_libyaml):
     if not has_libyaml:
-        monkeypatch.setattr("indexer.article._LIBYAML_LOADER", None)
+        monkeypatch.setattr("indexer.frontmatter._LIBYAML_LOADER", None)
 
     article, findings = parse(edited(*edit))
 

@@ -22,12 +22,14 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import DATA_ARTICLES, build_into, make_app
 
-from indexer.article import lint_articles
 from indexer.chunking import plain_text
-from kbserver import storage, tokens
-from kbserver.reader import open_snapshot
+from indexer.lint import lint_articles
+from kbserver.access import tokens
+from kbserver.retrieval.reader import open_snapshot
+from kbserver.store.db import connect
+
+from conftest import DATA_ARTICLES, build_into, make_app
 
 PUBLIC_SCOPES = "search,suggest,feedback"
 # One made-up word per internal article: it exists nowhere else, so finding it anywhere is a leak.
@@ -161,7 +163,7 @@ def audience_app(audience_corpus, tmp_path_factory):
 
 
 def new_token(app, name: str, scopes: str) -> str:
-    db = storage.connect(app.config["DATABASE"])
+    db = connect(app.config["DATABASE"])
     try:
         return tokens.create(db, name, scopes)[1]
     finally:
@@ -342,7 +344,7 @@ def test_internal_article_is_the_same_404_as_a_missing_one(audience_app, prefix,
 @pytest.mark.parametrize("article_id", list(CANARIES))
 def test_feedback_on_an_internal_article_is_404_and_stores_nothing(audience_app, article_id):
     client = audience_app.test_client()
-    db = storage.connect(audience_app.config["DATABASE"])
+    db = connect(audience_app.config["DATABASE"])
     try:
         before = db.execute("SELECT count(*) FROM feedback WHERE article_id = ?", (article_id,)).fetchone()[0]
         response = client.post("/api/v1/feedback", json={"article_id": article_id, "outcome": "helpful"})

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from kbserver.bench.http import unique_text
-from kbserver.bench.measure import percentiles
-from kbserver.bench.report import markdown
-from kbserver.bench.runner import BenchConfig, run
-from kbserver.bench.synth import generate_corpus
+from kbbench.http import unique_text
+from kbbench.measure import percentiles
+from kbbench.report import markdown
+from kbbench.runner import BenchConfig, run
+from kbbench.synth import generate_corpus
 from kbserver.cli import main
-from kbserver.ranking import clean_query, content_sentences
+from kbserver.retrieval.scoring import clean_query, content_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ARTICLES = ROOT / "tests" / "data" / "articles"
@@ -77,6 +78,7 @@ def test_percentiles_are_in_milliseconds():
     assert percentiles([])["n"] == 0
 
 
+@pytest.mark.slow  # a whole benchmark run
 def test_bench_run_reports_build_latency_http_and_memory(tmp_path, onnx_model):
     config = BenchConfig(
         articles_dir=DATA_ARTICLES, work_dir=tmp_path / "bench", onnx_model=onnx_model, queries_file=QUERIES,
@@ -109,6 +111,7 @@ def test_bench_run_reports_build_latency_http_and_memory(tmp_path, onnx_model):
         assert heading in text
 
 
+@pytest.mark.slow  # a whole benchmark run
 def test_kb_bench_quick_writes_results_and_prints_tables(tmp_path, onnx_model):
     out = tmp_path / "out"
     args = ["bench", "--articles", str(DATA_ARTICLES), "--queries", str(QUERIES), "--out", str(out),

@@ -9,12 +9,13 @@ import pytest
 from whoosh import query as wq
 from whoosh.analysis import StemmingAnalyzer
 
-from conftest import ROOT
 from indexer import store
 from indexer.bm25 import analyse, build_term_matrix
 from indexer.keyword import FIELD_BOOSTS, SEARCH_FIELDS, open_keyword_index
-from kbserver.reader import open_snapshot
-from kbserver.spelling import Speller, edit_distance, fix_typos
+from kbserver.retrieval.reader import open_snapshot
+from kbserver.retrieval.spelling import Speller, edit_distance, fix_typos
+
+from conftest import ROOT
 
 QUERIES = [json.loads(line)["query"] for line in (ROOT / "tests/eval/queries.jsonl").read_text().splitlines()[:80]]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT
 
 from kbserver.cli import main
 from kbserver.config import SETTINGS
+
+from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

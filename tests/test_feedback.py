@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ROOT, LiveServer, make_app
 
-from kbserver import storage, tokens
+from kbserver.access import tokens
+from kbserver.store.db import SCHEMA_VERSION, connect
+
+from conftest import ROOT, LiveServer, make_app
 
 RAW_EMAIL = "jane.doe@example.com"
 RAW_CARD = "4111 1111 1111 1111"
@@ -29,7 +31,7 @@ def assert_api_error(response: requests.Response, status: int, code: str) -> Non
 
 
 def db_rows(app, sql: str, params: tuple = ()) -> list[dict]:
-    db = storage.connect(app.config["DATABASE"])
+    db = connect(app.config["DATABASE"])
     try:
         return [dict(row) for row in db.execute(sql, params)]
     finally:
@@ -104,7 +106,7 @@ def test_feedback_for_unknown_article_is_404(live_server):
 
 
 def test_feedback_on_internal_article_is_404_for_public_token(app, live_server):
-    db = storage.connect(app.config["DATABASE"])
+    db = connect(app.config["DATABASE"])
     _, secret = tokens.create(db, "public-desk", "feedback")
     db.close()
     response = requests.post(
@@ -179,13 +181,14 @@ def test_concurrent_feedback_from_two_servers_all_lands(app, kb_index, tmp_path,
 
 WRITER = """
 import sys
-from kbserver import storage
+from kbserver.store.db import SCHEMA_VERSION, connect, to_ts, utc_now
+from kbserver.store.feedback import FeedbackRecord, insert_feedback
 
 path, worker = sys.argv[1], sys.argv[2]
-db = storage.connect(path)
+db = connect(path)
 for i in range(50):
-    storage.insert_feedback(db, storage.FeedbackRecord(
-        storage.to_ts(storage.utc_now()), "returns/refund-policy", "Returns team", "helpful", f"p{worker}-{i}", None, "t"))
+    insert_feedback(db, FeedbackRecord(
+        to_ts(utc_now()), "returns/refund-policy", "Returns team", "helpful", f"p{worker}-{i}", None, "t"))
 db.close()
 """
 
@@ -194,10 +197,10 @@ def test_concurrent_writer_processes_on_a_fresh_file_all_land(tmp_path):
     path = tmp_path / "fresh" / "kb.sqlite3"  # folder and schema are created by whoever comes first
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w)], cwd=ROOT) for w in range(4)]
     assert [p.wait(timeout=120) for p in writers] == [0, 0, 0, 0]
-    db = storage.connect(path)
+    db = connect(path)
     try:
         assert db.execute("SELECT COUNT(DISTINCT request_id) FROM feedback").fetchone()[0] == 200
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == storage.SCHEMA_VERSION
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         db.close()

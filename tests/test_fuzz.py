@@ -19,16 +19,20 @@ import numpy as np
 import pytest
 import schemathesis
 import yaml
-from conftest import make_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.config import SchemathesisConfig
 
-from indexer.article import Finding, parse_text
-from kbserver.openapi import SPEC
-from kbserver.ranking import clean_query, rank
-from kbserver.reader import open_snapshot
+from indexer.article import Finding
+from indexer.parse import parse_text
+from kbserver.api.openapi import SPEC
+from kbserver.retrieval.reader import open_snapshot
+from kbserver.retrieval.scoring import clean_query, rank
+
+from conftest import make_app
+
+pytestmark = pytest.mark.slow  # fuzzing: hundreds of generated inputs per test
 
 MAX_EXAMPLES = 30
 

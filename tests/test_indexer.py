@@ -23,13 +23,31 @@ from whoosh.qparser import QueryParser
 
 from indexer import build as build_module
 from indexer import embedding, store
-from indexer.article import find_article_files, lint_articles
 from indexer.build import LintFailed, build_index
-from indexer.embedding import DIM, MODEL_ID, MODEL_SHA256, Encoder, Model, ModelError, get_encoder, length_batches, verify_model
+from indexer.embedding import (
+    DIM,
+    MODEL_ID,
+    MODEL_SHA256,
+    Encoder,
+    Model,
+    ModelError,
+    get_encoder,
+    length_batches,
+    verify_model,
+)
 from indexer.keyword import open_keyword_index
-from indexer.store import BuildLock, BuildLocked, current_build_id, current_build_path, read_chunks, read_embeddings, read_manifest
+from indexer.lint import find_article_files, lint_articles
+from indexer.store import (
+    BuildLock,
+    BuildLocked,
+    current_build_id,
+    current_build_path,
+    read_chunks,
+    read_embeddings,
+    read_manifest,
+)
 from kbserver.cli import main
-from kbserver.reader import open_snapshot
+from kbserver.retrieval.reader import open_snapshot
 
 DATA_ARTICLES = Path(__file__).resolve().parent / "data" / "articles"
 EDITED = "returns/start-a-return"
@@ -684,6 +702,7 @@ def test_a_part_cut_off_by_the_token_limit_is_embedded_on_its_own(onnx_model):
     assert np.allclose(vectors[1:], encoder.encode([late, "not in the message at all"]), atol=1e-5)
 
 
+@pytest.mark.slow  # builds its own index
 def test_torch_fallback_gives_the_onnx_vectors(onnx_model):
     fast = get_encoder(onnx_path=onnx_model)
     fallback = Encoder()

@@ -8,12 +8,16 @@ import shutil
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import DATA_ARTICLES, LiveServer, build_into, make_app
 
 from indexer.build import build_index
 from indexer.embedding import get_encoder
-from kbserver import learning, storage, tokens
+from kbserver.access import tokens
 from kbserver.cli import main
+from kbserver.store import learning
+from kbserver.store.db import connect
+from kbserver.store.learning import ExampleRecord, insert_examples, list_examples
+
+from conftest import DATA_ARTICLES, LiveServer, build_into, make_app
 
 # A phrasing no article in tests/data/articles uses: only a learned example can tie it to one.
 ODD_MESSAGE = "the purple zebra gizmo is doing the wobbly thing again"
@@ -71,8 +75,8 @@ def test_reimporting_the_same_file_adds_nothing_twice(tmp_path, database):
     kb("learn", "import", str(source), "--articles", str(DATA_ARTICLES), "--database", database)
     result = kb("learn", "import", str(source), "--articles", str(DATA_ARTICLES), "--database", database)
     assert "0 examples imported, 1 already known" in result.stderr
-    db = storage.connect(database)
-    assert len(storage.list_examples(db)) == 1
+    db = connect(database)
+    assert len(list_examples(db)) == 1
 
 
 def test_import_reads_csv_and_redacts_personal_data(tmp_path, database):
@@ -83,10 +87,10 @@ def test_import_reads_csv_and_redacts_personal_data(tmp_path, database):
         encoding="utf-8",
     )
     kb("learn", "import", str(source), "--articles", str(DATA_ARTICLES), "--database", database)
-    db = storage.connect(database)
-    (row,) = storage.list_examples(db)
-    assert "jo.bloggs" not in row["text"] and "4111" not in row["text"]
-    assert "<email>" in row["text"] and "<card>" in row["text"]
+    db = connect(database)
+    (row,) = list_examples(db)
+    assert "jo.bloggs" not in row.text and "4111" not in row.text
+    assert "<email>" in row.text and "<card>" in row.text
 
 
 def test_list_remove_and_stats_let_owners_prune(tmp_path, database):
@@ -111,15 +115,16 @@ def _learned_index(tmp_path, onnx_model, examples):
 
 
 def _examples_for(database, rows):
-    db = storage.connect(database)
+    db = connect(database)
     records = [
-        storage.ExampleRecord("2026-11-01T00:00:00.000000Z", a, t, "resolved_first_contact", "import", learning.source_key(a, t), "import")
+        ExampleRecord("2026-11-01T00:00:00.000000Z", a, t, "resolved_first_contact", "import", learning.source_key(a, t), "import")
         for a, t in rows
     ]
-    storage.insert_examples(db, records)
+    insert_examples(db, records)
     return learning.active_examples(db)
 
 
+@pytest.mark.slow  # builds its own index
 def test_learned_examples_lift_the_article_they_resolved(tmp_path, onnx_model, database):
     phrasings = [ODD_MESSAGE, "purple zebra gizmo wobbling again", "my zebra gizmo (the purple one) wobbles"]
     examples = _examples_for(database, [(TARGET, p) for p in phrasings])
@@ -135,6 +140,7 @@ def test_learned_examples_lift_the_article_they_resolved(tmp_path, onnx_model, d
     assert top_off["article"]["id"] != TARGET
 
 
+@pytest.mark.slow  # builds its own index
 def test_examples_for_deleted_articles_are_dropped_at_build(tmp_path, onnx_model, database):
     examples = _examples_for(database, [(TARGET, ODD_MESSAGE), ("returns/start-a-return", "send it back please")])
     articles, root = _learned_index(tmp_path, onnx_model, examples)
@@ -143,6 +149,7 @@ def test_examples_for_deleted_articles_are_dropped_at_build(tmp_path, onnx_model
     assert report.examples == 1
 
 
+@pytest.mark.slow  # builds its own index
 def test_internal_articles_learned_examples_never_reach_public_callers(tmp_path, onnx_model, database):
     internal = "account/suspected-account-takeover"
     examples = _examples_for(database, [(internal, ODD_MESSAGE)] * 1 + [(internal, "zebra gizmo purple wobbling")])
@@ -154,7 +161,7 @@ def test_internal_articles_learned_examples_never_reach_public_callers(tmp_path,
 
 def test_feedback_teaches_only_when_two_agents_agree(tmp_path, kb_index):
     app = make_app(kb_index, tmp_path, ANONYMOUS_SCOPES="")
-    db = storage.connect(app.config["DATABASE"])
+    db = connect(app.config["DATABASE"])
     secrets = [tokens.create(db, name, "search,suggest,feedback,internal")[1] for name in ("agent-1", "agent-2")]
     with LiveServer(app) as server:
 

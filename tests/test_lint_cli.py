@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kbserver.cli import main
+
 from article_samples import POLICY, PROCEDURE, PROCEDURE_PATH, PRODUCT, write, write_tree
 
 FINDING_RE = re.compile(r"^[^:\s]+\.md:\d+: (error|warning): \S.*$")

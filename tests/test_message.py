@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import finishes_within
+from kbserver.retrieval.message import asks_for_facts, clean_query, content_sentences, strip_email_cruft
 
-from kbserver.message import asks_for_facts, clean_query, content_sentences, strip_email_cruft
+from conftest import finishes_within
 
 REPLY = """I still haven't had my refund for the boots, it's been two weeks.
 

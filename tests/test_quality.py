@@ -7,13 +7,14 @@ import re
 from pathlib import Path
 
 from click.testing import CliRunner, Result
-from conftest import ROOT
 
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import ranking
 from kbserver.cli import main
-from kbserver.evaluation import evaluate, load_cases
-from kbserver.reader import open_snapshot
+from kbserver.retrieval.embedder import QueryEmbedder
+from kbserver.retrieval.evaluation import evaluate, load_cases
+from kbserver.retrieval.reader import open_snapshot
+
+from conftest import ROOT
 
 TOLERANCE = 0.03
 
@@ -36,7 +37,7 @@ def recorded_hit_at_1(key: str = "suggest_hit_at_1") -> float:
 
 def suggest_report(index: Path, queries: Path):
     snapshot = open_snapshot(index)
-    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_file(index / "models")))
+    embedder = QueryEmbedder(get_encoder(onnx_path=onnx_file(index / "models")))
     cases = load_cases(queries)
     return cases, evaluate(snapshot.view(allow_internal=True), embedder, cases, "suggest")
 

@@ -8,15 +8,18 @@ import numpy as np
 import pytest
 
 from indexer.embedding import get_encoder, onnx_file
-from kbserver import ranking
-from kbserver.reader import open_snapshot
+from kbserver.retrieval import answers
+from kbserver.retrieval import scoring as ranking
+from kbserver.retrieval.embedder import QueryEmbedder
+from kbserver.retrieval.reader import open_snapshot
+
 from conftest import build_into
 
 
 @pytest.fixture(scope="module")
 def sample(sample_index: Path):
     view = open_snapshot(sample_index).view(allow_internal=True)
-    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_file(sample_index / "models")))
+    embedder = QueryEmbedder(get_encoder(onnx_path=onnx_file(sample_index / "models")))
     return view, embedder
 
 
@@ -129,13 +132,13 @@ def test_the_int8_query_encoder_is_made_on_first_use_and_ranks_like_fp32(sample_
     assert np.all(similarity > 0.97) and np.all(similarity < 0.99999)
     view = open_snapshot(sample_index).view(allow_internal=True)
     for message in messages:
-        a = ranking.rank(view, ranking.QueryEmbedder(fast), message, for_suggest=True, top=1)
-        b = ranking.rank(view, ranking.QueryEmbedder(exact), message, for_suggest=True, top=1)
+        a = ranking.rank(view, QueryEmbedder(fast), message, for_suggest=True, top=1)
+        b = ranking.rank(view, QueryEmbedder(exact), message, for_suggest=True, top=1)
         assert a[0].article.id == b[0].article.id
 
 
 def test_an_unknown_query_encoder_is_refused(tmp_path):
-    from kbserver.reader_app import Services
+    from kbserver.runtime import Services
 
     with pytest.raises(ValueError, match="KB_QUERY_ENCODER"):
         Services(tmp_path, 2.0, 1, "on", "int4")
@@ -157,6 +160,7 @@ def test_kb_serve_refuses_an_unknown_query_encoder_in_one_line(tmp_path, monkeyp
     assert "KB_NO_MATCH_THRESHOLD must be a suggest score" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow  # builds its own index
 def test_an_imported_articles_headings_and_misfiled_policies_reach_suggest(articles_copy, tmp_path, onnx_model):
     """Another team's article: steps under `## Procedure`, `## Escalation path`, a product under
     `policies`. Lint warns, the build publishes, and suggest shows each part where it belongs."""
@@ -172,9 +176,10 @@ def test_an_imported_articles_headings_and_misfiled_policies_reach_suggest(artic
         "'## Procedure' read as '## Steps'", "'policies' names 'products/gift-cards', which is a product, not a policy"
     ]
     view = open_snapshot(tmp_path / "ix").view(allow_internal=True)
-    embedder = ranking.QueryEmbedder(get_encoder(onnx_path=onnx_model))
+    embedder = QueryEmbedder(get_encoder(onnx_path=onnx_model))
 
-    top = ranking.suggest(view, embedder, "my parcel still hasn't come, where is it", url_for_article=str)["suggestions"][0]
+    answer = answers.suggest(view, embedder, "my parcel still hasn't come, where is it", request_id="r1", url_for_article=str)
+    top = answer.to_json()["suggestions"][0]
 
     assert top["article"]["id"] == "delivery/where-is-my-order"
     assert len(top["steps"]) >= 5 and top["escalation"]
@@ -182,5 +187,5 @@ def test_an_imported_articles_headings_and_misfiled_policies_reach_suggest(artic
     assert "products/gift-cards" not in [p["id"] for p in top["policies"]]
     assert "products/gift-cards" in [r["id"] for r in top["related"]]
     # The article API and page take both lists from the same function.
-    policies, related = ranking.policies_and_related(view, view.get("delivery/where-is-my-order"))
+    policies, related = answers.policies_and_related(view, view.get("delivery/where-is-my-order"))
     assert ([p.id for p in policies], [r.id for r in related]) == (["delivery/delivery-policy"], ["products/gift-cards"])

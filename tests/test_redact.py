@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from conftest import finishes_within
+from kbserver.store.redact import QueryStringFilter, iban_ok, luhn_ok, redact
 
-from kbserver.redact import QueryStringFilter, iban_ok, luhn_ok, redact
+from conftest import finishes_within
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from indexer.article import parse_text
+from indexer.parse import parse_text
 from indexer.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, render_article, render_markdown
 
 

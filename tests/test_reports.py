@@ -13,8 +13,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from kbserver import reports, storage, tokens
+from kbserver.access import tokens
 from kbserver.cli import main
+from kbserver.store import reports
+from kbserver.store.db import connect, to_ts, utc_now
+from kbserver.store.feedback import FeedbackRecord, insert_feedback
+from kbserver.store.querylog import QueryRecord, insert_query
 
 CRYPTO = [
     "can I pay with crypto",
@@ -28,19 +32,19 @@ SPACE = ["do you deliver to the moon", "shipping to mars", "can you ship to spac
 
 @pytest.fixture
 def db(app):
-    connection = storage.connect(app.config["DATABASE"])
+    connection = connect(app.config["DATABASE"])
     yield connection
     connection.close()
 
 
 def ago(days: float) -> str:
-    return storage.to_ts(storage.utc_now() - timedelta(days=days))
+    return to_ts(utc_now() - timedelta(days=days))
 
 
 def log_query(db, text: str, results: list[tuple[str, float]] = (), *, kind: str = "suggest",
               no_match: bool = True, days: float = 1) -> str:
     request_id = uuid.uuid4().hex
-    storage.insert_query(db, storage.QueryRecord(
+    insert_query(db, QueryRecord(
         request_id, ago(days), kind, "hybrid", text,
         json.dumps([{"id": a, "score": s} for a, s in results]), no_match, "test",
     ))
@@ -49,8 +53,8 @@ def log_query(db, text: str, results: list[tuple[str, float]] = (), *, kind: str
 
 def give_feedback(db, article_id: str, owner: str, outcome: str, *, request_id: str | None = None,
                   comment: str | None = None, days: float = 1) -> int:
-    return storage.insert_feedback(
-        db, storage.FeedbackRecord(ago(days), article_id, owner, outcome, request_id, comment, "test")
+    return insert_feedback(
+        db, FeedbackRecord(ago(days), article_id, owner, outcome, request_id, comment, "test")
     )
 
 
@@ -113,9 +117,9 @@ def test_teams_report_lists_articles_past_review_by(seeded):
 
 
 def _data_articles():
-    from conftest import DATA_ARTICLES
+    from indexer.parse import parse_article
 
-    from indexer.article import parse_article
+    from conftest import DATA_ARTICLES
 
     articles = {}
     for path in sorted(DATA_ARTICLES.rglob("*.md")):
@@ -142,7 +146,7 @@ def test_reports_reject_a_bad_window_with_400(client, path, since):
 
 @pytest.mark.parametrize("path", ["/api/v1/reports/articles", "/api/v1/reports/teams", "/api/v1/reports/gaps"])
 def test_reports_reject_a_team_that_owns_no_visible_article_with_400(app, client, path):
-    db = storage.connect(app.config["DATABASE"])
+    db = connect(app.config["DATABASE"])
     _, public = tokens.create(db, "reporter", "reports")
     db.close()
     # Accounts team owns only internal articles: to a public caller it does not exist.

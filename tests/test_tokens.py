@@ -7,10 +7,12 @@ import json
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import LiveServer, make_app
 
-from kbserver import storage, tokens
+from kbserver.access import tokens
 from kbserver.cli import main
+from kbserver.store.db import connect
+
+from conftest import LiveServer, make_app
 
 
 def assert_api_error(response, status: int, code: str) -> None:
@@ -29,7 +31,7 @@ def kb(*args: str):
 
 
 def new_token(app, name: str, scopes: str) -> str:
-    db = storage.connect(app.config["DATABASE"])
+    db = connect(app.config["DATABASE"])
     try:
         return tokens.create(db, name, scopes)[1]
     finally:
@@ -108,7 +110,7 @@ def test_token_with_scope_is_accepted(app, live_server):
     response = requests.get(f"{live_server.url}/api/v1/search", params={"q": "refund"}, headers=bearer(secret), timeout=60)
     assert response.status_code == 200
     assert response.json()["results"]
-    db = storage.connect(app.config["DATABASE"])
+    db = connect(app.config["DATABASE"])
     try:
         assert [r["caller"] for r in db.execute("SELECT caller FROM query_log")] == ["helpdesk"]
     finally:
@@ -128,7 +130,7 @@ def test_unknown_or_malformed_token_is_401(live_server, header):
 
 def test_revoked_token_is_401(app, live_server):
     secret = new_token(app, "helpdesk", "search")
-    db = storage.connect(app.config["DATABASE"])
+    db = connect(app.config["DATABASE"])
     assert tokens.revoke(db, "helpdesk")
     db.close()
     response = requests.get(f"{live_server.url}/api/v1/search", params={"q": "refund"}, headers=bearer(secret), timeout=60)

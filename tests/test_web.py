@@ -8,11 +8,12 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from conftest import make_app
 from markupsafe import escape
 
-from kbserver import web
-from kbserver.security import content_security_policy
+from kbserver.access.headers import content_security_policy
+from kbserver.web import pages as web
+
+from conftest import make_app
 
 INTERNAL_ID = "returns/wrong-size-exchange"
 EXCHANGE_MESSAGE = "Hi, the walking boots I ordered are too small. Can I swap them for a bigger size? Thanks, Sam"

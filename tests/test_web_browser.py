@@ -10,14 +10,15 @@ import re
 from urllib.parse import urlencode
 
 import pytest
-from chromium import headless_chromium, needs_chromium
-from conftest import LiveServer, make_app
 from flask import jsonify, request
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
+
+from chromium import headless_chromium, needs_chromium
+from conftest import LiveServer, make_app
 
 WAIT_S = 15
 

@@ -22,17 +22,18 @@ from urllib.parse import urlencode
 import pytest
 import requests
 import yaml
-from chromium import headless_chromium, needs_chromium
-from conftest import LiveServer, build_into, make_app
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from test_render import assert_inert
 
-from indexer.article import parse_text
 from indexer.chunking import plain_text
+from indexer.parse import parse_text
 from indexer.render import render_markdown
-from kbserver.redact import redact
+from kbserver.store.redact import redact
+
+from chromium import headless_chromium, needs_chromium
+from conftest import LiveServer, build_into, make_app
 
 WAIT_S = 15
 POLL_S = 0.02
@@ -417,7 +418,7 @@ def test_article_page_shows_every_payload_as_text(browser):
             "query": shown["back"] == f"← Back to results for “{text}”",
         }
         problems += [f"{what} not shown as text" for what, ok in expected.items() if not ok]
-        for n, name, payload in batch:
+        for _n, name, _payload in batch:
             if problems:
                 failures[name] = problems
             tried += 1
@@ -458,7 +459,7 @@ def test_server_rendered_search_shows_every_payload_as_text(browser):
         if not shown["status"].endswith(f"for “{text}”"):
             problems.append(f"status reads {shown['status']!r}")
         problems += titles_problem(shown["titles"])
-        for n, name, payload in batch:
+        for _n, name, payload in batch:
             found = problems + ([] if payload in shown["tags"] else ["the tag filter does not list it as text"])
             if found:
                 failures[name] = found
@@ -487,7 +488,7 @@ def test_search_as_you_type_shows_every_payload_as_text(browser):
         )
         problems, titles = browser.inspect(f"return {texts('.result-title')}")
         problems += titles_problem(titles)
-        for n, name, payload in batch:
+        for _n, name, _payload in batch:
             if problems:
                 failures[name] = problems
             tried += 1
@@ -518,7 +519,7 @@ def test_server_rendered_suggest_shows_every_payload_as_text(browser):
         if shown["text"] != text:
             problems.append(f"message box holds {shown['text']!r}")
         problems += titles_problem(shown["titles"])
-        for n, name, payload in batch:
+        for _n, name, _payload in batch:
             if problems:
                 failures[name] = problems
             tried += 1
@@ -544,7 +545,7 @@ def test_suggest_rendered_by_kb_js_shows_every_payload_as_text(browser):
         problems, shown = browser.inspect(SUGGESTION_SHOWN)
         problems += titles_problem(shown["titles"])
         browser.js("document.querySelector('[data-suggest-status]').textContent = ''")  # the next wait needs a new answer
-        for n, name, payload in batch:
+        for _n, name, _payload in batch:
             if problems:
                 failures[name] = problems
             tried += 1
@@ -587,7 +588,7 @@ def test_reports_show_every_feedback_comment_and_query_as_text(browser, server):
             found.append("feedback comment not shown as text")
         if owner_of(k, text) not in shown["teams"] or owner_of(k, text) not in shown["chart"]:
             found.append("owner team not shown as text")
-        for n, name, payload in batch:
+        for _n, name, _payload in batch:
             if found:
                 failures[name] = found
             tried += 1

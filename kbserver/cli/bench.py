@@ -61,8 +61,8 @@ def bench(articles_dir: str, synthetic: int, seed: int, queries: Path, out_dir: 
     Example: kb bench --synthetic 5000 --out benchmarks/out
     """
     from indexer.embedding import ModelError, export_onnx, onnx_file
-    from kbserver.bench.report import markdown
-    from kbserver.bench.runner import BenchConfig, run
+    from kbbench.report import markdown
+    from kbbench.runner import BenchConfig, run
 
     if not Path(articles_dir).is_dir():
         raise click.ClickException(f"{articles_dir}: no such articles folder")

@@ -30,10 +30,11 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     """
     from indexer.embedding import ModelError, build_model, query_encoder
     from kbserver import config
-    from kbserver import evaluation
-    from kbserver.evaluation import EVAL_MODES, QueryFileError, evaluate, load_cases
-    from kbserver.ranking import QueryEmbedder
-    from kbserver.reader import IndexUnavailable, open_snapshot
+    from kbserver.retrieval import evaluation
+    from kbserver.retrieval.embedder import QueryEmbedder
+    from kbserver.retrieval.evaluation import EVAL_MODES, QueryFileError, evaluate, load_cases
+    from kbserver.retrieval.reader import IndexUnavailable, open_snapshot
+    from kbserver.retrieval.settings import rank_params
 
     try:
         cases = load_cases(Path(queries))
@@ -63,7 +64,7 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     # The same settings as the service: KB_LEARNING=off ranks without learned examples,
     # KB_NO_MATCH_THRESHOLD moves the no-match threshold.
     try:
-        params = config.rank_params(os.environ.get("KB_LEARNING", "on"), os.environ.get("KB_NO_MATCH_THRESHOLD"))
+        params = rank_params(os.environ.get("KB_LEARNING", "on"), os.environ.get("KB_NO_MATCH_THRESHOLD"))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if calibrate:

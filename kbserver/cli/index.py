@@ -23,12 +23,12 @@ def _progress_factory(desc: str = "embedding", unit: str = "chunk") -> Callable[
 
             bar = tqdm(total=total, unit=unit, desc=desc, leave=False)
 
-            def step(n: int) -> None:
+            def advance_bar(n: int) -> None:
                 bar.update(n)
                 if bar.n >= total:
                     bar.close()
 
-            return step
+            return advance_bar
         done = [0, 0]
 
         def step(n: int) -> None:
@@ -90,7 +90,7 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool, databa
     examples = _learned_examples(database)
     try:
         model = active_model(Path(index_dir))
-        if not model.is_base:
+        if model.folder is not None:
             click.echo(f"embedding with the adapted model {model.folder.name} (kb learn train --reset goes back)", err=True)
         report = build_index(
             Path(articles_dir),
@@ -123,8 +123,8 @@ def _learned_examples(database: str) -> list:
 
     if os.environ.get("KB_LEARNING", "on").lower() in ("off", "false", "0", "no") or not Path(database).is_file():
         return []
-    from kbserver import learning
     from kbserver.cli.options import open_database
+    from kbserver.store import learning
 
     with open_database(database) as db:
         return learning.active_examples(db)

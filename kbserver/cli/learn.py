@@ -35,8 +35,8 @@ def import_command(file: Path, articles_dir: str, database: str) -> None:
 
     Example: kb learn import exports/resolved-2026-10.jsonl
     """
-    from indexer.article import lint_articles
-    from kbserver import learning
+    from indexer.lint import lint_articles
+    from kbserver.store import learning
 
     known = {a.id for a in lint_articles(Path(articles_dir)).articles}
     if not known:
@@ -73,11 +73,11 @@ def list_command(article_id: str | None, removed: bool, limit: int, database: st
 
     Example: kb learn list --article returns/refund-not-received
     """
-    from kbserver import learning, storage
+    from kbserver.store import learning
 
     with open_database(database) as db:
         rows = learning.describe(
-            storage.list_examples(db, article_id=article_id, status="removed" if removed else "active", limit=limit)
+            learning.list_examples(db, article_id=article_id, status="removed" if removed else "active", limit=limit)
         )
     if as_json:
         click.echo(json.dumps(rows, indent=1))
@@ -96,12 +96,12 @@ def remove_command(ids: tuple[int, ...], article_id: str | None, caller: str | N
 
     Example: kb learn remove 412 413 --caller agent-7
     """
-    from kbserver import storage
+    from kbserver.store import learning
 
     if not ids and article_id is None and caller is None:
         raise click.UsageError("name example ids, --article or --caller")
     with open_database(database) as db:
-        changed = storage.remove_examples(db, ids=ids, article_id=article_id, caller=caller)
+        changed = learning.remove_examples(db, ids=ids, article_id=article_id, caller=caller)
     click.echo(f"{changed} examples removed")
 
 
@@ -113,10 +113,10 @@ def stats_command(database: str, as_json: bool) -> None:
 
     Example: kb learn stats
     """
-    from kbserver import learning, storage
+    from kbserver.store import learning
 
     with open_database(database) as db:
-        rows = learning.describe(storage.example_stats(db))
+        rows = learning.describe(learning.example_stats(db))
         used = len(learning.active_examples(db))
     if as_json:
         click.echo(json.dumps({"articles": rows, "used_by_next_build": used}, indent=1))
@@ -154,11 +154,11 @@ def train_command(articles_dir: str, index_dir: str, database: str, kb_text: boo
     Example: kb learn train --index var/index && kb index
     """
     from indexer import adapt
-    from indexer.article import lint_articles
     from indexer.embedding import ModelError
+    from indexer.lint import lint_articles
     from indexer.store import BuildLocked
-    from kbserver import learning
     from kbserver.cli.index import _progress_factory, make_encoder_factory
+    from kbserver.store import learning
 
     root = Path(index_dir)
     try:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -23,9 +24,9 @@ def lint(path: str, strict: bool, as_json: bool) -> None:
 
     Example: kb lint articles/returns
     """
-    from indexer.article import lint_articles
+    from indexer.lint import lint_articles
 
-    result = lint_articles(path)
+    result = lint_articles(Path(path))
     if as_json:
         findings = [f.__dict__ for f in result.findings]
         click.echo(json.dumps({"checked": result.checked, "articles": len(result.articles), "findings": findings}, indent=1))

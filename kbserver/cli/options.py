@@ -50,13 +50,13 @@ def open_database(path: str, *, must_exist: bool = False) -> Iterator[sqlite3.Co
     """A migrated connection to the database at `path`, closed afterwards; problems exit 1 with one line."""
     import sqlite3
 
-    from kbserver import storage
+    from kbserver.store.db import SchemaTooNew, connect
 
     if must_exist and not Path(path).is_file():
         raise click.ClickException(f"{path}: no database here (set --database or KB_DATABASE)")
     try:
-        db = storage.connect(path)
-    except (sqlite3.Error, storage.SchemaTooNew, OSError) as exc:
+        db = connect(path)
+    except (sqlite3.Error, SchemaTooNew, OSError) as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
     try:
         yield db

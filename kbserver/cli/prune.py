@@ -22,12 +22,13 @@ def prune(older_than: str, database: str) -> None:
 
     Example: kb prune --older-than 90d
     """
-    from kbserver import reports, storage
+    from kbserver.store import reports
+    from kbserver.store.db import prune as prune_rows
 
     try:
         before = reports.window_start(reports.parse_window(older_than))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
     with open_database(database, must_exist=True) as db:
-        queries, feedback = storage.prune(db, before)
+        queries, feedback = prune_rows(db, before)
     click.echo(f"deleted {queries} logged queries and {feedback} feedback from before {before}")

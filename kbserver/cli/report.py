@@ -12,7 +12,7 @@ import click
 from kbserver.cli.options import database_option, index_option
 
 if TYPE_CHECKING:
-    from kbserver.reports import Report
+    from kbserver.store.reports import Report
 
 ARTICLE_COLUMNS = (
     "id", "title", "owner", "views", "suggestions", "feedback", "helpful", "not_helpful",
@@ -43,10 +43,12 @@ def report(team: str | None, since: str, fmt: str, database: str, index_dir: str
     """
     from pathlib import Path
 
-    from kbserver import create_app, reports
-    from kbserver.reader import IndexUnavailable
-    from kbserver.reader_app import get_view, services
-    from kbserver.storage import get_db
+    from kbserver import config
+    from kbserver.retrieval.message import clean_query
+    from kbserver.retrieval.reader import IndexUnavailable
+    from kbserver.runtime import Services
+    from kbserver.store import reports
+    from kbserver.store.db import connect
 
     try:
         reports.parse_window(since)
@@ -54,16 +56,24 @@ def report(team: str | None, since: str, fmt: str, database: str, index_dir: str
         raise click.BadParameter(str(exc), param_hint="--since") from exc
     if not Path(database).is_file():
         raise click.ClickException(f"{database}: no database here (set --database or KB_DATABASE)")
-    app = create_app({"INDEX_DIR": index_dir, "DATABASE": database})
-    with app.app_context():
-        try:
-            view = get_view(True)
-        except IndexUnavailable as exc:
-            raise click.ClickException(str(exc)) from exc
-        known = reports.teams_of(view.articles.values())
-        if team is not None and team not in known:
-            raise click.ClickException(f"no articles are owned by '{team}'; teams: {', '.join(known)}")
-        result = reports.build_report(get_db(), view.articles, services().embedder.embed_texts, since, team=team)
+    # The index and the database are read directly: a report needs neither the web app nor a request.
+    settings = config.from_env({"INDEX_DIR": index_dir, "DATABASE": database})
+    try:
+        services = Services.from_settings(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        view = services.reader.get().view(True)
+    except IndexUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    known = reports.teams_of(view.articles.values())
+    if team is not None and team not in known:
+        raise click.ClickException(f"no articles are owned by '{team}'; teams: {', '.join(known)}")
+    db = connect(database)
+    try:
+        result = reports.build_report(db, view.articles, services.embedder.embed_texts, since, clean=clean_query, team=team)
+    finally:
+        db.close()
     click.echo({"md": as_markdown, "csv": as_csv, "json": as_json}[fmt](result), nl=False)
 
 

@@ -22,26 +22,25 @@ def serve(index_dir: str, host: str, port: int, workers: int) -> None:
 
     Example: kb serve --index var/index --port 8000
     """
-    import os
-
-    os.environ["KB_INDEX_DIR"] = index_dir
     from kbserver import config
 
+    overrides = {"INDEX_DIR": index_dir}  # given to the app, not through the environment
+    settings = config.from_env(overrides)
     try:  # a bad setting stops here with one line, not in every worker with a traceback
-        config.query_encoder(os.environ.get("KB_QUERY_ENCODER", "fp32"))
-        config.no_match_threshold(os.environ.get("KB_NO_MATCH_THRESHOLD"))
+        config.query_encoder(settings["QUERY_ENCODER"])
+        config.no_match_threshold(settings["NO_MATCH_THRESHOLD"])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if workers > 1:
-        from kbserver.gunicorn_app import run_gunicorn
+        from kbserver.cli.gunicorn_app import run_gunicorn
 
-        run_gunicorn(host, port, workers)
+        run_gunicorn(host, port, workers, overrides)
         return
     from werkzeug.serving import make_server
 
     from kbserver import create_app
 
-    app = create_app()
+    app = create_app(overrides)
     server = make_server(host, port, app, threaded=True)
     click.echo(f"kb serving on http://{host}:{server.server_port}/ (index {index_dir})", err=True)
     try:

@@ -39,14 +39,15 @@ def suite_command(sets_file: Path, only: tuple[str, ...], work_dir: Path, mode: 
 
     Example: kb suite --json var/suite/after.json --compare var/suite/before.json
     """
-    from indexer.build import LintFailed
+    from indexer.build import LintFailed, build_index
     from indexer.embedding import export_onnx, get_encoder, onnx_file
-    from kbserver import config, suite
-    from kbserver.evaluation import EVAL_MODES, QueryFileError
-    from kbserver.ranking import QueryEmbedder
+    from kbserver.retrieval import suite
+    from kbserver.retrieval.embedder import QueryEmbedder
+    from kbserver.retrieval.evaluation import EVAL_MODES, QueryFileError
+    from kbserver.retrieval.settings import rank_params
 
     try:
-        params = config.rank_params(os.environ.get("KB_LEARNING", "on"), os.environ.get("KB_NO_MATCH_THRESHOLD"))
+        params = rank_params(os.environ.get("KB_LEARNING", "on"), os.environ.get("KB_NO_MATCH_THRESHOLD"))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     sets = suite.load_sets(sets_file, root=Path.cwd())
@@ -71,15 +72,15 @@ def suite_command(sets_file: Path, only: tuple[str, ...], work_dir: Path, mode: 
             root = work_dir / label
             click.echo(f"{label}: building...", err=True)
             try:
-                report = suite.build_set(s, root, lambda: encoder, learned=with_learning,
-                                         progress_factory=_progress_factory())
+                examples = _learned_examples(s.learning, s.articles) if with_learning and s.learning else []
+                report = build_index(s.articles, root, encoder_factory=lambda: encoder, examples=examples,
+                                     progress_factory=_progress_factory())
                 click.echo(f"{label}: {report.summary()}", err=True)
                 result = suite.evaluate_set(s, root, embedder, learned=with_learning, modes=modes, params=params)
             except (LintFailed, QueryFileError, ValueError) as exc:
                 raise click.ClickException(f"{label}: {exc}") from exc
             results.append(result)
-            sug = result.reports.get(modes[0])
-            click.echo(f"{label}: {modes[0]} hit@1 {sug.hit_at_1:.3f}", err=True)
+            click.echo(f"{label}: {modes[0]} hit@1 {result.reports[modes[0]].hit_at_1:.3f}", err=True)
     click.echo(suite.summary(results))
     click.echo()
     click.echo(suite.table(results))
@@ -93,3 +94,23 @@ def suite_command(sets_file: Path, only: tuple[str, ...], work_dir: Path, mode: 
         click.echo()
         click.echo(text)
         sys.exit(0 if keep else 3)
+
+
+def _learned_examples(learning: Path, articles: Path) -> list:
+    """Import `learning` into a fresh database exactly as `kb learn import` does; the active examples."""
+    import tempfile
+
+    from indexer.lint import lint_articles
+    from kbserver.store import db as storage
+    from kbserver.store import learning as learn
+
+    known = {a.id for a in lint_articles(articles, base=articles).articles}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = storage.connect(Path(tmp) / "suite.sqlite3")
+        try:
+            report = learn.import_file(db, learning, known)
+            if report.findings:
+                raise ValueError(f"{learning}: {report.findings[0]} ({len(report.findings)} problems)")
+            return learn.active_examples(db)
+        finally:
+            db.close()

@@ -31,7 +31,7 @@ def create(name: str, scopes: str, database: str) -> None:
 
     Example: kb token create --name helpdesk --scopes search,suggest,feedback
     """
-    from kbserver import tokens
+    from kbserver.access import tokens
 
     with open_database(database) as db:
         try:
@@ -54,7 +54,7 @@ def list_command(database: str, as_json: bool) -> None:
 
     Example: kb token list --json
     """
-    from kbserver import tokens
+    from kbserver.access import tokens
 
     with open_database(database) as db:
         found = tokens.list_all(db)
@@ -78,7 +78,7 @@ def revoke(name: str, database: str) -> None:
 
     Example: kb token revoke helpdesk
     """
-    from kbserver import tokens
+    from kbserver.access import tokens
 
     with open_database(database) as db:
         if not tokens.revoke(db, name):

@@ -1,0 +1,264 @@
+"""Parse one article: front matter, then the body's sections, steps and unsafe markup.
+
+`parse_text` is the whole parse of one file's text; `lint` runs it over a folder and adds the
+checks that need every article. Findings carry the file and line they point at, so `kb lint`
+reads like a compiler.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import re
+from pathlib import Path
+
+import yaml
+
+from indexer.article import (
+    SECTION_SYNONYMS,
+    Article,
+    Finding,
+    FindingLog,
+    Section,
+    Step,
+    article_id,
+    display_path,
+    section_key,
+)
+from indexer.frontmatter import (
+    check_front_matter,
+    iso_date,
+    parse_front_matter,
+    read_plain_values_as_written,
+    tabs_as_spaces,
+)
+
+_HEADING_RE = re.compile(r"^##[ \t]+(?P<name>\S.*)")  # closing #s are cut in code: `.+?\s*#*\s*$` is quadratic
+_FENCE_RE = re.compile(r"^\s*(```|~~~)")
+# A line that starts a Markdown block of its own (a bullet, heading, quote, fence, table row),
+# never the lazy continuation of a list item.
+_BLOCK_START_RE = re.compile(r"^(?:[-*+][ \t]|#|>|\||```|~~~)")
+_STEP_RE = re.compile(r"^(?P<n>\d+)[.)]\s+(?P<text>.*)$")
+# A nested item: indented by two or more spaces or a tab; bulleted, numbered or lettered ("a.").
+_NESTED_RE = re.compile(r"^(?:\s{2,}|\t)(?:[-*+]|\d+[.)]|[a-zA-Z][.)])\s+(?P<text>.*)$")
+_UNSAFE_TAG_RE = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style|svg|form|base|meta|link)\b", re.I)
+# A tag (which may span lines) but not a Markdown autolink such as <https://example.com/onsale=1>.
+_TAG_RE = re.compile(r"<(?!(?:https?|ftp|mailto):[^\s<>]*>)[a-z][^<>]*", re.I)
+# Browsers also take `/` or a closing quote as the end of the previous attribute: <img/onerror=...>.
+_EVENT_HANDLER_RE = re.compile(r"[\s/\"']on[a-z]+\s*=", re.I)
+_SCRIPT_URL_RE = re.compile(r"(javascript|vbscript|data\s*:\s*text/html)", re.I)
+
+
+def parse_article(
+    path: Path, root: Path, *, today: dt.date | None = None, raw: bytes | None = None
+) -> tuple[Article | None, list[Finding]]:
+    """Parse and lint one article file on its own (cross-article checks are in `lint_articles`).
+
+    Returns the article (None when it has errors that prevent building one) and the findings.
+    `raw` is the file's bytes when the caller has read them already.
+    """
+    display = display_path(path)
+    raw = path.read_bytes() if raw is None else raw
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return None, [Finding(display, line, "error", f"not UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8")]
+    return parse_text(text, article_id(path, root), display, today=today)
+
+
+def parse_text(
+    text: str, id_: str, display_path: str, *, today: dt.date | None = None
+) -> tuple[Article | None, list[Finding]]:
+    """Parse article source `text` whose id is `id_`; findings name `display_path`."""
+    p = FindingLog(display_path)
+    today = today or dt.date.today()
+    # Windows editors often save UTF-8 with a byte-order mark; it is not part of the text.
+    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
+    if not lines or lines[0].strip() != "---":
+        p.error(1, "missing YAML front matter: the file must start with a line '---'")
+        return None, p.findings
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
+    except StopIteration:
+        p.error(1, "front matter is not closed: add a line '---' after it")
+        return None, p.findings
+
+    front = read_plain_values_as_written(tabs_as_spaces(lines[1:end], p, first_line=2), p, first_line=2)
+    meta, key_lines = parse_front_matter("\n".join(front), p, first_line=2)
+    if meta is None:
+        return None, p.findings
+    body_first_line = end + 2  # 1-based line number of lines[end + 1]
+    body_lines = lines[end + 1 :]
+
+    check_front_matter(meta, key_lines, p, today)
+    intro, sections = _split_sections(body_lines, body_first_line)
+    sections = _recognise_synonyms(sections, p, is_procedure=meta.get("type") == "procedure")
+    _check_unsafe_markup(body_lines, body_first_line, p)
+
+    steps: tuple[Step, ...] = ()
+    steps_section = next((s for s in sections if s.key == "steps"), None)
+    if steps_section is not None:
+        # Section.markdown drops the blank lines under the heading; count them back in.
+        after_heading = body_lines[steps_section.line - body_first_line + 1 :]
+        skipped = next((i for i, line in enumerate(after_heading) if line), 0)
+        steps = _parse_steps(steps_section, p, first_line=steps_section.line + 1 + skipped)
+    if meta.get("type") == "procedure" and not steps:
+        line = steps_section.line if steps_section else body_first_line
+        p.error(line, "a procedure needs a '## Steps' section with a numbered list (1., 2., ...)")
+
+    if any(f.is_error for f in p.findings):
+        return None, p.findings
+    article = Article(
+        id=id_,
+        path=display_path,
+        title=str(meta["title"]).strip(),
+        type=meta["type"],
+        summary=str(meta["summary"]).strip(),
+        owner=str(meta["owner"]).strip(),
+        tags=tuple(str(t) for t in meta.get("tags") or ()),
+        audience=meta.get("audience") or "internal",
+        policies=tuple(str(t) for t in meta.get("policies") or ()),
+        related=tuple(str(t) for t in meta.get("related") or ()),
+        updated=iso_date(meta.get("updated")),
+        review_by=iso_date(meta.get("review_by")),
+        aliases=tuple(str(t) for t in meta.get("aliases") or ()),
+        intro=intro,
+        sections=tuple(sections),
+        steps=steps,
+    )
+    return article, p.findings
+
+
+def _heading_name(text: str) -> str:
+    """A heading's text without an ATX closing sequence: `Rules ##` -> `Rules`, `C#` stays."""
+    name = text.rstrip()
+    bare = name.rstrip("#")
+    if bare != name and bare[-1:] in (" ", "\t") and bare.strip():
+        return bare.rstrip()
+    return name
+
+
+def _split_sections(body: list[str], first_line: int) -> tuple[str, list[Section]]:
+    """Split the body on `##` headings (ignoring fenced code) into an intro and sections."""
+    intro: list[str] = []
+    sections: list[tuple[str, int, list[str]]] = []
+    in_fence = False
+    for offset, line in enumerate(body):
+        if _FENCE_RE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING_RE.match(line)
+        if match:
+            sections.append((_heading_name(match.group("name")), first_line + offset, []))
+        elif sections:
+            sections[-1][2].append(line)
+        else:
+            intro.append(line)
+    return "\n".join(intro).strip(), [
+        Section(name=name, key=section_key(name), line=line, markdown="\n".join(text).strip("\n"))
+        for name, line, text in sections
+    ]
+
+
+def _recognise_synonyms(sections: list[Section], p: FindingLog, *, is_procedure: bool) -> list[Section]:
+    """`sections` with the first heading that names a missing conventional section keyed as it
+    (steps only in a procedure: a policy's `## Instructions` is just a section)."""
+    present = {s.key for s in sections}
+    for key, synonyms in SECTION_SYNONYMS.items():
+        if key in present or (key == "steps" and not is_procedure):
+            continue
+        i = next((i for i, s in enumerate(sections) if s.key in synonyms), None)
+        if i is None:
+            continue
+        section = sections[i]
+        sections[i] = Section(name=section.name, key=key, line=section.line, markdown=section.markdown)
+        present.add(key)
+        if key == "steps":
+            p.warning(section.line, f"'## {section.name}' read as '## Steps': name the section Steps")
+    return sections
+
+
+def _parse_steps(section: Section, p: FindingLog, first_line: int) -> tuple[Step, ...]:
+    """The top-level numbered items of `## Steps`, each with its nested bullets as details.
+
+    `first_line` is the file line of the first line of `section.markdown`.
+    """
+    steps: list[tuple[int, list[str], list[str]]] = []
+    all_ones = True  # every step so far written "1."
+    after_blank = False
+    between: list[str] = []  # unindented lines after a step: a note on it if another step follows
+
+    def note_between() -> None:
+        """The note written since the last step, as that step's next detail."""
+        if steps and between:
+            steps[-1][2].append(" ".join(between))
+        between.clear()
+
+    for offset, raw in enumerate(section.markdown.splitlines()):
+        if not raw.strip():
+            after_blank = True
+            continue
+        top = _STEP_RE.match(raw)
+        nested = _NESTED_RE.match(raw)
+        if top and not raw[0].isspace():
+            n = int(top.group("n"))
+            expected = len(steps) + 1
+            all_ones = all_ones and n == 1
+            # "1. 1. 1." is Markdown's lazy numbering (rendered 1, 2, 3): in order, by position.
+            if n != expected and not all_ones:
+                p.error(first_line + offset, f"step numbered {n} where {expected} was expected: number steps in order")
+            note_between()
+            steps.append((expected, [top.group("text").strip()], []))
+        elif nested and steps:
+            note_between()  # a note written before this detail comes before it
+            steps[-1][2].append(nested.group("text").strip())
+        elif steps and raw[0].isspace():
+            note_between()
+            details = steps[-1][2]
+            if details and not after_blank:
+                details[-1] += " " + raw.strip()  # a wrapped detail line continues that detail
+            else:
+                (details if details else steps[-1][1]).append(raw.strip())
+        elif steps and not after_blank and not between and not _BLOCK_START_RE.match(raw):
+            # Markdown's lazy continuation: an unindented line straight after an item continues it.
+            details = steps[-1][2]
+            if details:
+                details[-1] += " " + raw.strip()
+            else:
+                steps[-1][1].append(raw.strip())
+        elif steps:
+            # A note between two steps ("Note: ...") belongs to the step before it; anything
+            # after the last step (a closing note) is kept in the section but is not a step.
+            between.append(raw.strip())
+        after_blank = False
+    return tuple(Step(n=n, text=" ".join(text), details=tuple(details)) for n, text, details in steps)
+
+
+def _check_unsafe_markup(body: list[str], first_line: int, p: FindingLog) -> None:
+    decoded_lines = [html.unescape(html.unescape(line)).replace("\n", " ") for line in body]
+    decoded_body = "\n".join(decoded_lines)
+    handler_lines = set()
+    for tag in _TAG_RE.finditer(decoded_body):
+        handler = _EVENT_HANDLER_RE.search(tag.group())
+        if handler:
+            handler_lines.add(decoded_body.count("\n", 0, tag.start() + handler.start() + 1))
+    for offset, decoded in enumerate(decoded_lines):
+        compact = re.sub(r"[\s\x00-\x1f]+", "", decoded)
+        number = first_line + offset
+        unsafe = _UNSAFE_TAG_RE.search(decoded)
+        if unsafe:
+            p.error(number, f"raw <{unsafe.group(1).lower()}> is not allowed in an article body")
+        elif offset in handler_lines:
+            p.error(number, "HTML event handler attributes (on...=) are not allowed in an article body")
+        match = _SCRIPT_URL_RE.search(compact)
+        if match and re.search(r"(javascript|vbscript):|data:text/html", compact, re.I):
+            p.error(number, f"'{match.group(1).lower()}:' URLs are not allowed in an article body")
+
+
+def parser_key() -> str:
+    """Identifies this parser: its sources (values, front matter, body) and the YAML library; a cached parse is reused only from the same one."""
+    here = Path(__file__).parent
+    source = b"".join((here / name).read_bytes() for name in ("article.py", "frontmatter.py", "parse.py"))
+    flavour = f"{yaml.__version__}|{getattr(yaml, '__with_libyaml__', False)}"
+    return hashlib.sha256(source + flavour.encode()).hexdigest()[:16]

@@ -1,0 +1,51 @@
+"""Per-caller rate limiting of the JSON API with Flask-Limiter.
+
+One shared budget (`RATE_LIMIT`, e.g. "600 per minute") covers every /api/v1 route for a
+caller: a token by its name, anonymous requests (and requests with a bad token, so guessing
+tokens is limited too) by remote address. Excess requests get 429 with the usual JSON error
+(code `rate_limited`) and a Retry-After header.
+
+Counters live where `RATE_LIMIT_STORAGE` says. The default, `memory://`, is per process: with
+N gunicorn workers a caller may get up to N times the budget. Point it at a shared store
+(`redis://...`) when that matters. Behind a reverse proxy every anonymous caller has the
+proxy's address unless the proxy's X-Forwarded-For is trusted (werkzeug's ProxyFix).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_limiter import ApplicationLimit, Limiter
+
+from kbserver.access.auth import current_caller
+from kbserver.errors import ApiError
+
+
+def caller_key() -> str:
+    """The budget a request spends: its token's name, else its remote address."""
+    try:
+        caller = current_caller()
+    except ApiError:
+        # An unknown or malformed token: count it against the address (the view answers 401).
+        caller = None
+    if caller is not None and caller.name != "anonymous":
+        return f"token:{caller.name}"
+    return f"addr:{request.remote_addr or '-'}"
+
+
+def init_app(app: Flask) -> Limiter:
+    """Limit every /api/v1 route of `app`; the limiter lives in app.extensions["limiter"]."""
+    limiter = Limiter(
+        caller_key,
+        application_limits=[
+            ApplicationLimit(
+                str(app.config["RATE_LIMIT"]),
+                error_message=f"too many requests: the limit is {app.config['RATE_LIMIT']} per token or address",
+            )
+        ],
+        storage_uri=str(app.config["RATE_LIMIT_STORAGE"]),
+        headers_enabled=True,
+    )
+    # The page, static files and /healthz are not limited: only API clients are metered.
+    limiter.request_filter(lambda: request.blueprint != "api")
+    limiter.init_app(app)
+    return limiter

@@ -1,0 +1,100 @@
+"""API tokens: a random secret shown once, stored only as its SHA-256.
+
+A token is `kb_` followed by 32 random bytes (URL-safe base64). The database keeps the
+hex SHA-256 of the whole string, its name and scopes; a stolen database copy gives no
+usable token, and a lost token cannot be recovered, only revoked and replaced. A plain
+(unsalted) hash is enough because the secret has 256 bits of entropy: there is nothing to
+guess from a dictionary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass
+
+from kbserver.store import tokens as token_table
+from kbserver.store.db import get_db, to_ts, utc_now
+from kbserver.store.tokens import TokenRow
+
+PREFIX = "kb_"
+SECRET_BYTES = 32
+# Every scope a token may carry; the API's routes, the OpenAPI document and KB_ANONYMOUS_SCOPES
+# name only these.
+SCOPES = ("search", "suggest", "feedback", "reports", "internal")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token as kb knows it: never the secret."""
+
+    name: str
+    scopes: frozenset[str]
+    created: str
+    revoked: str | None = None
+
+
+def parse_scopes(value: str | list | tuple | None) -> frozenset[str]:
+    """Scopes written as "a,b" or a list, as a set (blanks dropped; unknown names kept: see validate_scopes)."""
+    if value is None:
+        return frozenset()
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return frozenset(s.strip() for s in items if s and s.strip())
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token: hex SHA-256 of the whole string."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _token(row: TokenRow) -> Token:
+    return Token(row.name, parse_scopes(row.scopes), row.created, row.revoked)
+
+
+def validate_scopes(scopes: str | list[str] | tuple[str, ...]) -> frozenset[str]:
+    """The scopes as a set. Raises ValueError naming any scope kb does not know."""
+    parsed = parse_scopes(scopes)
+    unknown = sorted(parsed - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+    return parsed
+
+
+def create(db: sqlite3.Connection, name: str, scopes: str | list[str] | tuple[str, ...]) -> tuple[Token, str]:
+    """Create a token; returns it and the secret (the only time the secret exists outside the caller).
+
+    Raises ValueError for a bad name or scope and kbserver.store.tokens.DuplicateName when the name is taken.
+    """
+    if not NAME_RE.match(name):
+        raise ValueError("token names are 1-64 letters, digits, '_', '.', '@' or '-', starting with a letter or digit")
+    parsed = validate_scopes(scopes)
+    secret = PREFIX + secrets.token_urlsafe(SECRET_BYTES)
+    created = to_ts(utc_now())
+    token_table.insert_token(db, name, hash_token(secret), ",".join(sorted(parsed)), created)
+    return Token(name, parsed, created), secret
+
+
+def list_all(db: sqlite3.Connection) -> list[Token]:
+    """Every token, revoked ones included, by name."""
+    return [_token(row) for row in token_table.all_tokens(db)]
+
+
+def revoke(db: sqlite3.Connection, name: str) -> bool:
+    """Revoke the token called `name`; False when there is no live token by that name."""
+    return token_table.revoke_token(db, name, to_ts(utc_now()))
+
+
+def find(db: sqlite3.Connection, token: str) -> Token | None:
+    """The live token matching the secret `token`, or None (unknown or revoked)."""
+    if not token.startswith(PREFIX):
+        return None
+    row = token_table.find_token(db, hash_token(token))
+    return _token(row) if row else None
+
+
+def lookup(token: str) -> Token | None:
+    """`find` on this request's database connection (used by `auth.current_caller`)."""
+    return find(get_db(), token)

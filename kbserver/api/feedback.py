@@ -1,0 +1,54 @@
+"""`POST /api/v1/feedback`: an agent says how an article did; it is stored and routed to the owner team.
+
+The route lives on the `api` blueprint, so the endpoint is `api.feedback` and errors get the
+API's JSON shape.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Response, current_app, jsonify
+
+from kbserver import config
+from kbserver.access.auth import current_caller, require
+from kbserver.api.blueprint import bp
+from kbserver.errors import ApiError
+from kbserver.service import current_view, get_article_or_404, json_body, text_param
+from kbserver.store import learning
+from kbserver.store.db import get_db
+from kbserver.store.feedback import OUTCOMES, record_feedback
+
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@bp.post("/feedback")
+def feedback() -> tuple[Response, int]:
+    """Store `{"article_id", "outcome", "request_id"?, "comment"?}`; 201 `{"id", "routed_to", ...}`.
+
+    400 for a missing or malformed field or an unknown outcome, 404 for an article the caller
+    may not see (unknown, or internal without the `internal` scope).
+    """
+    require("feedback")
+    body = json_body()
+    article_id = text_param(body.get("article_id"), "article_id")
+    outcome = text_param(body.get("outcome"), "outcome")
+    if outcome not in OUTCOMES:
+        raise ApiError(400, "invalid_outcome", f"'outcome' must be one of: {', '.join(OUTCOMES)}")
+    request_id = body.get("request_id")
+    if request_id is not None and not (isinstance(request_id, str) and REQUEST_ID_RE.fullmatch(request_id)):
+        raise ApiError(400, "invalid_request_id", "'request_id' must be the request_id of a search or suggest answer")
+    comment = body.get("comment")
+    if isinstance(comment, str) and not comment.strip():
+        comment = None  # an empty comment box is no comment
+    if comment is not None:
+        comment = text_param(comment, "comment")
+    article = get_article_or_404(current_view(), article_id)
+    caller = current_caller().name
+    receipt = record_feedback(get_db(), article, outcome, request_id, comment, caller)
+    learned = False
+    if request_id and config.is_learning_on(current_app.config["LEARNING"]):
+        learned = learning.learn_from_feedback(get_db(), request_id, article.id, outcome, caller)
+    body = {"id": receipt.id, "article_id": article.id, "outcome": outcome, "routed_to": receipt.routed_to}
+    return jsonify({**body, "learned": learned}), 201
+

@@ -1,0 +1,570 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json.
+
+Kept as Python data beside the code it describes; tests check that every API route is in
+it, that every error code the code can raise is listed, and schemathesis checks every
+response against it. Limits come from the app's settings and enums from the one place each
+is defined (article types, feedback outcomes, error codes), so the document cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Response, current_app, jsonify
+
+from indexer.article import TYPES
+from kbserver.api.blueprint import bp
+from kbserver.config import defaults
+from kbserver.errors import ERROR_CODES
+from kbserver.service import (
+    DEFAULT_GAPS_LIMIT,
+    DEFAULT_SEARCH_LIMIT,
+    DEFAULT_SUGGEST_LIMIT,
+    MAX_ARTICLE_ID_CHARS,
+)
+from kbserver.store.feedback import OUTCOMES
+
+_err = {"$ref": "#/components/responses/Error"}
+
+
+def errs(*codes: int) -> dict[str, Any]:
+    return {str(c): _err for c in codes}
+
+
+article_ref = {
+    "type": "object",
+    "required": ["id", "title", "type", "summary", "owner", "url"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "type": {"enum": list(TYPES)},
+        "summary": {"type": "string"},
+        "owner": {"type": "string"},
+        "url": {"type": "string"},
+    },
+}
+policy = {
+    "allOf": [
+        {"$ref": "#/components/schemas/ArticleRef"},
+        {
+            "type": "object",
+            "required": ["exceptions", "what_you_can_offer"],
+            "properties": {
+                "exceptions": {"type": ["string", "null"]},
+                "what_you_can_offer": {"type": ["string", "null"]},
+            },
+        },
+    ]
+}
+step = {
+    "type": "object",
+    "required": ["n", "text", "details"],
+    "properties": {
+        "n": {"type": "integer", "minimum": 1},
+        "text": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "string"}},
+    },
+}
+link = {
+    "type": "object",
+    "required": ["id", "title"],
+    "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "url": {"type": "string"}},
+}
+section = {
+    "type": "object",
+    "required": ["name", "key", "text", "html"],
+    "properties": {k: {"type": "string"} for k in ["name", "key", "text", "html"]},
+}
+suggestion = {
+    "type": "object",
+    "required": [
+        "article",
+        "score",
+        "confidence",
+        "why",
+        "steps",
+        "policies",
+        "escalation",
+        "follow_up",
+        "related",
+    ],
+    "properties": {
+        "article": {
+            "allOf": [
+                {"$ref": "#/components/schemas/ArticleRef"},
+                {"type": "object", "properties": {"updated": {"type": ["string", "null"]}}},
+            ]
+        },
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "confidence": {"enum": ["high", "medium", "low"]},
+        "why": {"type": "string"},
+        "matched_section": {"type": "string"},
+        "steps": {"type": "array", "items": {"$ref": "#/components/schemas/Step"}},
+        "policies": {"type": "array", "items": {"$ref": "#/components/schemas/Policy"}},
+        "exceptions": {"type": ["string", "null"]},
+        "what_you_can_offer": {"type": ["string", "null"]},
+        "escalation": {"type": ["string", "null"]},
+        "follow_up": {"type": "array", "items": {"type": "string"}},
+        "related": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
+        "sections": {"type": "array", "items": {"$ref": "#/components/schemas/Section"}},
+    },
+}
+rate = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+count = {"type": "integer", "minimum": 0}
+article_stats = {
+    "type": "object",
+    "required": ["id", "title", "owner", "views", "suggestions", "feedback", "helpful", "not_helpful",
+                 "resolved_first_contact", "escalated", "helpful_rate", "fcr_rate", "review_by", "is_stale"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "owner": {"type": "string"},
+        **{k: count for k in ["views", "suggestions", "feedback", "helpful", "not_helpful",
+                               "resolved_first_contact", "escalated"]},
+        "helpful_rate": rate,
+        "fcr_rate": rate,
+        "review_by": {"type": ["string", "null"]},
+        "is_stale": {"type": "boolean"},
+    },
+}
+team_stats = {
+    "type": "object",
+    "required": ["team", "articles", "views", "suggestions", "feedback", "resolved_first_contact", "escalated",
+                 "open_feedback", "stale_articles", "fcr_rate"],
+    "properties": {
+        "team": {"type": "string"},
+        **{k: count for k in ["articles", "views", "suggestions", "feedback", "resolved_first_contact",
+                               "escalated", "open_feedback"]},
+        "fcr_rate": rate,
+        "stale_articles": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "title", "review_by"],
+                "properties": {k: {"type": "string"} for k in ["id", "title", "review_by"]},
+            },
+        },
+    },
+}
+gap = {
+    "type": "object",
+    "required": ["count", "examples", "no_confident_match", "not_helpful", "closest_article", "team", "last_seen"],
+    "properties": {
+        "count": {"type": "integer", "minimum": 1},
+        "examples": {"type": "array", "items": {"type": "string"}, "description": "Redacted query texts"},
+        "no_confident_match": count,
+        "not_helpful": count,
+        "closest_article": {"oneOf": [{"$ref": "#/components/schemas/Link"}, {"type": "null"}]},
+        "team": {"type": ["string", "null"]},
+        "last_seen": {"type": "string"},
+    },
+}
+report_parameters = [
+    {
+        "name": "since",
+        "in": "query",
+        "description": "Window: up to five digits and h, d or w",
+        "allowEmptyValue": True,
+        "schema": {"type": "string", "pattern": "^[0-9]{1,5}[hdw]$", "default": "30d"},
+        "example": "30d",
+    },
+    {
+        "name": "team",
+        "in": "query",
+        "description": "An owner team, exactly as in the articles' `owner`; 400 invalid_team if it owns no article "
+        "the caller may see",
+        "allowEmptyValue": True,
+        "schema": {"type": "string"},
+    },
+]
+
+
+def report_path(operation_id: str, summary: str, key: str, item: str, extra: list | None = None) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": f"{summary} (scope: reports)",
+            "parameters": [*report_parameters, *(extra or [])],
+            "responses": {
+                "200": {
+                    "description": summary,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["since", "window", "team", key],
+                                "properties": {
+                                    "since": {"type": "string"},
+                                    "window": {"type": "string"},
+                                    "team": {"type": ["string", "null"]},
+                                    key: {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                **errs(400, 401, 403, 429, 503),
+            },
+        }
+    }
+
+
+def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAPI document for an app with these settings (`app.config`; the defaults if None)."""
+    settings = {**defaults(), **(settings or {})}
+    max_text_chars = int(settings["MAX_TEXT_CHARS"])
+    max_limit = int(settings["MAX_LIMIT"])
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kb API",
+            "version": "1",
+            "description": 'Search the knowledge base and get the full procedure for a customer\'s message. Every error is `{"error": {"code", "message"}}` with a 4xx status. Error codes: ' + ', '.join(ERROR_CODES) + '. An optional query parameter sent empty (`?limit=`), or an optional JSON field sent as null, counts as not given.',
+        },
+        # Paths below are relative to this: without it a client resolves /search against the host root.
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `kb token create`. Without one, a request gets the scopes in KB_ANONYMOUS_SCOPES.",
+                }
+            },
+            "responses": {
+                "Error": {
+                    "description": "A JSON error",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/Error"},
+                            "example": {
+                                "error": {"code": "article_not_found", "message": "no article 'returns/nope'"}
+                            },
+                        }
+                    },
+                }
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                        }
+                    },
+                },
+                "ArticleRef": article_ref,
+                "Policy": policy,
+                "Step": step,
+                "Link": link,
+                "Section": section,
+                "Suggestion": suggestion,
+                "ArticleStats": article_stats,
+                "TeamStats": team_stats,
+                "Gap": gap,
+            },
+        },
+        "security": [{}, {"bearer": []}],
+        "paths": {
+            "/search": {
+                "get": {
+                    "operationId": "search",
+                    "summary": "Search articles (scope: search)",
+                    "parameters": [
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "required": True,
+                            "description": "The query; it must contain a non-space character",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": "\\S"},
+                            "example": "refund not received",
+                        },
+                        {
+                            "name": "mode",
+                            "in": "query",
+                            "allowEmptyValue": True,
+                            "schema": {"enum": ["hybrid", "keyword", "semantic"], "default": "hybrid"},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "allowEmptyValue": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": max_limit, "default": DEFAULT_SEARCH_LIMIT},
+                        },
+                        {
+                            "name": "type",
+                            "in": "query",
+                            "allowEmptyValue": True,
+                            "schema": {"enum": list(TYPES)},
+                        },
+                        {"name": "tag", "in": "query", "allowEmptyValue": True, "schema": {"type": "string"}},
+                        {
+                            "name": "as_you_type",
+                            "in": "query",
+                            "allowEmptyValue": True,
+                            "description": "1 (or true) for a keystroke search: ranked the same, not written to the "
+                            "query log; any other value is an ordinary search",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Ranked results, one per article",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["query", "mode", "results", "did_you_mean", "no_confident_match"],
+                                        "properties": {
+                                            "request_id": {"type": "string"},
+                                            "query": {"type": "string"},
+                                            "mode": {"type": "string"},
+                                            "did_you_mean": {"type": ["string", "null"]},
+                                            "no_confident_match": {"type": "boolean"},
+                                            "results": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "required": ["article", "score", "section", "snippet"],
+                                                    "properties": {
+                                                        "article": {"$ref": "#/components/schemas/ArticleRef"},
+                                                        "score": {"type": "number"},
+                                                        "section": {"type": "string"},
+                                                        "snippet": {
+                                                            "type": "string",
+                                                            "description": "HTML-escaped text with <mark> around matched terms",
+                                                        },
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                    "example": {
+                                        "request_id": "4f1c...",
+                                        "query": "refund not recieved",
+                                        "mode": "hybrid",
+                                        "did_you_mean": "refund not received",
+                                        "results": [
+                                            {
+                                                "article": {
+                                                    "id": "returns/refund-not-received",
+                                                    "title": "Refund not received after a return",
+                                                    "type": "procedure",
+                                                    "summary": "...",
+                                                    "owner": "Returns team",
+                                                    "url": "/articles/returns/refund-not-received",
+                                                },
+                                                "score": 0.81,
+                                                "section": "Steps",
+                                                "snippet": 'Check the <mark class="hl t0">refund</mark> status...',
+                                            }
+                                        ],
+                                    },
+                                }
+                            },
+                        },
+                        **errs(400, 401, 403, 429, 503),
+                    },
+                }
+            },
+            "/suggest": {
+                "post": {
+                    "operationId": "suggest",
+                    "summary": "The full procedure for a customer's message (scope: suggest)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["text"],
+                                    "properties": {
+                                        "text": {
+                                            "type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": "\\S",
+                                            "description": "The customer's message, as received: greetings, order numbers, "
+                                            "a quoted email thread, signature and disclaimer may stay in (kb ignores them). "
+                                            f"The {max_text_chars:,}-character limit (KB_MAX_TEXT_CHARS) counts the customer's own words, "
+                                            "so a longer email is accepted when its quoted part brings it under.",
+                                        },
+                                        "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": max_limit, "default": DEFAULT_SUGGEST_LIMIT},
+                                    },
+                                },
+                                "example": {
+                                    "text": "Hi, I sent the boots back two weeks ago and still no refund. Order LK-4829133",
+                                    "limit": 3,
+                                },
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Suggestions, best first",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["request_id", "no_confident_match", "suggestions"],
+                                        "properties": {
+                                            "request_id": {"type": "string"},
+                                            "no_confident_match": {"type": "boolean"},
+                                            "suggestions": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Suggestion"},
+                                            },
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **errs(400, 401, 403, 413, 415, 429, 503),
+                    },
+                }
+            },
+            "/articles/{article_id}": {
+                "get": {
+                    "operationId": "getArticle",
+                    "summary": "One article: front matter, structured sections and sanitised HTML (scope: search)",
+                    "parameters": [
+                        {
+                            "name": "article_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {
+                                "type": "string",
+                                "maxLength": MAX_ARTICLE_ID_CHARS,
+                                "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*$",
+                            },
+                            "example": "returns/start-a-return",
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The article",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["article", "sections", "steps", "policies", "related"],
+                                        "properties": {
+                                            "article": {"$ref": "#/components/schemas/ArticleRef"},
+                                            "intro_html": {"type": "string"},
+                                            "sections": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Section"},
+                                            },
+                                            "steps": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Step"},
+                                            },
+                                            "policies": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Policy"},
+                                            },
+                                            "related": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Link"},
+                                            },
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **errs(400, 401, 403, 404, 429, 503),
+                    },
+                }
+            },
+            "/feedback": {
+                "post": {
+                    "operationId": "feedback",
+                    "summary": "Say how an article did; stored and routed to its owner team (scope: feedback)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["article_id", "outcome"],
+                                    "properties": {
+                                        "article_id": {
+                                            "type": "string",
+                                            "maxLength": MAX_ARTICLE_ID_CHARS,
+                                            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*$",
+                                        },
+                                        "outcome": {"enum": list(OUTCOMES)},
+                                        "request_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                                        "comment": {"type": ["string", "null"], "maxLength": max_text_chars},
+                                    },
+                                },
+                                "example": {
+                                    "article_id": "returns/start-a-return",
+                                    "outcome": "resolved_first_contact",
+                                    "request_id": "4f1c0d9e",
+                                    "comment": "customer happy with the label by email",
+                                },
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Stored; comments are redacted before storage",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["id", "article_id", "outcome", "routed_to"],
+                                        "properties": {
+                                            "id": {"type": "integer"},
+                                            "article_id": {"type": "string"},
+                                            "outcome": {"type": "string"},
+                                            "routed_to": {"type": "string", "description": "The article's owner team"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **errs(400, 401, 403, 404, 413, 415, 429, 503),
+                    },
+                }
+            },
+            "/reports/articles": report_path("reportArticles", "Per-article views, suggestions, helpful and FCR rates", "articles", "ArticleStats"),
+            "/reports/teams": report_path("reportTeams", "Per-team FCR, open feedback and stale articles", "teams", "TeamStats"),
+            "/reports/gaps": report_path(
+                "reportGaps",
+                "Questions without a good article, clustered",
+                "gaps",
+                "Gap",
+                [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "allowEmptyValue": True,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": max_limit, "default": DEFAULT_GAPS_LIMIT},
+                    }
+                ],
+            ),
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+        },
+    }
+
+
+# The document under the default settings.
+SPEC: dict[str, Any] = document()
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(document(current_app.config))

@@ -1,0 +1,28 @@
+"""`GET /search`, `POST /suggest` and `GET /articles/<id>`: what agents and helpdesks ask."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+
+from kbserver import service
+from kbserver.access.auth import require
+from kbserver.api.blueprint import bp
+
+
+@bp.get("/search")
+def search() -> Response:
+    require("search")
+    return jsonify(service.run_search(request.args).to_json())
+
+
+@bp.post("/suggest")
+def suggest() -> Response:
+    require("suggest")
+    return jsonify(service.run_suggest(service.json_body()).to_json())
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str) -> Response:
+    require("search")
+    view = service.current_view()
+    return jsonify(service.article_payload(view, service.get_article_or_404(view, article_id)))

@@ -1,0 +1,1 @@
+"""Ranking over an opened index, with no Flask: exactly what `kb eval` and the API share."""

@@ -1,0 +1,374 @@
+"""What search and suggest answer: small frozen types built from a ranking, and their JSON.
+
+No Flask here either: the caller passes `url_for_article` and the `request_id` (minted by
+the service, so the same message ranks to the same answer wherever it is asked). `to_json()`
+is the API's contract, key for key; the query log reads the typed fields instead of
+re-parsing that JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from indexer.article import Article, Step, bullet_items
+from kbserver.retrieval.embedder import QueryEmbedder
+from kbserver.retrieval.message import CleanedMessage
+from kbserver.retrieval.reader import AudienceView
+from kbserver.retrieval.scoring import (
+    DEFAULT_PARAMS,
+    POLICY_WINDOW,
+    STRONG_POLICY_RATIO,
+    Ranked,
+    RankParams,
+    confidence,
+    is_confident,
+    rank,
+)
+
+UrlFor = Callable[[str], str]
+
+
+def score_01(value: float) -> float:
+    """A suggestion's score as the API shows it: clipped to [0, 1], four decimals."""
+    return round(min(1.0, max(0.0, value)), 4)
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """An article as a result names it."""
+
+    id: str
+    title: str
+    type: str
+    summary: str
+    owner: str
+    url: str
+
+    @classmethod
+    def of(cls, article: Article, url_for_article: UrlFor) -> ArticleRef:
+        """The reference to `article`, linked with `url_for_article`."""
+        return cls(article.id, article.title, article.type, article.summary, article.owner, url_for_article(article.id))
+
+    def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "type": self.type,
+            "summary": self.summary,
+            "owner": self.owner,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True)
+class Link:
+    """A related article: just enough to link to it."""
+
+    id: str
+    title: str
+    url: str
+
+    def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
+        return {"id": self.id, "title": self.title, "url": self.url}
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    """A policy attached to an answer, with what it allows beyond the rule."""
+
+    ref: ArticleRef
+    exceptions: str | None
+    what_you_can_offer: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
+        return {**self.ref.to_json(), "exceptions": self.exceptions, "what_you_can_offer": self.what_you_can_offer}
+
+
+@dataclass(frozen=True)
+class SectionBody:
+    """One whole section: Markdown and its sanitised HTML."""
+
+    name: str
+    key: str
+    text: str
+    html: str
+
+    def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
+        return {"name": self.name, "key": self.key, "text": self.text, "html": self.html}
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    """One numbered step as the API writes it."""
+    return {"n": step.n, "text": step.text, "details": list(step.details)}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Everything an agent needs to act on one suggested article."""
+
+    article: ArticleRef
+    updated: str | None
+    score: float
+    confidence: str
+    why: str
+    matched_section: str
+    steps: tuple[Step, ...]
+    policies: tuple[PolicyRef, ...]
+    exceptions: str | None
+    what_you_can_offer: str | None
+    escalation: str | None
+    follow_up: tuple[str, ...]
+    related: tuple[Link, ...]
+    sections: tuple[SectionBody, ...] | None  # the whole page, for a policy or product answer
+
+    def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
+        out: dict[str, Any] = {
+            "article": {**self.article.to_json(), "updated": self.updated},
+            "score": self.score,
+            "confidence": self.confidence,
+            "why": self.why,
+            "matched_section": self.matched_section,
+            "steps": [step_json(s) for s in self.steps],
+            "policies": [p.to_json() for p in self.policies],
+            "exceptions": self.exceptions,
+            "what_you_can_offer": self.what_you_can_offer,
+            "escalation": self.escalation,
+            "follow_up": list(self.follow_up),
+            "related": [r.to_json() for r in self.related],
+        }
+        if self.sections is not None:
+            out["sections"] = [s.to_json() for s in self.sections]
+        return out
+
+
+@dataclass(frozen=True)
+class SuggestAnswer:
+    """The suggest API's answer for one customer message."""
+
+    request_id: str
+    no_confident_match: bool
+    suggestions: tuple[Suggestion, ...]
+    mode: str = "hybrid"
+
+    @property
+    def items(self) -> tuple[Suggestion, ...]:
+        """The answer's results, best first (what the query log records)."""
+        return self.suggestions
+
+    def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
+        return {
+            "request_id": self.request_id,
+            "no_confident_match": self.no_confident_match,
+            "suggestions": [s.to_json() for s in self.suggestions],
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One search result: the article, its best section and a highlighted snippet."""
+
+    article: ArticleRef
+    score: float
+    section: str
+    snippet: str
+
+    def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
+        return {"article": self.article.to_json(), "score": self.score, "section": self.section, "snippet": self.snippet}
+
+
+@dataclass(frozen=True)
+class SearchAnswer:
+    """The search API's answer: one result per article."""
+
+    request_id: str
+    query: str
+    mode: str
+    results: tuple[SearchResult, ...]
+    no_confident_match: bool
+    did_you_mean: str | None
+
+    @property
+    def items(self) -> tuple[SearchResult, ...]:
+        """The answer's results, best first (what the query log records)."""
+        return self.results
+
+    def to_json(self) -> dict[str, Any]:
+        """This value as the API writes it, key for key."""
+        return {
+            "request_id": self.request_id,
+            "query": self.query,
+            "mode": self.mode,
+            "results": [r.to_json() for r in self.results],
+            "no_confident_match": self.no_confident_match,
+            "did_you_mean": self.did_you_mean,
+        }
+
+
+def section_text(article: Article, key: str) -> str | None:
+    """The Markdown of `article`'s section `key`, or None when it has none."""
+    section = article.section(key)
+    return section.markdown.strip() if section else None
+
+
+def policies_and_related(view: AudienceView, article: Article) -> tuple[list[Article], list[Article]]:
+    """The policies an article names and its related articles, as this audience may see them.
+    A procedure or product named under `policies` (lint warns) is counted as related."""
+    named = [a for a in map(view.get, article.policies) if a is not None]
+    misfiled = [a.id for a in named if a.type != "policy"]
+    related = [a for a in map(view.get, dict.fromkeys([*article.related, *misfiled])) if a is not None]
+    return [a for a in named if a.type == "policy"], related
+
+
+def policy_ref(policy: Article, url_for_article: UrlFor) -> PolicyRef:
+    """`policy` as an answer attaches it: with its exceptions and what may be offered instead."""
+    return PolicyRef(
+        ArticleRef.of(policy, url_for_article),
+        section_text(policy, "exceptions"),
+        section_text(policy, "what_you_can_offer"),
+    )
+
+
+def link(article: Article, url_for_article: UrlFor) -> Link:
+    """A link to a related article."""
+    return Link(article.id, article.title, url_for_article(article.id))
+
+
+def why(view: AudienceView, ranked: Ranked) -> dict[str, str]:
+    """The section and text of the chunk that matched best."""
+    if ranked.best_row < 0:
+        return {"section": "", "text": ranked.article.summary}
+    chunk = view.snapshot.chunks[ranked.best_row]
+    section = chunk.section or ("Also known as" if chunk.kind == "alias" else "Summary")
+    text = chunk.text if len(chunk.text) <= 300 else chunk.text[:297].rsplit(" ", 1)[0] + "…"
+    return {"section": section, "text": text}
+
+
+def sections_of(view: AudienceView, article: Article) -> tuple[SectionBody, ...]:
+    """Every section of `article` with the HTML this audience may see."""
+    rendered = view.rendered(article.id)
+    return tuple(SectionBody(s.name, s.key, s.markdown, rendered.get(s.key, "")) for s in article.sections)
+
+
+def suggestion(
+    view: AudienceView,
+    ranked: Ranked,
+    all_ranked: list[Ranked],
+    url_for_article: UrlFor,
+    params: RankParams = DEFAULT_PARAMS,
+) -> Suggestion:
+    """Everything an agent needs to act on one suggested article."""
+    article = ranked.article
+    reason = why(view, ranked)
+    named, related = policies_and_related(view, article)
+    named_ids = {p.id for p in named}
+    # A policy the query itself points at strongly is attached too, even when not named.
+    strong = [
+        r.article
+        for r in all_ranked[:POLICY_WINDOW]
+        if r.article.type == "policy"
+        and r.article.id not in named_ids
+        and r.article.id != article.id
+        and r.score >= STRONG_POLICY_RATIO * ranked.score
+    ][:1]
+    follow_up = article.section("follow_up")
+    return Suggestion(
+        article=ArticleRef.of(article, url_for_article),
+        updated=article.updated,
+        score=score_01(ranked.score),
+        confidence=confidence(ranked, params),
+        why=f"{reason['section']}: {reason['text']}" if reason["section"] else reason["text"],
+        matched_section=reason["section"],
+        steps=tuple(article.steps),
+        policies=tuple(policy_ref(p, url_for_article) for p in [*named, *strong]),
+        exceptions=section_text(article, "exceptions"),
+        what_you_can_offer=section_text(article, "what_you_can_offer"),
+        escalation=section_text(article, "escalation"),
+        follow_up=tuple(bullet_items(follow_up.markdown)) if follow_up else (),
+        related=tuple(link(r, url_for_article) for r in related),
+        sections=sections_of(view, article) if article.type != "procedure" else None,
+    )
+
+
+def suggest(
+    view: AudienceView,
+    embedder: QueryEmbedder,
+    message: str | CleanedMessage,
+    *,
+    request_id: str,
+    limit: int = 3,
+    url_for_article: UrlFor,
+    params: RankParams = DEFAULT_PARAMS,
+) -> SuggestAnswer:
+    """The suggest answer for one customer message (cleaned once by the caller, or here)."""
+    ranked = rank(view, embedder, message, mode="hybrid", for_suggest=True, params=params, top=max(limit, POLICY_WINDOW))
+    return SuggestAnswer(
+        request_id=request_id,
+        no_confident_match=not is_confident(ranked, params),
+        suggestions=tuple(suggestion(view, r, ranked, url_for_article, params) for r in ranked[:limit]),
+    )
+
+
+def search(
+    view: AudienceView,
+    embedder: QueryEmbedder | None,
+    text: str,
+    *,
+    request_id: str,
+    mode: str = "hybrid",
+    limit: int = 10,
+    type_: str | None = None,
+    tag: str | None = None,
+    url_for_article: UrlFor,
+    params: RankParams = DEFAULT_PARAMS,
+) -> SearchAnswer:
+    """The search answer: one result per article with its best section and a highlighted snippet."""
+    ranked = rank(view, embedder, text, mode=mode, type_=type_, tag=tag, params=params, top=limit)
+    results = []
+    for r in ranked:
+        reason = why(view, r)
+        chunk_text = view.snapshot.chunks[r.best_row].text if r.best_row >= 0 else r.article.summary
+        results.append(
+            SearchResult(
+                article=ArticleRef.of(r.article, url_for_article),
+                score=round(r.score, 4),
+                section=reason["section"],
+                snippet=view.highlight(chunk_text, text),
+            )
+        )
+    return SearchAnswer(
+        request_id=request_id,
+        query=text,
+        mode=mode,
+        results=tuple(results),
+        no_confident_match=not is_confident(ranked, params, mode),
+        did_you_mean=view.did_you_mean(text),
+    )
+
+
+def article_page(view: AudienceView, article: Article, url_for_article: UrlFor) -> dict[str, Any]:
+    """The article API's answer (and the article page's data): the whole article as this audience sees it."""
+    rendered = view.rendered(article.id)
+    policies, related = policies_and_related(view, article)
+    return {
+        "article": {
+            **ArticleRef.of(article, url_for_article).to_json(),
+            "tags": list(article.tags),
+            "audience": article.audience,
+            "updated": article.updated,
+            "review_by": article.review_by,
+            "aliases": list(article.aliases),
+        },
+        "intro_html": rendered.get("_intro", ""),
+        "sections": [s.to_json() for s in sections_of(view, article)],
+        "steps": [step_json(s) for s in article.steps],
+        "policies": [policy_ref(p, url_for_article).to_json() for p in policies],
+        "related": [link(r, url_for_article).to_json() for r in related],
+    }

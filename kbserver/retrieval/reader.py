@@ -1,0 +1,299 @@
+"""The only server module that touches the index folder.
+
+A `Snapshot` is one published build, opened completely and never changed. The `Reader`
+holds the current snapshot and swaps it for a newer one when `CURRENT` changes (checked at
+most every `RELOAD_INTERVAL_S`): the new build is opened in full first, then one reference
+is replaced, so a request that already holds the old snapshot finishes on it. A build that
+fails to open is logged and the old snapshot keeps serving.
+
+Audience is enforced here and only here: `Snapshot.view(allow_internal)` returns the part
+of the index a caller may see, and every search, suggestion, article fetch, related link,
+attached policy and did-you-mean goes through such a view.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from whoosh import highlight
+from whoosh.analysis import StemmingAnalyzer
+
+from indexer import store
+from indexer.article import Article
+from indexer.store import Chunk, Example, Manifest
+from indexer.terms import TermMatrix, analyse
+from kbserver.retrieval.spelling import Speller, english_words, fix_typos
+
+log = logging.getLogger(__name__)
+
+# Highlighting finds the query's terms in a snippet with the analyzer the index terms come from.
+_HIGHLIGHT_ANALYZER = StemmingAnalyzer(cachesize=-1)
+
+
+class IndexUnavailable(Exception):
+    """No complete index has been published at the configured folder."""
+
+
+@dataclass(frozen=True)
+class BuildFiles:
+    """Everything one published build holds, as read from its folder (`read_build`)."""
+
+    build_id: str
+    path: Path
+    manifest: Manifest
+    articles: list[Article]
+    rendered: dict[str, dict[str, str]]
+    chunks: list[Chunk]
+    embeddings: np.ndarray
+    examples: list[Example]
+    example_vectors: np.ndarray
+    terms: TermMatrix
+    words: list[str]
+    all_counts: list[int]
+    public_counts: list[int]
+
+
+def read_build(root: Path, build_id: str) -> BuildFiles:
+    """Read build `build_id` under `root` (the embeddings memory-mapped). Raises OSError, ValueError
+    or store.IndexError_ for a missing or unreadable part."""
+    build = store.builds_dir(root) / build_id
+    manifest = store.read_manifest(build)
+    articles = store.read_articles(build)
+    rendered = store.read_rendered(build)
+    chunks = store.read_chunks(build)
+    embeddings = store.read_embeddings(build)
+    examples, example_vectors = store.read_examples(build)
+    terms = store.read_term_matrix(build)
+    words, all_counts, public_counts = store.read_vocabulary(build)
+    english_words()  # loaded once per process, before the first request needs it
+    return BuildFiles(
+        build_id, build, manifest, articles, rendered, chunks, embeddings, examples, example_vectors,
+        terms, words, all_counts, public_counts,
+    )
+
+
+class Snapshot:
+    """One complete, immutable build, opened read-only (`Snapshot.open`): its arrays for ranking."""
+
+    @classmethod
+    def open(cls, root: Path, build_id: str) -> Snapshot:
+        """Read and check build `build_id` under `root`. Raises OSError, ValueError, KeyError or store.IndexError_."""
+        return cls(read_build(root, build_id))
+
+    def __init__(self, files: BuildFiles) -> None:
+        """Check the parts of a build against each other and lay them out for ranking (no I/O)."""
+        build = files.path
+        self.build_id = files.build_id
+        self.path = build
+        self.manifest: Manifest = files.manifest
+        self.root = build.parent.parent  # the index root: <root>/builds/<id>
+        # The model that embedded this build (an adapted one lives under the index root, see
+        # indexer.adapt): queries must be embedded with it, so a build whose model is gone
+        # fails to open and the reader keeps serving the old one.
+        self.model_folder: Path | None = self.root / self.manifest.model_path if self.manifest.model_path else None
+        if self.model_folder is not None and not (self.model_folder / "model.safetensors").is_file():
+            raise store.IndexError_(f"{build}: its model {self.model_folder} is missing")
+        self.articles: dict[str, Article] = {a.id: a for a in files.articles}
+        self.rendered: dict[str, dict[str, str]] = files.rendered
+        self.chunks: list[Chunk] = files.chunks
+        embeddings = files.embeddings
+        if len(self.chunks) != len(embeddings):
+            raise store.IndexError_(f"{build}: {len(self.chunks)} chunks but {len(embeddings)} vectors")
+        # Held transposed, (dim, chunks) and contiguous: `query @ vectors_t` streams the matrix
+        # once, 1.6-2x faster than `embeddings @ query.T` with one BLAS thread (docs/benchmarks.md).
+        self.vectors_t: np.ndarray = np.ascontiguousarray(np.asarray(embeddings, dtype=np.float32).T)
+        self.row_of: dict[str, int] = {c.id: i for i, c in enumerate(self.chunks)}
+        self.article_ids: list[str] = sorted(self.articles)
+        position = {aid: i for i, aid in enumerate(self.article_ids)}
+        # Chunk rows are grouped by article (the builder writes them sorted), so per-article
+        # maxima are one np.maximum.reduceat over these group starts.
+        self.chunk_article = np.array([position[c.article_id] for c in self.chunks], dtype=np.int32)
+        if np.any(np.diff(self.chunk_article) < 0):
+            raise store.IndexError_(f"{build}: chunks are not grouped by article")
+        self.group_starts = np.searchsorted(self.chunk_article, np.arange(len(self.article_ids)))
+        self.is_public_article = np.array([self.articles[a].is_public for a in self.article_ids], dtype=bool)
+        kinds = np.array([c.kind for c in self.chunks])
+        self.is_alias = kinds == "alias"
+        self.is_section = kinds == "section"
+        # Every article has exactly one overview chunk (the builder writes it first).
+        self.overview_row = np.flatnonzero(kinds == "overview")
+        if len(self.overview_row) != len(self.article_ids):
+            raise store.IndexError_(f"{build}: expected one overview chunk per article")
+        self.group_ends = np.append(self.group_starts[1:], len(self.chunks))
+        self.article_type = np.array([self.articles[a].type for a in self.article_ids])
+        tag_rows: dict[str, list[int]] = {}
+        for i, aid in enumerate(self.article_ids):
+            for tag in {t.lower() for t in self.articles[aid].tags}:
+                tag_rows.setdefault(tag, []).append(i)
+        self._tag_rows = {tag: np.array(rows, dtype=np.int64) for tag, rows in tag_rows.items()}
+        # Learned examples (issue 10): customer messages that resolved to an article.
+        keep = [i for i, e in enumerate(files.examples) if e.article_id in position]
+        self.examples = [files.examples[i] for i in keep]
+        self.example_vectors = np.ascontiguousarray(files.example_vectors[keep], dtype=np.float32)
+        self.example_article = np.array([position[e.article_id] for e in self.examples], dtype=np.int64)
+        self.example_weight = np.array([e.weight for e in self.examples], dtype=np.float32)
+        self.terms = files.terms
+        if self.terms.n_rows != len(self.chunks):
+            raise store.IndexError_(f"{build}: keyword impacts cover {self.terms.n_rows} rows, not {len(self.chunks)}")
+        self.speller = Speller(files.words)
+        self.word_counts = {
+            True: {w: c for w, c in zip(files.words, files.all_counts) if c},
+            False: {w: c for w, c in zip(files.words, files.public_counts) if c},
+        }
+        self._views = {True: AudienceView(self, True), False: AudienceView(self, False)}
+
+    def tag_mask(self, tag: str) -> np.ndarray:
+        """Per article (in `article_ids` order): whether it carries `tag`, case-insensitively."""
+        rows = self._tag_rows.get(tag.lower())
+        mask = np.zeros(len(self.article_ids), dtype=bool)
+        if rows is not None:
+            mask[rows] = True
+        return mask
+
+    def view(self, allow_internal: bool) -> "AudienceView":
+        """What a caller may see: everything with the `internal` scope, public articles otherwise."""
+        return self._views[bool(allow_internal)]
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self.article_ids)
+
+
+class AudienceView:
+    """The articles, chunks and keyword postings one audience may see."""
+
+    def __init__(self, snapshot: Snapshot, allow_internal: bool) -> None:
+        self.snapshot = snapshot
+        self.allow_internal = allow_internal
+        self.articles = {
+            aid: a for aid, a in snapshot.articles.items() if allow_internal or a.is_public
+        }
+        self.article_mask = np.array([aid in self.articles for aid in snapshot.article_ids], dtype=bool)
+
+    def get(self, article_id: str) -> Article | None:
+        """The article if this audience may see it; None otherwise (callers answer 404 either way)."""
+        return self.articles.get(article_id)
+
+    def rendered(self, article_id: str) -> dict[str, str]:
+        return self.snapshot.rendered.get(article_id, {}) if article_id in self.articles else {}
+
+    def keyword_scores(self, terms: list[str]) -> np.ndarray:
+        """Per chunk row, the BM25F score of an OR over `terms` (see indexer.bm25).
+
+        Rows of articles this audience may not see are scored too; `rank` masks them by
+        article before anything is returned, as it does for the semantic scores.
+        """
+        return self.snapshot.terms.scores(terms)
+
+    @staticmethod
+    def analyse(text: str) -> list[str]:
+        """The query's index terms (no query syntax is ever parsed)."""
+        return analyse(text)
+
+    def highlight(self, text: str, query_text: str, *, max_chars: int = 220) -> str:
+        """An HTML-escaped snippet of `text` with the query's (stemmed) terms wrapped in <mark>."""
+        terms = frozenset(analyse(query_text))
+        if terms:
+            fragment = highlight.highlight(
+                text,
+                terms,
+                _HIGHLIGHT_ANALYZER,
+                highlight.ContextFragmenter(maxchars=max_chars, surround=60),
+                highlight.HtmlFormatter(tagname="mark", classname="hl", termclass="t"),
+                top=1,
+            )
+            if fragment:
+                return fragment
+        short = text if len(text) <= max_chars else text[: max_chars - 1].rsplit(" ", 1)[0] + "…"
+        return html.escape(short)
+
+    def fix_typos(self, text: str) -> str:
+        """`text` with misspellings of this audience's article words corrected (`spelling.fix_typos`)."""
+        return fix_typos(text, self.snapshot.speller, self.snapshot.word_counts[self.allow_internal])
+
+    def did_you_mean(self, text: str) -> str | None:
+        """A corrected query when some words are not in this audience's vocabulary, else None.
+
+        The vocabulary is this build's words of the articles this audience may see (written
+        by the build, so an article just made internal lends no word to public callers).
+        """
+        counts = self.snapshot.word_counts[self.allow_internal]
+        changed = False
+        out = []
+        for word in re.findall(r"[A-Za-z]+", text):
+            lower = word.lower()
+            suggestion = None
+            if len(lower) >= 4 and lower not in counts:
+                suggestion = self.snapshot.speller.correct(lower, counts)
+            out.append(suggestion or lower)
+            changed = changed or suggestion is not None
+        return " ".join(out) if changed else None
+
+
+def open_snapshot(root: Path) -> Snapshot:
+    """Open the published build under `root`. Raises IndexUnavailable or store.IndexError_."""
+    build_id = store.current_build_id(root)
+    if build_id is None:
+        raise IndexUnavailable(f"no index published under {root}: run `kb index` first")
+    return Snapshot.open(Path(root), build_id)
+
+
+@dataclass
+class Reader:
+    """Holds the live snapshot of one index root and reloads it when a new build is published."""
+
+    root: Path
+    reload_interval_s: float = 2.0
+    _snapshot: Snapshot | None = None
+    _checked_at: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    last_error: str | None = None
+
+    def get(self) -> Snapshot:
+        """The current snapshot, reloading first if the interval has passed. Raises IndexUnavailable."""
+        if time.monotonic() - self._checked_at >= self.reload_interval_s or self._snapshot is None:
+            self.check()
+        if self._snapshot is None:
+            raise IndexUnavailable(self.last_error or f"no index under {self.root}")
+        return self._snapshot
+
+    def check(self) -> bool:
+        """Look at CURRENT now; swap in a newer build if it opens. Returns True when it swapped."""
+        if not self._lock.acquire(blocking=self._snapshot is None):
+            return False  # another thread is already checking; serve what we have
+        try:
+            self._checked_at = time.monotonic()
+            build_id = store.current_build_id(self.root)
+            if build_id is None or (self._snapshot is not None and build_id == self._snapshot.build_id):
+                if build_id is None and self._snapshot is None:
+                    self.last_error = f"no index published under {self.root}: run `kb index` first"
+                return False
+            try:
+                snapshot = Snapshot.open(self.root, build_id)
+            except (OSError, ValueError, KeyError, store.IndexError_) as exc:
+                # Keep serving the old build: a broken publication must not take the service down.
+                self.last_error = f"could not open build {build_id}: {exc}"
+                log.error("%s; still serving %s", self.last_error, self._snapshot and self._snapshot.build_id)
+                return False
+            self._snapshot = snapshot  # one reference swap; in-flight requests keep the old one
+            self.last_error = None
+            log.info("serving index build %s (%d articles)", build_id, len(snapshot.articles))
+            return True
+        finally:
+            self._lock.release()
+
+    def status(self) -> dict[str, Any]:
+        snap = self._snapshot
+        return {
+            "index_version": snap.build_id if snap else None,
+            "articles": len(snap.articles) if snap else 0,
+            "error": self.last_error,
+        }

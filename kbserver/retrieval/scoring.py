@@ -1,0 +1,407 @@
+"""Search and suggest over an opened index. No Flask here: `kb eval` ranks exactly as the API does.
+
+Hybrid ranking, per article (all vectorised over the chunk matrix):
+
+    semantic = mean of four pieces of evidence, each a cosine similarity to the query:
+               the best alias (for an article without aliases, its best text), the overview
+               (title + summary + intro), the best section piece (also matched sentence by
+               sentence for long messages), and the mean of the article's three best chunks
+    keyword  = best BM25F chunk score, squashed to [0, 1) by s / (s + KEYWORD_HALF)
+    score    = semantic + KEYWORD_WEIGHT * keyword (+ type priors for suggest: the procedure
+               first for a problem or a task; for a question about facts, the policy or
+               product page that states them)
+
+Taking the max over every chunk let one short alias of the wrong article win (42 of the
+first 62 misses); averaging several independent kinds of evidence is what fixed it. The
+keyword part is squashed with a fixed half-saturation point rather than divided by the
+best score of the query, so a query whose words barely match anything does not hand a full
+bonus to its least-bad article. Customer messages are cleaned first (greetings, sign-offs,
+emails, order and phone numbers carry no meaning for ranking), then misspellings of the
+articles' words are corrected ("retrun" -> "return", `spelling.fix_typos`). How each choice
+was measured is in docs/quality.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from indexer.article import Article
+from kbserver.retrieval.embedder import QueryEmbedder
+from kbserver.retrieval.message import CleanedMessage, asks_for_facts, clean_query, content_sentences
+from kbserver.retrieval.reader import AudienceView, Snapshot
+
+MODES = ("hybrid", "keyword", "semantic")
+
+# Tuned on tests/eval/queries.jsonl and checked on tests/eval/learning.jsonl (400 other
+# messages); see docs/quality.md for the sweep behind each value.
+KEYWORD_WEIGHT = 0.3
+KEYWORD_HALF = 12.0
+SENTENCE_WEIGHT = 0.9
+PROCEDURE_PRIOR = 0.06
+PRODUCT_PENALTY = 0.03
+QUESTION_PROCEDURE_PRIOR = -0.04  # a question about a rule or a product (asks_for_facts): the procedure gives way
+NO_MATCH_THRESHOLD = 0.5835  # suggest; search modes score on other scales:
+SEARCH_NO_MATCH_THRESHOLDS = {"hybrid": 0.53, "semantic": 0.365}
+# An article without aliases scores about this much lower for an equally good match: its alias
+# evidence is its own text, which customers' words match less closely (docs/quality.md, row 21).
+ALIASLESS_OFFSET = 0.04
+HIGH_CONFIDENCE = 0.78
+MEDIUM_CONFIDENCE = 0.65
+STRONG_POLICY_RATIO = 0.92
+POLICY_WINDOW = 8  # how far down the ranking a strongly matching policy is looked for
+RERANK_DEPTH = 60
+EXAMPLE_WEIGHT = 0.9
+EXAMPLE_K = 3
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One article's place in a ranking, with every part of its score (`kb eval --explain`).
+
+    score = semantic + keyword_part + prior, where semantic is the article-text evidence
+    (the weighted mean of alias, overview, section and top3) lifted by `learned` when the
+    build has learned examples. A part a mode does not use is 0.
+    """
+
+    article: Article
+    score: float  # fused score used for ordering
+    semantic: float
+    keyword: float  # raw BM25F of the best chunk
+    best_row: int  # the chunk that matched best (for "why", section and snippet)
+    alias: float = 0.0
+    overview: float = 0.0
+    section: float = 0.0
+    top3: float = 0.0
+    text: float = 0.0  # semantic evidence of the article's own text, before learned examples
+    learned: float = 0.0
+    keyword_part: float = 0.0  # what the keyword side added to the score
+    prior: float = 0.0  # the type prior (suggest only)
+
+    def parts(self) -> dict[str, float]:
+        names = ("score", "semantic", "text", "alias", "overview", "section", "top3", "learned",
+                 "keyword", "keyword_part", "prior")
+        return {n: round(float(getattr(self, n)), 4) for n in names}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Per-article semantic evidence arrays for one query (see the module docstring)."""
+
+    alias: np.ndarray
+    overview: np.ndarray
+    section: np.ndarray
+    top3: np.ndarray
+    text: np.ndarray
+    learned: np.ndarray | None
+    semantic: np.ndarray
+    best_row: np.ndarray
+
+
+@dataclass(frozen=True)
+class RankParams:
+    keyword_weight: float = KEYWORD_WEIGHT
+    keyword_half: float = KEYWORD_HALF
+    sentence_weight: float = SENTENCE_WEIGHT
+    procedure_prior: float = PROCEDURE_PRIOR
+    product_penalty: float = PRODUCT_PENALTY
+    question_procedure_prior: float = QUESTION_PROCEDURE_PRIOR
+    no_match_threshold: float = NO_MATCH_THRESHOLD
+    use_examples: bool = True
+    example_weight: float = EXAMPLE_WEIGHT
+    example_k: int = EXAMPLE_K
+    aliasless_offset: float = ALIASLESS_OFFSET
+    # Experiments (benchmarks/suite_sweep.py); None keeps the formula above.
+    aliasless_weights: tuple[float, float, float, float] | None = None  # best chunk, overview, section, top3
+    keyword_half_scale: float | None = None  # half-saturation = scale x this KB's typical title match
+    fix_typos: bool = True  # correct misspelt article words before ranking (docs/quality.md, row 23)
+
+
+DEFAULT_PARAMS = RankParams()
+
+@dataclass(frozen=True)
+class KBStats:
+    """Facts about one build that ranking adapts to, computed once per snapshot."""
+
+    has_alias: np.ndarray  # per article
+    title_match: float  # median BM25F score of an article's title against its own best chunk
+
+
+_STATS: "weakref.WeakKeyDictionary[Any, KBStats]" = weakref.WeakKeyDictionary()
+_STATS_LOCK = threading.Lock()
+
+
+def kb_stats(view: AudienceView) -> KBStats:
+    snap = view.snapshot
+    with _STATS_LOCK:
+        stats = _STATS.get(snap)
+    if stats is not None:
+        return stats
+    has_alias = np.maximum.reduceat(snap.is_alias.astype(np.int8), snap.group_starts) > 0
+    n = len(snap.article_ids)
+    step = max(1, n // 200)  # a sample is enough for a median; 5,000 articles cost 200 lookups
+    matches = []
+    for a in range(0, n, step):
+        scores = view.keyword_scores(view.analyse(snap.articles[snap.article_ids[a]].title))
+        lo, hi = snap.group_starts[a], snap.group_ends[a]
+        matches.append(float(scores[lo:hi].max()) if hi > lo else 0.0)
+    stats = KBStats(has_alias=has_alias, title_match=float(np.median(matches)) if matches else 1.0)
+    with _STATS_LOCK:
+        _STATS[snap] = stats
+    return stats
+
+
+def _group_max(view: AudienceView, scores: np.ndarray, where: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Per article: the best score among its chunks selected by `where` (fallback if none)."""
+    masked = np.where(where, scores, -np.inf)
+    best = np.maximum.reduceat(masked, view.snapshot.group_starts)
+    return np.where(np.isfinite(best), best, fallback)
+
+
+def _candidate_rows(snap: Snapshot, articles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk rows of `articles`, and for each row the position of its article in `articles`."""
+    lengths = snap.group_ends[articles] - snap.group_starts[articles]
+    owner = np.repeat(np.arange(len(articles)), lengths)
+    offsets = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return snap.group_starts[articles][owner] + offsets, owner
+
+
+def _semantic(
+    view: AudienceView, embedder: QueryEmbedder, cleaned: str, params: RankParams, leave_out: int | None = None
+) -> Evidence:
+    """Per-article semantic evidence (see the module docstring) and each article's best chunk row.
+
+    Two stages. The whole message is compared with every chunk (one pass over the matrix)
+    for the first-pass evidence: best alias, overview, best section. Only the RERANK_DEPTH
+    articles that can still win are then compared sentence by sentence and get their
+    top-3 mean: at 5,000 articles, comparing six sentences with all 55,000 chunks cost
+    three times the one-row product (docs/benchmarks.md).
+    """
+    snap = view.snapshot
+    sentences = content_sentences(cleaned)
+    vectors = embedder.embed(cleaned, sentences)  # one encoder pass per request
+    whole = vectors[0] @ snap.vectors_t
+    overview = whole[snap.overview_row]
+    section = _group_max(view, whole, snap.is_section, overview)
+    # An article without aliases counts its best text evidence in their place, not the
+    # overview twice (docs/quality.md, row 20: third-party articles often have none).
+    alias = _group_max(view, whole, snap.is_alias, np.maximum(overview, section))
+    first_pass = (alias + overview + section) / 3.0
+    top3 = first_pass.copy()
+    best_row = snap.overview_row.copy()
+    depth = min(RERANK_DEPTH, len(first_pass))
+    shortlist = np.sort(np.argpartition(-first_pass, depth - 1)[:depth])
+    rows, owner = _candidate_rows(snap, shortlist)
+    scores = whole[rows]
+    if sentences:
+        by_sentence = vectors[1:] @ snap.vectors_t[:, rows]
+        scores = np.maximum(scores, params.sentence_weight * by_sentence.max(axis=0))
+    # Per shortlisted article: its best section (sentence-matched) and its top-3 mean.
+    starts = np.searchsorted(owner, np.arange(depth))
+    sections = np.where(snap.is_section[rows], scores, -np.inf)
+    best_section = np.maximum.reduceat(sections, starts)
+    section[shortlist] = np.where(np.isfinite(best_section), best_section, overview[shortlist])
+    order = np.lexsort((-scores, owner))  # by article, best chunk first
+    ranked_scores = scores[order]
+    counts = np.minimum(np.diff(np.append(starts, len(rows))), 3)
+    top_sum = np.zeros(depth, dtype=np.float32)
+    for j in range(3):
+        has = counts > j
+        top_sum[has] += ranked_scores[starts[has] + j]
+    top3[shortlist] = top_sum / counts
+    best_row[shortlist] = rows[order[starts]]
+    text = (alias + overview + section + top3) / 4.0
+    if params.aliasless_weights is not None:
+        w = np.asarray(params.aliasless_weights, dtype=np.float32)
+        best = np.maximum(overview, section)
+        own = (w[0] * best + w[1] * overview + w[2] * section + w[3] * top3) / w.sum()
+        text = np.where(kb_stats(view).has_alias, text, own).astype(np.float32)
+    semantic, learned = text, None
+    if params.use_examples and len(snap.examples):
+        learned = _example_evidence(snap, vectors, params, leave_out)
+        # Examples can lift an article whose customers' words match better than its own text,
+        # never sink one: an article with few or no examples keeps its text's score.
+        blended = (1 - params.example_weight) * text + params.example_weight * learned
+        semantic = np.maximum(text, blended)
+    return Evidence(alias, overview, section, top3, text, learned, semantic, best_row)
+
+
+def _example_evidence(snap: Snapshot, vectors: np.ndarray, params: RankParams, leave_out: int | None = None) -> np.ndarray:
+    """Per article: how closely the query matches the messages that article resolved.
+
+    The mean of the article's k most similar examples, so one stray example (a noisy agent,
+    a mislabelled ticket) cannot carry a query on its own: it takes k that agree. Articles
+    with fewer than k examples are averaged over k all the same (missing ones count as 0),
+    which keeps a handful of examples from outweighing the article text.
+    """
+    sims = snap.example_vectors @ vectors.T
+    best = sims[:, 0] if sims.shape[1] == 1 else np.maximum(sims[:, 0], params.sentence_weight * sims[:, 1:].max(axis=1))
+    best = best * snap.example_weight
+    if leave_out is not None:
+        best[leave_out] = 0.0  # as if missing: it counts 0 towards its article's top-k mean
+    n = len(snap.article_ids)
+    out = np.zeros(n, dtype=np.float32)
+    order = np.lexsort((-best, snap.example_article))
+    grouped = snap.example_article[order]
+    values = best[order]
+    starts = np.searchsorted(grouped, np.arange(n))
+    ends = np.searchsorted(grouped, np.arange(n), side="right")
+    k = params.example_k
+    for j in range(k):
+        has = starts + j < ends
+        out[has] += values[starts[has] + j]
+    return out / k
+
+
+def _keyword(view: AudienceView, cleaned: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per article, its best chunk's BM25F score; and every chunk's score (to find that chunk later)."""
+    chunk_scores = view.keyword_scores(view.analyse(cleaned))
+    return np.maximum.reduceat(chunk_scores, view.snapshot.group_starts), chunk_scores
+
+
+def _best_chunk(view: AudienceView, chunk_scores: np.ndarray, a: int) -> int:
+    lo, hi = view.snapshot.group_starts[a], view.snapshot.group_ends[a]
+    return int(lo + np.argmax(chunk_scores[lo:hi]))
+
+
+def rank(
+    view: AudienceView,
+    embedder: QueryEmbedder | None,
+    text: str | CleanedMessage,
+    *,
+    mode: str = "hybrid",
+    for_suggest: bool = False,
+    type_: str | None = None,
+    tag: str | None = None,
+    params: RankParams = DEFAULT_PARAMS,
+    top: int | None = None,
+    leave_out: int | None = None,
+) -> list[Ranked]:
+    """The articles this audience may see that the query touches, best first (the `top` best, or all).
+
+    `leave_out` is the row of a learned example to rank without: calibration asks how a
+    message like an example scores when that example itself is not there (leave-one-out).
+    """
+    snap = view.snapshot
+    # A CleanedMessage was cleaned once for the whole request (message.clean_message).
+    cleaned = text.for_ranking if isinstance(text, CleanedMessage) else clean_query(text) or text.strip()
+    if params.fix_typos:
+        cleaned = view.fix_typos(cleaned)
+    n = len(snap.article_ids)
+    mask = view.article_mask.copy()
+    if type_:
+        mask &= snap.article_type == type_
+    if tag:
+        mask &= snap.tag_mask(tag)
+
+    zeros = np.zeros(n, dtype=np.float32)
+    evidence = None
+    semantic = zeros
+    keyword = zeros
+    chunk_keyword = None
+    if mode in ("hybrid", "semantic"):
+        if embedder is None:
+            raise ValueError("semantic ranking needs an embedder")
+        evidence = _semantic(view, embedder, cleaned, params, leave_out)
+        semantic = evidence.semantic
+    if mode in ("hybrid", "keyword"):
+        keyword, chunk_keyword = _keyword(view, cleaned)
+
+    keyword_part = zeros
+    prior = zeros
+    if mode == "keyword":
+        fused = keyword.copy()
+        touched = keyword > 0
+    else:
+        if mode == "hybrid":
+            half: float = params.keyword_half
+            if params.keyword_half_scale is not None:
+                half = params.keyword_half_scale * kb_stats(view).title_match
+            keyword_part = (params.keyword_weight * (keyword / (keyword + half))).astype(np.float32)
+        fused = semantic + keyword_part if mode == "hybrid" else semantic + 0.0
+        touched = np.ones(n, dtype=bool)
+    if for_suggest:
+        # Suggest answers "what do I do": the procedure that resolves it, with its policies
+        # attached, beats the policy or the product page when they are nearly as close. A
+        # question about facts ("how long is a gift card valid") is answered by the page that
+        # states them, so there the procedure gives way instead.
+        factual = asks_for_facts(cleaned)
+        procedure = params.question_procedure_prior if factual else params.procedure_prior
+        penalty = 0.0 if factual else params.product_penalty
+        prior = procedure * (snap.article_type == "procedure") - penalty * (snap.article_type == "product")
+        fused = fused + procedure * (snap.article_type == "procedure")
+        fused = fused - penalty * (snap.article_type == "product")
+    candidates = np.flatnonzero(mask & touched)
+    if top is not None and top < len(candidates):
+        # Only the best `top` need sorting (and a Ranked each): cut first, then order stably.
+        cut = np.argpartition(-fused[candidates], top - 1)[:top]
+        candidates = np.sort(candidates[cut])
+    order = candidates[np.argsort(-fused[candidates], kind="stable")]
+    out = []
+    for a in order:
+        if chunk_keyword is not None and mode == "keyword":
+            row = _best_chunk(view, chunk_keyword, a)
+        else:
+            row = int(evidence.best_row[a] if evidence is not None else snap.overview_row[a])
+        parts = {}
+        if evidence is not None:
+            parts = {
+                "alias": float(evidence.alias[a]), "overview": float(evidence.overview[a]),
+                "section": float(evidence.section[a]), "top3": float(evidence.top3[a]),
+                "text": float(evidence.text[a]),
+                "learned": float(evidence.learned[a]) if evidence.learned is not None else 0.0,
+            }
+        out.append(
+            Ranked(
+                article=snap.articles[snap.article_ids[a]],
+                score=float(fused[a]),
+                semantic=float(semantic[a]),
+                keyword=float(keyword[a]),
+                best_row=row,
+                keyword_part=float(keyword_part[a]),
+                prior=float(prior[a]),
+                **parts,
+            )
+        )
+    return out
+
+
+def confidence_score(ranked: Ranked, params: RankParams = DEFAULT_PARAMS, mode: str = "suggest") -> float:
+    """The score a result's confidence is judged on: its own, raised for an article without
+    aliases so that the thresholds mean the same for articles with and without them.
+
+    Semantic search keeps its raw score: on articles without aliases the raise cost it a
+    tenth of its off-topic flags for no fewer false ones (docs/quality.md, row 21)."""
+    if ranked.article.aliases or mode == "semantic":
+        return ranked.score
+    return ranked.score + params.aliasless_offset
+
+
+def confidence(ranked: Ranked, params: RankParams = DEFAULT_PARAMS) -> str:
+    score = confidence_score(ranked, params)
+    if score >= HIGH_CONFIDENCE:
+        return "high"
+    if score >= max(MEDIUM_CONFIDENCE, params.no_match_threshold):
+        return "medium"
+    return "low"
+
+
+def is_confident(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS, mode: str = "suggest") -> bool:
+    """Whether the best result is a confident match, by the threshold calibrated for `mode`.
+
+    Each threshold is the highest score that flags at most 5% of answerable labelled messages
+    (`kb eval --calibrate`); keyword scores are unbounded, so any keyword hit counts.
+    """
+    if not ranked:
+        return False
+    if mode == "keyword":
+        return True
+    threshold = params.no_match_threshold if mode == "suggest" else SEARCH_NO_MATCH_THRESHOLDS[mode]
+    return confidence_score(ranked[0], params, mode) >= threshold
+
+
+__all__ = ["MODES", "Ranked", "RankParams", "rank", "confidence", "confidence_score", "is_confident"]

@@ -1,0 +1,17 @@
+"""Ranking parameters from the service's settings: the same for the API and `kb eval`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kbserver import config
+from kbserver.retrieval.scoring import RankParams
+
+
+def rank_params(learning: Any = "on", no_match: Any = None) -> RankParams:
+    """RankParams from KB_LEARNING and KB_NO_MATCH_THRESHOLD. Raises ValueError for a bad threshold."""
+    use_examples = config.is_learning_on(learning)
+    threshold = config.no_match_threshold(no_match)
+    if threshold is None:
+        return RankParams(use_examples=use_examples)
+    return RankParams(use_examples=use_examples, no_match_threshold=threshold)

@@ -1,0 +1,209 @@
+"""What the JSON API and the web page share: request parameters, search, suggest, article fetch.
+
+Both edges call these functions and nothing below them, so the page is never a second
+implementation of search and sees exactly what the caller's scopes allow. Every function
+raises `ApiError` with a stable code (listed in `errors.ERROR_CODES`); the API turns it into
+its JSON error and the page into a 400 or an error page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any, Callable, Mapping
+
+from flask import current_app, request, url_for
+
+from indexer.article import TYPES, Article
+from kbserver.access.auth import current_caller
+from kbserver.errors import ApiError
+from kbserver.retrieval import answers
+from kbserver.retrieval.answers import SearchAnswer, SuggestAnswer
+from kbserver.retrieval.message import clean_message, clean_query
+from kbserver.retrieval.reader import AudienceView, IndexUnavailable
+from kbserver.retrieval.scoring import MODES
+from kbserver.runtime import get_view, services
+from kbserver.store import reports
+from kbserver.store.db import get_db
+from kbserver.store.querylog import log_query
+
+ARTICLE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:/[A-Za-z0-9][A-Za-z0-9_-]*)*$")
+MAX_ARTICLE_ID_CHARS = 200
+DEFAULT_SEARCH_LIMIT = 10
+DEFAULT_SUGGEST_LIMIT = 3
+DEFAULT_GAPS_LIMIT = 20
+DEFAULT_WINDOW = "30d"
+
+
+def new_request_id() -> str:
+    """The id a search or suggest answer carries (and feedback refers back to)."""
+    return uuid.uuid4().hex
+
+
+def article_url(article_id: str) -> str:
+    """The article page's URL: what every answer links to."""
+    return url_for("web.article", article_id=article_id)
+
+
+def current_view() -> AudienceView:
+    """The live index as this request's caller may see it. Raises ApiError(503) when none is published."""
+    try:
+        return get_view(current_caller().allow_internal)
+    except IndexUnavailable as exc:
+        raise ApiError(503, "index_unavailable", str(exc)) from exc
+
+
+# ---------------------------------------------------------------------------- parameters
+
+
+def text_param(value: Any, name: str, *, measured: str | None = None) -> str:
+    """A required non-empty string of at most MAX_TEXT_CHARS (counted on `measured` when given).
+
+    Raises ApiError(400) `missing_<name>`, `invalid_<name>`, `empty_<name>` or `<name>_too_long`.
+    """
+    if value is None:
+        raise ApiError(400, f"missing_{name}", f"'{name}' is required")
+    if not isinstance(value, str):
+        raise ApiError(400, f"invalid_{name}", f"'{name}' must be a string")
+    if not value.strip():
+        raise ApiError(400, f"empty_{name}", f"'{name}' must not be empty")
+    max_chars = int(current_app.config["MAX_TEXT_CHARS"])
+    if len(value) > max_chars and len(measured if measured is not None else value) > max_chars:
+        what = "once quoted replies, signatures and disclaimers are removed" if measured is not None else ""
+        raise ApiError(400, f"{name}_too_long", f"'{name}' is longer than {max_chars} characters {what}".rstrip())
+    return value
+
+
+def limit_param(value: Any, default: int) -> int:
+    """`limit`, from 1 to MAX_LIMIT; `default` when absent. Raises ApiError(400) `invalid_limit`."""
+    if value is None or value == "":
+        return default
+    max_limit = int(current_app.config["MAX_LIMIT"])
+    if isinstance(value, bool):
+        value = None
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one number type: 3.0 is the integer 3 (as JSON Schema says)
+    try:
+        limit = int(value) if isinstance(value, (int, str)) else None
+    except ValueError:
+        limit = None
+    if limit is None or not 1 <= limit <= max_limit:
+        raise ApiError(400, "invalid_limit", f"'limit' must be an integer from 1 to {max_limit}")
+    return limit
+
+
+def json_body() -> dict[str, Any]:
+    """This request's JSON object. Raises ApiError 415 (not JSON) or 400 `malformed_json`."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send JSON with Content-Type: application/json")
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    return body
+
+
+def report_window(args: Mapping[str, Any]) -> tuple[str, str]:
+    """(`since` as given, the UTC timestamp it starts at). Raises ApiError(400) `invalid_since`."""
+    window = args.get("since") or DEFAULT_WINDOW
+    try:
+        return window, reports.window_start(reports.parse_window(window))
+    except ValueError as exc:
+        raise ApiError(400, "invalid_since", f"'since' {exc}") from exc
+
+
+def report_team(args: Mapping[str, Any], articles: Mapping[str, Article]) -> str | None:
+    """`team`, if given. Raises ApiError(400) `invalid_team` when no article the caller may see has that owner."""
+    team = args.get("team") or None
+    if team is not None and team not in reports.teams_of(articles.values()):
+        raise ApiError(400, "invalid_team", f"no article you may see is owned by '{team}'")
+    return team
+
+
+# ---------------------------------------------------------------------------- search and suggest
+
+
+def run_search(args: Mapping[str, Any]) -> SearchAnswer:
+    """Validate search parameters, rank and log (redacted); shared by the API and the web page.
+
+    `as_you_type=1` marks a keystroke search from the page: ranked the same, but not logged,
+    so half-typed words ("refu") never show up in the query log or the content-gap report.
+    """
+    q = text_param(args.get("q"), "q")
+    mode = args.get("mode") or "hybrid"
+    if mode not in MODES:
+        raise ApiError(400, "invalid_mode", f"'mode' must be one of: {', '.join(MODES)}")
+    type_ = args.get("type") or None
+    if type_ is not None and type_ not in TYPES:
+        raise ApiError(400, "invalid_type", f"'type' must be one of: {', '.join(TYPES)}")
+    tag = args.get("tag") or None
+    limit = limit_param(args.get("limit"), DEFAULT_SEARCH_LIMIT)
+    view = current_view()
+    as_you_type = args.get("as_you_type") in ("1", "true", 1, True)
+    embedder = services().embedder_for(view.snapshot) if mode != "keyword" else None
+    answer = answers.search(
+        view, embedder, q, request_id=new_request_id(), mode=mode, limit=limit, type_=type_, tag=tag,
+        url_for_article=article_url, params=services().params,
+    )
+    if not as_you_type:
+        log_query(get_db(), "search", q, answer, current_caller().name)
+    return answer
+
+
+def run_suggest(body: Mapping[str, Any]) -> SuggestAnswer:
+    """Validate a suggest body, rank and log (redacted); shared by the API and the web page."""
+    raw = body.get("text")
+    message = clean_message(raw) if isinstance(raw, str) and raw.strip() else None
+    # A helpdesk sends the whole email: the limit counts the customer's own words, not the
+    # quoted thread under them (the body itself stays within MAX_CONTENT_LENGTH).
+    text_param(raw, "text", measured=message.own_words if message else None)
+    assert message is not None  # text_param raised for anything else
+    limit = limit_param(body.get("limit"), DEFAULT_SUGGEST_LIMIT)
+    view = current_view()
+    answer = answers.suggest(
+        view, services().embedder_for(view.snapshot), message, request_id=new_request_id(), limit=limit,
+        url_for_article=article_url, params=services().params,
+    )
+    # The question, not the thread it came in.
+    log_query(get_db(), "suggest", message.own_words, answer, current_caller().name)
+    return answer
+
+
+# ---------------------------------------------------------------------------- articles
+
+
+def get_article_or_404(view: AudienceView, article_id: str) -> Article:
+    """The article this caller may see. Raises ApiError 400 for a malformed id and 404 when the
+    article does not exist or is internal to a public caller (the response never confirms it exists)."""
+    if not ARTICLE_ID_RE.match(article_id) or len(article_id) > MAX_ARTICLE_ID_CHARS:
+        raise ApiError(400, "invalid_article_id", "article ids look like 'area/slug'")
+    article = view.get(article_id)
+    if article is None:
+        raise ApiError(404, "article_not_found", f"no article '{article_id}'")
+    return article
+
+
+def article_payload(view: AudienceView, article: Article) -> dict[str, Any]:
+    """The article API's answer, which the article page renders too."""
+    return answers.article_page(view, article, article_url)
+
+
+# ---------------------------------------------------------------------------- reports
+
+
+def embed_texts() -> Callable[[list[str]], Any]:
+    """The process's encoder, batch-embedding texts for the gap report."""
+    return services().embedder.embed_texts
+
+
+def build_report(view: AudienceView, window: str, team: str | None) -> reports.Report:
+    """Every report table for this caller. Raises ValueError for a bad window."""
+    return reports.build_report(get_db(), view.articles, embed_texts(), window, clean=clean_query, team=team)
+
+
+def gap_report(view: AudienceView, since: str, team: str | None) -> list[reports.Gap]:
+    """The content gaps this caller may see."""
+    return reports.gap_report(get_db(), view.articles, embed_texts(), since, clean=clean_query, team=team)

@@ -1,0 +1,258 @@
+"""The agents' web page: server-rendered search, article and suggest views.
+
+Every view calls the same functions as the JSON API (`service.run_search`, `service.run_suggest`,
+`service.get_article_or_404`, `service.article_payload`), so the page is never a second
+implementation of search and sees exactly what the caller's scopes allow. The page works
+without JavaScript; `static/kb.js` only adds search-as-you-type, keyboard navigation, the
+copy button and the feedback controls on top.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+import nh3
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from indexer.article import CONVENTIONAL_SECTIONS, TYPES, bullet_items
+from indexer.chunking import plain_text
+from kbserver import service
+from kbserver.access.auth import require
+from kbserver.errors import ApiError
+from kbserver.retrieval.reader import AudienceView
+from kbserver.store.feedback import OUTCOMES
+
+bp = Blueprint("web", __name__)
+
+SEARCH_LIMIT = 20
+SUGGEST_LIMIT = 3
+# Sections shown apart from the body, in this order, so an agent sees them at a glance.
+CALLOUT_KEYS = ("exceptions", "what_you_can_offer", "escalation", "follow_up")
+# What the agent reads on the feedback controls, for the three outcomes the page offers; the
+# outcomes themselves, and their order, are OUTCOMES.
+FEEDBACK_LABELS = {
+    "helpful": "Helpful",
+    "not_helpful": "Not helpful",
+    "resolved_first_contact": "Resolved on first contact",
+}
+FEEDBACK_OUTCOMES = tuple((o, FEEDBACK_LABELS[o]) for o in OUTCOMES if o in FEEDBACK_LABELS)
+_REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+ERROR_TITLES = {
+    400: "That request did not make sense",
+    401: "Sign-in needed",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed here",
+    413: "That was too long",
+    429: "Too many requests",
+    503: "The knowledge base is not ready",
+}
+
+
+def today() -> dt.date:
+    """Today's date (a function so tests can move the clock for the stale badge)."""
+    return dt.date.today()
+
+
+# ---------------------------------------------------------------------------- template helpers
+
+
+@bp.app_template_filter("snippet")
+def snippet_filter(html: str) -> Markup:
+    """A search snippet as markup: only the <mark> highlights survive, everything else is text."""
+    return Markup(nh3.clean(html or "", tags={"mark"}, attributes={"mark": {"class"}}))
+
+
+@bp.app_template_filter("plain")
+def plain_filter(markdown: str) -> str:
+    """Markdown reduced to text (for step lines, checklist items and the copied steps)."""
+    return plain_text(markdown or "")
+
+
+@bp.app_template_filter("nice_date")
+def nice_date_filter(value: str | None) -> str:
+    """`2026-09-14` -> `14 Sep 2026`; anything unparsable is shown as it is."""
+    try:
+        return dt.date.fromisoformat(str(value)).strftime("%-d %b %Y")
+    except ValueError:
+        return str(value or "")
+
+
+def is_stale(review_by: str | None, on: dt.date | None = None) -> bool:
+    """True when the article's review-by date has passed."""
+    if not review_by:
+        return False
+    try:
+        return dt.date.fromisoformat(str(review_by)) < (on or today())
+    except ValueError:
+        return False
+
+
+def steps_as_text(steps: list[dict[str, Any]]) -> str:
+    """The steps as plain text for the clipboard: `1. text` lines with indented details."""
+    lines = []
+    for step in steps:
+        lines.append(f"{step['n']}. {plain_text(step['text'])}")
+        lines.extend(f"   - {plain_text(d)}" for d in step["details"])
+    return "\n".join(lines)
+
+
+@bp.app_template_global()
+def article_href(url: str, q: str = "", request_id: str | None = None) -> str:
+    """An article link that remembers the search it came from (for "back to results" and feedback)."""
+    params = {k: v for k, v in (("q", q), ("rid", request_id)) if v}
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+@bp.app_context_processor
+def _page_globals() -> dict[str, Any]:
+    return {
+        # The feedback controls appear only in an app that registers the feedback endpoint.
+        "feedback_enabled": "api.feedback" in current_app.view_functions,
+        "feedback_outcomes": FEEDBACK_OUTCOMES,
+        "types": TYPES,
+    }
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+@bp.errorhandler(HTTPException)
+def _error_page(exc: HTTPException):
+    return _render_error(exc.code or 500, exc.description)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    current_app.logger.exception("unhandled error on the web page")
+    return _render_error(500, None)
+
+
+def _render_error(status: int, message: str | None):
+    title = ERROR_TITLES.get(status, "Something went wrong")
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+# ---------------------------------------------------------------------------- views
+
+
+def _tags(view: AudienceView) -> list[str]:
+    """Every tag of the articles this caller may see (so filters never name an internal tag)."""
+    seen: dict[str, str] = {}
+    for article in view.articles.values():
+        for tag in article.tags:
+            seen.setdefault(tag.lower(), tag)
+    return [seen[k] for k in sorted(seen)]
+
+
+def _request_id(value: str | None) -> str | None:
+    return value if value and _REQUEST_ID_RE.match(value) else None
+
+
+def _search_page():
+    require("search")
+    q = request.args.get("q", "")
+    filters = {"type": request.args.get("type", ""), "tag": request.args.get("tag", "")}
+    result, error, status = None, None, 200
+    if q.strip():
+        try:
+            result = service.run_search({"q": q, **filters, "limit": SEARCH_LIMIT}).to_json()
+        except ApiError as exc:
+            if exc.code != 400:
+                raise
+            error, status = exc.description, 400
+    did_you_mean_url = None
+    if result and result["did_you_mean"]:
+        kept: dict[str, Any] = {k: v for k, v in filters.items() if v}
+        did_you_mean_url = url_for("web.search", q=result["did_you_mean"], **kept)
+    page = render_template(
+        "search.html",
+        q=q,
+        filters=filters,
+        tags=_tags(service.current_view()),
+        result=result,
+        error=error,
+        did_you_mean_url=did_you_mean_url,
+    )
+    return page, status
+
+
+@bp.get("/")
+def index():
+    """Home: the search box, and the results when `?q=` is given."""
+    return _search_page()
+
+
+@bp.get("/search")
+def search():
+    """Server-rendered search results (the same page as `/?q=`)."""
+    return _search_page()
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str):
+    """One whole article. Unknown, malformed and (for public callers) internal ids are all 404."""
+    require("search")
+    view = service.current_view()
+    try:
+        found = service.get_article_or_404(view, article_id)
+    except ApiError:
+        # A malformed id is a page that does not exist, like an unknown or forbidden one.
+        abort(404, description=f"There is no article '{article_id}'.")
+    payload = service.article_payload(view, found)
+    sections = {s["key"]: s for s in payload["sections"]}
+    follow_up = sections.get("follow_up")
+    return render_template(
+        "article.html",
+        article=found,
+        payload=payload,
+        body_sections=[s for s in payload["sections"] if s["key"] not in CALLOUT_KEYS],
+        callouts=[sections[k] for k in CALLOUT_KEYS if k in sections],
+        follow_up_items=bullet_items(follow_up["text"]) if follow_up else [],
+        steps_text=steps_as_text(payload["steps"]),
+        is_stale=is_stale(found.review_by),
+        q=request.args.get("q", ""),
+        request_id=_request_id(request.args.get("rid")),
+    )
+
+
+@bp.route("/suggest", methods=["GET", "POST"])
+def suggest():
+    """Paste a customer's message, get the procedure (a plain form post; kb.js upgrades it)."""
+    require("suggest")
+    text = request.form.get("text", "") if request.method == "POST" else ""
+    result, error, status = None, None, 200
+    if request.method == "POST":
+        try:
+            result = service.run_suggest({"text": text, "limit": SUGGEST_LIMIT}).to_json()
+        except ApiError as exc:
+            if exc.code != 400:
+                raise
+            error, status = exc.description, 400
+    top_html: dict[str, str] = {}
+    policy_html: dict[str, dict[str, str]] = {}
+    if result and result["suggestions"]:
+        # The sanitised HTML of the top suggestion's sections and its policies, from the same
+        # audience view the suggestion came from.
+        view = service.current_view()
+        top = result["suggestions"][0]
+        top_html = view.rendered(top["article"]["id"])
+        policy_html = {p["id"]: view.rendered(p["id"]) for p in top["policies"]}
+    return (
+        render_template(
+            "suggest.html",
+            text=text,
+            result=result,
+            error=error,
+            top_html=top_html,
+            policy_html=policy_html,
+            steps_text=steps_as_text(result["suggestions"][0]["steps"]) if result and result["suggestions"] else "",
+            section_names=CONVENTIONAL_SECTIONS,
+        ),
+        status,
+    )
