@@ -79,6 +79,7 @@ def build_index(
     progress_factory: Callable[[int], Callable[[int], None]] | None = None,
     examples: list[Example] | None = None,
     model: Model = BASE_MODEL,
+    finalize: Callable[[Path], None] | None = None,
 ) -> BuildReport:
     """Lint, build and publish a new index under `index_root`.
 
@@ -86,7 +87,9 @@ def build_index(
     are dropped and each article keeps at most MAX_EXAMPLES_PER_ARTICLE, the heaviest first.
     `model` is what `encoder_factory` embeds with (the packaged model, or one `kb learn train`
     adapted, under the index root); the manifest records it, and vectors are reused only
-    from a build the same model (by sha256) embedded.
+    from a build the same model (by sha256) embedded. `finalize(build_path)` runs on the
+    complete build before it is published (`kb index` fits the build's calibration there);
+    if it raises, nothing is published.
 
     Raises LintFailed (nothing published), store.BuildLocked (another build runs) or
     embedding.ModelError (the model fails its checksum). `encoder_factory` is only called
@@ -194,6 +197,8 @@ def build_index(
                     model_path=_relative_model_path(model, index_root),
                 ),
             )
+            if finalize is not None:
+                finalize(build)
         except BaseException:
             shutil.rmtree(build, ignore_errors=True)
             raise

@@ -13,6 +13,8 @@ Layout under the index root::
         keyword.npz                BM25F impacts term by term (indexer.bm25), what the server scores with
         vocabulary.json            words and their counts (all, public) for did-you-mean
         manifest.json              written last: its presence means the build is complete
+        calibration.json           the build's own no-match thresholds and weights, fitted after
+                                   the manifest and before publishing (kbserver.retrieval.calibration)
     <root>/models/                 the ONNX export of the packaged model
     <root>/models/adapted/CURRENT  one line: the adapted model `kb index` embeds with (indexer.adapt)
     <root>/models/adapted/<sha>/   an adapted model: sentence-transformers files, ONNX, adaptation.json
@@ -41,6 +43,7 @@ FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
+CALIBRATION = "calibration.json"
 KEEP_BUILDS = 3
 
 
@@ -476,6 +479,28 @@ def write_manifest(build: Path, manifest: Manifest) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, build / MANIFEST)
     _fsync_dir(build)
+
+
+def write_calibration(build: Path, data: dict[str, Any]) -> None:
+    """Write what calibration fitted for `build` (before it is published), durably."""
+    tmp = build / (CALIBRATION + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, build / CALIBRATION)
+    _fsync_dir(build)
+
+
+def read_calibration(build: Path) -> dict[str, Any] | None:
+    """The build's calibration, or None for a build made without one (older, or by a bare build_index)."""
+    try:
+        data = json.loads((build / CALIBRATION).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    if not isinstance(data, dict):
+        raise IndexError_(f"{build / CALIBRATION}: not a JSON object")
+    return data
 
 
 def publish(root: Path, build_id: str) -> None:

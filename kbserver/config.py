@@ -58,9 +58,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "NO_MATCH_THRESHOLD",
         "",
-        "Suggest score under which `no_confident_match` is set. Empty: the value calibrated on the bundled "
-        "articles (docs/quality.md). For your own articles, `kb eval --calibrate` on your labelled messages "
-        "prints the value that flags at most 5 % of answerable ones. `kb eval` follows the same setting.",
+        "Suggest score under which `no_confident_match` is set. Empty: the build's own threshold, which "
+        "`kb index` fits from your learned examples or a bank of off-topic messages (docs/quality.md). If "
+        "you have labelled messages, `kb eval --calibrate` prints the value that flags at most 5 % of "
+        "answerable ones. `kb eval` follows the same setting.",
     ),
     Setting(
         "FRAME_ANCESTORS",

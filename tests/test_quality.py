@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from indexer.embedding import get_encoder, onnx_file
@@ -13,6 +15,7 @@ from kbserver.cli import main
 from kbserver.retrieval.embedder import QueryEmbedder
 from kbserver.retrieval.evaluation import evaluate, load_cases
 from kbserver.retrieval.reader import open_snapshot
+from kbserver.retrieval.suite import half_width
 
 from conftest import ROOT
 
@@ -117,3 +120,39 @@ def test_eval_cli_warns_about_ids_no_article_has(sample_index: Path, tmp_path: P
     assert result.exit_code == 0, result.output
     assert "warning: 1 'relevant' id(s) name no article of this index" in result.stderr
     assert "delivery/where-is-my-parcel" in result.stderr and "start-a-return" not in result.stderr
+
+
+# Two public sets nobody tuned on, each with and without learned examples: an HR helpdesk
+# (where the build keeps fitted weights) and a mattress shop's live bot messages (typos,
+# fragments, real off-topic messages). docs/quality.md records their values.
+GUARDED_SETS = ("clinc-work", "hint3-sofmattress")
+FALSE_FLAG_TOLERANCE = 0.03
+
+
+def recorded_suite_row(label: str) -> dict[str, float]:
+    text = (ROOT / "docs" / "quality.md").read_text(encoding="utf-8")
+    match = re.search(rf"suite-guard: {re.escape(label)} ((?:\w+=[0-9.]+ ?)+)-->", text)
+    assert match, f"docs/quality.md must record <!-- suite-guard: {label} hit_at_1=... false_flags=... -->"
+    return {k: float(v) for k, v in (pair.split("=") for pair in match.group(1).split())}
+
+
+@pytest.mark.slow
+def test_public_suite_sets_hold_their_recorded_values(onnx_model: Path, tmp_path: Path, monkeypatch):
+    """`kb suite` on two public sets: suggest hit@1 within the set's own 95 % interval of the
+    recorded value, and the build's own threshold keeps false flags near what was recorded."""
+    work = tmp_path / "suite"
+    (work / "models").mkdir(parents=True)
+    shutil.copyfile(onnx_model, onnx_file(work / "models"))
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "suite.json"
+    only = [arg for name in GUARDED_SETS for arg in ("--only", name)]
+    result = CliRunner().invoke(main, ["suite", *only, "--mode", "suggest", "--work", str(work), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {row["set"]: row for row in json.loads(out.read_text(encoding="utf-8"))["sets"]}
+    assert set(rows) == {name + suffix for name in GUARDED_SETS for suffix in ("", "+learned")}
+    for label, row in rows.items():
+        recorded = recorded_suite_row(label)
+        got = row["modes"]["suggest"]
+        noise = half_width(recorded["hit_at_1"], got["answerable"])
+        assert got["hit_at_1"] >= recorded["hit_at_1"] - noise, (label, got["hit_at_1"], recorded)
+        assert got["false_flags"] <= recorded["false_flags"] + FALSE_FLAG_TOLERANCE, (label, got["false_flags"], recorded)

@@ -64,6 +64,42 @@ def make_encoder_factory(index_dir: Path, *, use_onnx: bool = True, model=None):
     return factory
 
 
+def calibration_hook(index_dir: Path, encoder_factory: Callable[[], object]) -> Callable[[Path], None]:
+    """build_index's `finalize`: fit the new build's thresholds (and weights) before it is published.
+
+    The encoder is the build's own (loaded once, shared with embedding), so queries are scored
+    exactly as the service will score them on this build."""
+    import os
+
+    from indexer.store import current_build_path
+    from kbserver.retrieval.calibration import calibrate_build
+    from kbserver.retrieval.embedder import QueryEmbedder
+    from kbserver.retrieval.settings import rank_params
+
+    params = rank_params(os.environ.get("KB_LEARNING", "on"))
+    live = current_build_path(Path(index_dir))
+
+    def finalize(build: Path) -> None:
+        data = calibrate_build(build, lambda: QueryEmbedder(encoder_factory()), params, previous=live)  # type: ignore[arg-type]
+        thresholds = ", ".join(f"{m} {v:.3f}" for m, v in data["thresholds"].items())
+        fitted = f"; fitted weights {data['weights']}" if data.get("weights") else ""
+        click.echo(f"calibrated ({data['method']}, {data['samples']} messages): {thresholds}{fitted}", err=True)
+
+    return finalize
+
+
+def once(factory: Callable[[], object]) -> Callable[[], object]:
+    """`factory`, called at most once: embedding and calibration share one loaded encoder."""
+    made: list[object] = []
+
+    def get() -> object:
+        if not made:
+            made.append(factory())
+        return made[0]
+
+    return get
+
+
 @click.command()
 @articles_option
 @index_option
@@ -77,6 +113,7 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool, databa
     Only added or changed chunks are embedded. Active learned examples in the database
     (`kb learn`) are embedded into the build too, unless KB_LEARNING=off. After
     `kb learn train`, everything is embedded with the adapted model (and its queries too).
+    Each build fits its own no-match thresholds before it is published (docs/quality.md).
 
     Example: kb index --articles articles --index var/index
     """
@@ -92,14 +129,16 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool, databa
         model = active_model(Path(index_dir))
         if model.folder is not None:
             click.echo(f"embedding with the adapted model {model.folder.name} (kb learn train --reset goes back)", err=True)
+        encoder_factory = once(make_encoder_factory(Path(index_dir), use_onnx=not use_torch, model=model))
         report = build_index(
             Path(articles_dir),
             Path(index_dir),
-            encoder_factory=make_encoder_factory(Path(index_dir), use_onnx=not use_torch, model=model),
+            encoder_factory=encoder_factory,  # type: ignore[arg-type]
             full=full,
             progress_factory=_progress_factory(),
             examples=examples,
             model=model,
+            finalize=calibration_hook(Path(index_dir), encoder_factory),
         )
     except LintFailed as exc:
         for finding in exc.findings:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from kbserver.cli.index import _progress_factory
+from kbserver.cli.index import _progress_factory, calibration_hook
 
 
 def register(group: click.Group) -> None:
@@ -25,10 +25,12 @@ def register(group: click.Group) -> None:
               help="Also run each set that has resolved tickets with them learned.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write every result (with per-message outcomes, for --compare) to this file.")
+@click.option("--calibrate/--no-calibrate", default=True, show_default=True,
+              help="Fit each build's thresholds as `kb index` does (--no-calibrate: the fixed constants).")
 @click.option("--compare", "compare_to", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="An earlier --json file: print per-set hit@1 changes with paired 95 % intervals.")
 def suite_command(sets_file: Path, only: tuple[str, ...], work_dir: Path, mode: str, learned: bool,
-                  json_out: Path | None, compare_to: Path | None) -> None:
+                  json_out: Path | None, compare_to: Path | None, calibrate: bool) -> None:
     """Build and evaluate every set of the relevance suite; print one table.
 
     Per set and mode: hit@1 with the 95 % interval the set's size allows, hit@3, MRR@10,
@@ -74,7 +76,8 @@ def suite_command(sets_file: Path, only: tuple[str, ...], work_dir: Path, mode: 
             try:
                 examples = _learned_examples(s.learning, s.articles) if with_learning and s.learning else []
                 report = build_index(s.articles, root, encoder_factory=lambda: encoder, examples=examples,
-                                     progress_factory=_progress_factory())
+                                     progress_factory=_progress_factory(),
+                                     finalize=calibration_hook(root, lambda: encoder) if calibrate else None)
                 click.echo(f"{label}: {report.summary()}", err=True)
                 result = suite.evaluate_set(s, root, embedder, learned=with_learning, modes=modes, params=params)
             except (LintFailed, QueryFileError, ValueError) as exc:

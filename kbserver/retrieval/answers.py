@@ -22,6 +22,7 @@ from kbserver.retrieval.scoring import (
     Ranked,
     RankParams,
     confidence,
+    for_build,
     is_confident,
     rank,
 )
@@ -308,6 +309,7 @@ def suggest(
     params: RankParams = DEFAULT_PARAMS,
 ) -> SuggestAnswer:
     """The suggest answer for one customer message (cleaned once by the caller, or here)."""
+    params = for_build(params, view.snapshot)
     ranked = rank(view, embedder, message, mode="hybrid", for_suggest=True, params=params, top=max(limit, POLICY_WINDOW))
     return SuggestAnswer(
         request_id=request_id,
@@ -330,6 +332,7 @@ def search(
     params: RankParams = DEFAULT_PARAMS,
 ) -> SearchAnswer:
     """The search answer: one result per article with its best section and a highlighted snippet."""
+    params = for_build(params, view.snapshot)
     ranked = rank(view, embedder, text, mode=mode, type_=type_, tag=tag, params=params, top=limit)
     results = []
     for r in ranked:

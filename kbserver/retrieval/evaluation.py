@@ -108,6 +108,7 @@ def evaluate(
     params: RankParams = ranking.DEFAULT_PARAMS,
 ) -> ModeReport:
     report = ModeReport(mode=mode, cases=len(cases))
+    params = ranking.for_build(params, view.snapshot)
     hits1 = hits3 = rr = ndcg = flagged_off = flagged_on = 0.0
     for case in cases:
         rank_mode = "hybrid" if mode == "suggest" else mode
@@ -164,6 +165,7 @@ def calibrate(
     """
     answerable: list[float] = []
     offtopic: list[float] = []
+    params = ranking.for_build(params, view.snapshot)
     for case in cases:
         ranked = ranking.rank(view, embedder, case.query, mode="hybrid", for_suggest=True, params=params)
         top = ranking.confidence_score(ranked[0], params) if ranked else 0.0

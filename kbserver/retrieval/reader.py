@@ -59,6 +59,7 @@ class BuildFiles:
     words: list[str]
     all_counts: list[int]
     public_counts: list[int]
+    calibration: dict[str, Any] | None = None
 
 
 def read_build(root: Path, build_id: str) -> BuildFiles:
@@ -73,10 +74,11 @@ def read_build(root: Path, build_id: str) -> BuildFiles:
     examples, example_vectors = store.read_examples(build)
     terms = store.read_term_matrix(build)
     words, all_counts, public_counts = store.read_vocabulary(build)
+    calibration = store.read_calibration(build)
     english_words()  # loaded once per process, before the first request needs it
     return BuildFiles(
         build_id, build, manifest, articles, rendered, chunks, embeddings, examples, example_vectors,
-        terms, words, all_counts, public_counts,
+        terms, words, all_counts, public_counts, calibration,
     )
 
 
@@ -94,6 +96,8 @@ class Snapshot:
         self.build_id = files.build_id
         self.path = build
         self.manifest: Manifest = files.manifest
+        # What `kb index` fitted for this build (thresholds, weights); None for a build without it.
+        self.calibration: dict[str, Any] | None = files.calibration
         self.root = build.parent.parent  # the index root: <root>/builds/<id>
         # The model that embedded this build (an adapted one lives under the index root, see
         # indexer.adapt): queries must be embedded with it, so a build whose model is gone

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -110,7 +110,12 @@ class RankParams:
     procedure_prior: float = PROCEDURE_PRIOR
     product_penalty: float = PRODUCT_PENALTY
     question_procedure_prior: float = QUESTION_PROCEDURE_PRIOR
-    no_match_threshold: float = NO_MATCH_THRESHOLD
+    # None: the build's own threshold (calibration.json, fitted by `kb index`), else the constant.
+    no_match_threshold: float | None = None
+    hybrid_threshold: float | None = None
+    semantic_threshold: float | None = None
+    prior_scale: float = 1.0  # multiplies the type priors; fitted per build from learned examples
+    fitted_weights: bool = True  # take the build's fitted keyword/example weights and prior scale
     use_examples: bool = True
     example_weight: float = EXAMPLE_WEIGHT
     example_k: int = EXAMPLE_K
@@ -223,11 +228,43 @@ def _semantic(
     semantic, learned = text, None
     if params.use_examples and len(snap.examples):
         learned = _example_evidence(snap, vectors, params, leave_out)
-        # Examples can lift an article whose customers' words match better than its own text,
-        # never sink one: an article with few or no examples keeps its text's score.
-        blended = (1 - params.example_weight) * text + params.example_weight * learned
-        semantic = np.maximum(text, blended)
+        semantic = blend(text, learned, params)
     return Evidence(alias, overview, section, top3, text, learned, semantic, best_row)
+
+
+def blend(text: np.ndarray, learned: np.ndarray, params: RankParams) -> np.ndarray:
+    """Semantic evidence with learned examples. Examples can lift an article whose customers'
+    words match better than its own text, never sink one: an article with few or no examples
+    keeps its text's score."""
+    return np.maximum(text, (1 - params.example_weight) * text + params.example_weight * learned)
+
+
+def fuse(
+    semantic: np.ndarray, keyword: np.ndarray, article_type: np.ndarray, factual: Any, params: RankParams,
+    *, mode: str = "hybrid", for_suggest: bool = False, half: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fused score of every article, with its keyword part and type prior.
+
+    Broadcasts: calibration fuses many queries at once ((queries, articles) arrays and a
+    (queries, 1) `factual`), `rank` one. Suggest answers "what do I do": the procedure that
+    resolves it, with its policies attached, beats the policy or the product page when they
+    are nearly as close. A question about facts ("how long is a gift card valid") is answered
+    by the page that states them, so there the procedure gives way instead.
+    """
+    zeros = np.zeros_like(semantic)
+    keyword_part = zeros
+    if mode == "hybrid":
+        half = params.keyword_half if half is None else half
+        keyword_part = (params.keyword_weight * (keyword / (keyword + half))).astype(np.float32)
+    fused = semantic + keyword_part
+    prior = zeros
+    if for_suggest:
+        factual = np.asarray(factual, dtype=bool)
+        procedure = np.where(factual, params.question_procedure_prior, params.procedure_prior)
+        penalty = np.where(factual, 0.0, params.product_penalty)
+        prior = params.prior_scale * (procedure * (article_type == "procedure") - penalty * (article_type == "product"))
+        fused = fused + prior
+    return fused, keyword_part, prior
 
 
 def _example_evidence(snap: Snapshot, vectors: np.ndarray, params: RankParams, leave_out: int | None = None) -> np.ndarray:
@@ -268,6 +305,22 @@ def _best_chunk(view: AudienceView, chunk_scores: np.ndarray, a: int) -> int:
     return int(lo + np.argmax(chunk_scores[lo:hi]))
 
 
+def _cleaned(view: AudienceView, text: str | CleanedMessage, params: RankParams) -> str:
+    """What ranking reads of a message: cleaned (once per request for a CleanedMessage), typos fixed."""
+    cleaned = text.for_ranking if isinstance(text, CleanedMessage) else clean_query(text) or text.strip()
+    return view.fix_typos(cleaned) if params.fix_typos else cleaned
+
+
+def signals(
+    view: AudienceView, embedder: QueryEmbedder, text: str | CleanedMessage, params: RankParams = DEFAULT_PARAMS,
+    leave_out: int | None = None,
+) -> tuple[Evidence, np.ndarray, bool]:
+    """What `rank` fuses for one message, before fusing: the semantic evidence, every article's
+    keyword score, and whether the message asks for facts. Calibration refits the fusion from these."""
+    cleaned = _cleaned(view, text, params)
+    return _semantic(view, embedder, cleaned, params, leave_out), _keyword(view, cleaned)[0], asks_for_facts(cleaned)
+
+
 def rank(
     view: AudienceView,
     embedder: QueryEmbedder | None,
@@ -287,10 +340,7 @@ def rank(
     message like an example scores when that example itself is not there (leave-one-out).
     """
     snap = view.snapshot
-    # A CleanedMessage was cleaned once for the whole request (message.clean_message).
-    cleaned = text.for_ranking if isinstance(text, CleanedMessage) else clean_query(text) or text.strip()
-    if params.fix_typos:
-        cleaned = view.fix_typos(cleaned)
+    cleaned = _cleaned(view, text, params)
     n = len(snap.article_ids)
     mask = view.article_mask.copy()
     if type_:
@@ -317,24 +367,14 @@ def rank(
         fused = keyword.copy()
         touched = keyword > 0
     else:
-        if mode == "hybrid":
-            half: float = params.keyword_half
-            if params.keyword_half_scale is not None:
-                half = params.keyword_half_scale * kb_stats(view).title_match
-            keyword_part = (params.keyword_weight * (keyword / (keyword + half))).astype(np.float32)
-        fused = semantic + keyword_part if mode == "hybrid" else semantic + 0.0
+        half = None
+        if mode == "hybrid" and params.keyword_half_scale is not None:
+            half = params.keyword_half_scale * kb_stats(view).title_match
+        fused, keyword_part, prior = fuse(
+            semantic, keyword, snap.article_type, asks_for_facts(cleaned) if for_suggest else False, params,
+            mode=mode, for_suggest=for_suggest, half=half,
+        )
         touched = np.ones(n, dtype=bool)
-    if for_suggest:
-        # Suggest answers "what do I do": the procedure that resolves it, with its policies
-        # attached, beats the policy or the product page when they are nearly as close. A
-        # question about facts ("how long is a gift card valid") is answered by the page that
-        # states them, so there the procedure gives way instead.
-        factual = asks_for_facts(cleaned)
-        procedure = params.question_procedure_prior if factual else params.procedure_prior
-        penalty = 0.0 if factual else params.product_penalty
-        prior = procedure * (snap.article_type == "procedure") - penalty * (snap.article_type == "product")
-        fused = fused + procedure * (snap.article_type == "procedure")
-        fused = fused - penalty * (snap.article_type == "product")
     candidates = np.flatnonzero(mask & touched)
     if top is not None and top < len(candidates):
         # Only the best `top` need sorting (and a Ranked each): cut first, then order stably.
@@ -385,7 +425,7 @@ def confidence(ranked: Ranked, params: RankParams = DEFAULT_PARAMS) -> str:
     score = confidence_score(ranked, params)
     if score >= HIGH_CONFIDENCE:
         return "high"
-    if score >= max(MEDIUM_CONFIDENCE, params.no_match_threshold):
+    if score >= max(MEDIUM_CONFIDENCE, threshold(params, "suggest")):
         return "medium"
     return "low"
 
@@ -400,8 +440,41 @@ def is_confident(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS, mode
         return False
     if mode == "keyword":
         return True
-    threshold = params.no_match_threshold if mode == "suggest" else SEARCH_NO_MATCH_THRESHOLDS[mode]
-    return confidence_score(ranked[0], params, mode) >= threshold
+    return confidence_score(ranked[0], params, mode) >= threshold(params, mode)
 
 
-__all__ = ["MODES", "Ranked", "RankParams", "rank", "confidence", "confidence_score", "is_confident"]
+def threshold(params: RankParams, mode: str = "suggest") -> float:
+    """The no-match threshold `params` give `mode`: set (KB_NO_MATCH_THRESHOLD, or the build's
+    calibration through `for_build`), else the constant calibrated on the bundled set."""
+    value = {"suggest": params.no_match_threshold, "hybrid": params.hybrid_threshold,
+             "semantic": params.semantic_threshold}[mode]
+    if value is not None:
+        return value
+    return NO_MATCH_THRESHOLD if mode == "suggest" else SEARCH_NO_MATCH_THRESHOLDS[mode]
+
+
+FITTED = ("keyword_weight", "example_weight", "prior_scale")
+THRESHOLDS = {"suggest": "no_match_threshold", "hybrid": "hybrid_threshold", "semantic": "semantic_threshold"}
+
+
+def for_build(params: RankParams, snapshot: Snapshot) -> RankParams:
+    """`params` completed by what `kb index` fitted for this build (its calibration.json):
+    each threshold not set otherwise, and the fitted weights unless `fitted_weights` is off.
+    A build without calibration keeps `params` as they are (the constants)."""
+    cal = snapshot.calibration
+    if not cal:
+        return params
+    changes: dict[str, Any] = {}
+    for mode, name in THRESHOLDS.items():
+        value = cal.get("thresholds", {}).get(mode)
+        if getattr(params, name) is None and isinstance(value, (int, float)):
+            changes[name] = float(value)
+    if params.fitted_weights:
+        for name, value in (cal.get("weights") or {}).items():
+            if name in FITTED and isinstance(value, (int, float)):
+                changes[name] = float(value)
+    return replace(params, **changes) if changes else params
+
+
+__all__ = ["MODES", "Ranked", "RankParams", "rank", "signals", "fuse", "blend", "for_build", "threshold", "confidence",
+           "confidence_score", "is_confident"]

@@ -11,7 +11,5 @@ from kbserver.retrieval.scoring import RankParams
 def rank_params(learning: Any = "on", no_match: Any = None) -> RankParams:
     """RankParams from KB_LEARNING and KB_NO_MATCH_THRESHOLD. Raises ValueError for a bad threshold."""
     use_examples = config.is_learning_on(learning)
-    threshold = config.no_match_threshold(no_match)
-    if threshold is None:
-        return RankParams(use_examples=use_examples)
-    return RankParams(use_examples=use_examples, no_match_threshold=threshold)
+    # None (unset) leaves each build's own calibrated threshold in force (scoring.for_build).
+    return RankParams(use_examples=use_examples, no_match_threshold=config.no_match_threshold(no_match))

@@ -99,7 +99,9 @@ def evaluate_set(
     params = params or scoring.DEFAULT_PARAMS
     cases = load_cases(suite_set.queries)
     view = snapshot.view(allow_internal=True)
-    result = SetResult(suite_set.name, learned, len(snapshot.examples), params.no_match_threshold)
+    result = SetResult(
+        suite_set.name, learned, len(snapshot.examples), scoring.threshold(scoring.for_build(params, snapshot)),
+    )
     for mode in modes:
         result.reports[mode] = evaluate(view, embedder, cases, mode, params)
     return result
