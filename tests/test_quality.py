@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from indexer.embedding import get_encoder, onnx_file
 from kbserver.cli import main
+from kbserver.retrieval import scoring
 from kbserver.retrieval.embedder import QueryEmbedder
 from kbserver.retrieval.evaluation import evaluate, load_cases
 from kbserver.retrieval.reader import open_snapshot
@@ -156,3 +157,27 @@ def test_public_suite_sets_hold_their_recorded_values(onnx_model: Path, tmp_path
         noise = half_width(recorded["hit_at_1"], got["answerable"])
         assert got["hit_at_1"] >= recorded["hit_at_1"] - noise, (label, got["hit_at_1"], recorded)
         assert got["false_flags"] <= recorded["false_flags"] + FALSE_FLAG_TOLERANCE, (label, got["false_flags"], recorded)
+
+
+def test_eval_explain_shows_every_part_of_each_score(sample_index: Path, tmp_path: Path):
+    text = "my parcel never arrived and the tracking hasn't moved"
+    result = CliRunner().invoke(main, ["eval", "--index", str(sample_index), "--explain", text, "--top", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["mode"] == "suggest" and len(body["results"]) == 4
+    assert body["threshold"] == scoring.threshold(scoring.for_build(scoring.DEFAULT_PARAMS, open_snapshot(sample_index)))
+    scores = [r["score"] for r in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    for row in body["results"]:
+        assert abs(row["score"] - (row["semantic"] + row["keyword_part"] + row["prior"])) < 1e-3, row
+        assert row["learned"] == 0 and row["semantic"] == row["text"]  # no learned examples in this build
+    # The same top article as the API's suggest gives for the same text.
+    from conftest import make_app
+
+    client = make_app(sample_index, tmp_path).test_client()
+    got = client.post("/api/v1/suggest", json={"text": text}).get_json()
+    assert got["suggestions"][0]["article"]["id"] == body["results"][0]["id"]
+    table = CliRunner().invoke(main, ["eval", "--index", str(sample_index), "--explain", text])
+    assert table.exit_code == 0 and "keyword_part" in table.output and body["results"][0]["id"] in table.output
+    both = CliRunner().invoke(main, ["eval", "--index", str(sample_index), "--explain", text, "--calibrate"])
+    assert both.exit_code == 2 and "--explain" in both.output

@@ -20,13 +20,22 @@ def register(group: click.Group) -> None:
 @click.option("--mode", type=click.Choice(["suggest", "hybrid", "keyword", "semantic", "all"]), default="all", show_default=True)
 @click.option("--calibrate", is_flag=True, help="Print the no-match threshold that keeps false flags at or under 5%.")
 @click.option("--worst", default=10, show_default=True, help="How many of the worst misses to print.")
+@click.option("--explain", "explain_text", metavar="TEXT",
+              help="Rank one message instead and print every part of each top result's score.")
+@click.option("--top", default=5, show_default=True, type=click.IntRange(1, 50), help="Results shown by --explain.")
 @json_option
-def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst: int, as_json: bool) -> None:
+def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst: int, explain_text: str | None,
+                 top: int, as_json: bool) -> None:
     """Measure relevance on a labelled query file: hit@1, hit@3, MRR@10, nDCG@10, off-topic flags.
 
     Ranks exactly as the API does, on the index folder, without starting the server.
 
+    With --explain TEXT, ranks that one message (suggest unless --mode says otherwise) and
+    prints each top result's score part by part: why an article won, and by how much.
+
     Example: kb eval --queries tests/eval/queries.jsonl --index var/index --mode all
+
+    Example: kb eval --index var/index --explain "my parcel never arrived" --mode suggest
     """
     from indexer.embedding import ModelError, build_model, query_encoder
     from kbserver import config
@@ -37,10 +46,12 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     from kbserver.retrieval.settings import rank_params
 
     try:
-        cases = load_cases(Path(queries))
+        cases = [] if explain_text is not None else load_cases(Path(queries))
         snapshot = open_snapshot(Path(index_dir))
     except (QueryFileError, IndexUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
+    if explain_text is not None and calibrate:
+        raise click.UsageError("--explain ranks one message; it does not go with --calibrate")
     unknown = evaluation.unknown_ids(cases, snapshot.article_ids)
     if unknown:
         shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
@@ -67,6 +78,12 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
         params = rank_params(os.environ.get("KB_LEARNING", "on"), os.environ.get("KB_NO_MATCH_THRESHOLD"))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    if explain_text is not None:
+        if not explain_text.strip():
+            raise click.UsageError("--explain needs a message to rank")
+        explained = evaluation.explain(view, embedder, explain_text, "suggest" if mode == "all" else mode, params, top)
+        click.echo(json.dumps(explained, indent=1) if as_json else _explained_table(explained))
+        return
     if calibrate:
         click.echo(json.dumps(evaluation.calibrate(view, embedder, cases, params=params), indent=1))
         return
@@ -92,3 +109,25 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
                 expected = ", ".join(miss["expected"]) or "(no answer)"
                 click.echo(f"  line {miss['line']}: {expected}: {rank}; got {', '.join(miss['got'])}")
                 click.echo(f"    {miss['query'][:140]}")
+
+
+PART_COLUMNS = ("score", "semantic", "text", "alias", "overview", "section", "top3", "learned", "keyword_part", "prior")
+
+
+def _explained_table(explained: dict) -> str:
+    """`kb eval --explain` as text: one row per result, one column per part of its score."""
+    threshold = explained["threshold"]
+    head = (f"{explained['mode']}: {explained['text']!r}\n"
+            f"threshold {'-' if threshold is None else f'{threshold:.4f}'} ({explained['calibration']}); "
+            f"{'no confident match' if explained['no_confident_match'] else 'confident'}\n")
+    width = {c: max(9, len(c) + 1) for c in PART_COLUMNS}
+    name_width = max([len(f"{r['id']} ({r['type']})") for r in explained["results"]] + [7]) + 1
+    lines = [head, f"{'#':<3}{'article':<{name_width}}" + "".join(f"{c:>{width[c]}}" for c in PART_COLUMNS)
+             + f"{'keyword':>9}"]
+    for i, row in enumerate(explained["results"], start=1):
+        name = f"{row['id']} ({row['type']})"
+        lines.append(f"{i:<3}{name:<{name_width}}" + "".join(f"{row[c]:>{width[c]}.4f}" for c in PART_COLUMNS)
+                     + f"{row['keyword']:>9.2f}")
+    lines.append("score = semantic + keyword_part + prior; semantic = text lifted by learned;"
+                 " text = mean(alias, overview, section, top3); keyword = raw BM25F of the best chunk")
+    return "\n".join(lines)

@@ -182,3 +182,36 @@ def calibrate(
         "answerable": len(on),
         "offtopic": len(off),
     }
+
+
+def explain(
+    view: AudienceView,
+    embedder: QueryEmbedder,
+    text: str,
+    mode: str = "suggest",
+    params: RankParams = ranking.DEFAULT_PARAMS,
+    top: int = 5,
+) -> dict[str, Any]:
+    """One message ranked exactly as the API ranks it, with every part of each score.
+
+    What `kb eval --explain` prints: the build's threshold for `mode`, whether the best result
+    clears it, and per article the parts `Ranked.parts` names (score = semantic + keyword_part
+    + prior; semantic = text lifted by learned examples; text = mean of alias, overview,
+    section and top3)."""
+    params = ranking.for_build(params, view.snapshot)
+    rank_mode = "hybrid" if mode == "suggest" else mode
+    ranked = ranking.rank(view, embedder if rank_mode != "keyword" else None, text,
+                          mode=rank_mode, for_suggest=mode == "suggest", params=params, top=top)
+    threshold = None if mode == "keyword" else ranking.threshold(params, mode)
+    return {
+        "text": text,
+        "mode": mode,
+        "threshold": threshold,
+        "calibration": (view.snapshot.calibration or {}).get("method", "none (the constants)"),
+        "no_confident_match": not ranking.is_confident(ranked, params, mode),
+        "results": [
+            {"id": r.article.id, "type": r.article.type,
+             "confidence_score": round(ranking.confidence_score(r, params, mode), 4), **r.parts()}
+            for r in ranked
+        ],
+    }

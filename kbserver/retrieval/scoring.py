@@ -85,7 +85,7 @@ class Ranked:
     def parts(self) -> dict[str, float]:
         names = ("score", "semantic", "text", "alias", "overview", "section", "top3", "learned",
                  "keyword", "keyword_part", "prior")
-        return {n: round(float(getattr(self, n)), 4) for n in names}
+        return {n: round(float(getattr(self, n)), 4) + 0.0 for n in names}  # + 0.0: no "-0.0"
 
 
 @dataclass(frozen=True)
