@@ -18,7 +18,7 @@ from typing import Callable, Protocol, cast
 
 import numpy as np
 
-from indexer import bm25, chunking, keyword, store, terms
+from indexer import bm25, chunking, history, keyword, store, terms
 from indexer.article import Article, Finding
 from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.chunking import chunk_article
@@ -68,6 +68,23 @@ class BuildReport:
             + (f", {self.examples} learned examples" if self.examples else "")
             + f"; {kind}) in {self.seconds:.1f} s"
         )
+
+
+def _history(articles_dir: Path, articles: dict[str, Article], live_build: Path | None,
+             today: dt.date) -> dict | None:
+    """The articles' recent changes from git (None outside a work tree), reusing the live build's."""
+    root = Path(articles_dir).resolve()
+    ids = {Path(a.path).resolve().relative_to(root).as_posix(): a.id for a in articles.values()
+           if Path(a.path).resolve().is_relative_to(root)}
+    earlier = None
+    if live_build is not None:
+        try:
+            data = store.read_history(live_build)
+            earlier = history.History.from_json(data) if data else None
+        except (OSError, ValueError, KeyError, TypeError, store.IndexError_):
+            earlier = None  # unreadable: read the log afresh
+    found = history.read_history(root, ids, earlier, today)
+    return None if found is None else found.to_json()
 
 
 def build_index(
@@ -167,6 +184,7 @@ def build_index(
             store.write_postings(build, postings, [c.id for c in chunks])
             store.write_term_matrix(build, impacts(postings, FIELD_BOOSTS))
             store.write_vocabulary(build, _vocabulary(articles, chunks, reused, earlier, earlier_chunks, live))
+            store.write_history(build, _history(articles_dir, articles, live_build, today))
             # A reused StoredChunk reads like a Chunk for everything the keyword index asks of it.
             keyword_chunks = cast(dict[str, list[Chunk]], chunks_by_article)
             if full:

@@ -44,6 +44,7 @@ CURRENT = "CURRENT"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
 CALIBRATION = "calibration.json"
+HISTORY = "history.json"
 KEEP_BUILDS = 3
 
 
@@ -490,6 +491,23 @@ def write_calibration(build: Path, data: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, build / CALIBRATION)
     _fsync_dir(build)
+
+
+def write_history(build: Path, data: dict[str, Any] | None) -> None:
+    """The articles' recent changes from git (`indexer.history`); None: the folder is not in git."""
+    payload = {"available": False} if data is None else {"available": True, **data}
+    (build / HISTORY).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+
+
+def read_history(build: Path) -> dict[str, Any] | None:
+    """The build's history as written, or None when it has none (not in git, or an older build)."""
+    try:
+        data = json.loads((build / HISTORY).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    if not isinstance(data, dict):
+        raise IndexError_(f"{build / HISTORY}: not a JSON object")
+    return data if data.get("available") else None
 
 
 def read_calibration(build: Path) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from flask import current_app, request, url_for
@@ -25,7 +26,7 @@ from kbserver.retrieval.reader import AudienceView, IndexUnavailable
 from kbserver.retrieval.scoring import MODES
 from kbserver.runtime import get_view, services
 from kbserver.store import reports
-from kbserver.store.db import get_db
+from kbserver.store.db import get_db, utc_now
 from kbserver.store.querylog import log_query
 
 ARTICLE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:/[A-Za-z0-9][A-Za-z0-9_-]*)*$")
@@ -189,6 +190,44 @@ def get_article_or_404(view: AudienceView, article_id: str) -> Article:
 def article_payload(view: AudienceView, article: Article) -> dict[str, Any]:
     """The article API's answer, which the article page renders too."""
     return answers.article_page(view, article, article_url)
+
+
+# ---------------------------------------------------------------------------- what changed
+
+CHANGES_WINDOW = "7d"  # the agents' weekly briefing
+
+
+def changes_since_param(args: Mapping[str, Any]) -> tuple[str, datetime]:
+    """`since` as given (a window like 7d or 2w, or a date like 2026-11-25) and the UTC moment it
+    starts at. Raises ApiError(400) `invalid_since`."""
+    value = args.get("since") or CHANGES_WINDOW
+    try:
+        return value, utc_now() - reports.parse_window(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "invalid_since", f"'since' '{value}' is not a window like 7d or 2w, or a date like 2026-11-25") from None
+    return value, moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def changes_since(view: AudienceView, since: datetime) -> dict[str, Any]:
+    """The articles this caller may see that changed at or after `since`, most recent first,
+    each with its changes in the window (`available` false when the build has no git history)."""
+    if view.snapshot.history is None:
+        return {"available": False, "head": None, "changes": []}
+    rows: list[dict[str, Any]] = []
+    for article_id in view.articles:
+        changes = [c for c in view.changes(article_id) or [] if datetime.fromisoformat(c["date"]) >= since]
+        if changes:
+            rows.append({"article": answers.ArticleRef.of(view.articles[article_id], article_url).to_json(),
+                         "changes": changes})
+    # Newest first: by date, then (commits of the same second) by git's own order.
+    position = {c: i for i, c in enumerate(view.snapshot.history.get("commits", []))}
+    rows.sort(key=lambda r: (-datetime.fromisoformat(r["changes"][0]["date"]).timestamp(),
+                             position.get(r["changes"][0]["commit"], len(position)), r["article"]["id"]))
+    return {"available": True, "head": view.snapshot.history["head"], "changes": rows}
 
 
 # ---------------------------------------------------------------------------- reports

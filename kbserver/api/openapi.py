@@ -56,6 +56,23 @@ policy = {
         },
     ]
 }
+change = {
+    "type": "object",
+    "description": "One commit's change to an article, from the git history of the articles folder",
+    "required": ["commit", "date", "author", "subject", "path", "kind", "public", "steps_removed", "steps_added"],
+    "properties": {
+        "commit": {"type": "string"},
+        "date": {"type": "string", "format": "date-time"},
+        "author": {"type": "string", "description": "The author's name (never the e-mail address)"},
+        "subject": {"type": "string"},
+        "path": {"type": "string"},
+        "kind": {"enum": ["added", "modified"]},
+        "public": {"type": "boolean", "description": "Both sides of the change were public articles"},
+        "steps_removed": {"type": "array", "items": {"type": "string"}},
+        "steps_added": {"type": "array", "items": {"type": "string"}},
+        "diff_hidden": {"type": "boolean", "description": "The steps diff is withheld from this caller"},
+    },
+}
 step = {
     "type": "object",
     "required": ["n", "text", "details"],
@@ -261,6 +278,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 "Step": step,
                 "Link": link,
                 "Section": section,
+                "Change": change,
                 "Suggestion": suggestion,
                 "ArticleStats": article_stats,
                 "TeamStats": team_stats,
@@ -467,12 +485,63 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                                 "type": "array",
                                                 "items": {"$ref": "#/components/schemas/Link"},
                                             },
+                                            "changes": {
+                                                "description": "Its recent commits, newest first; null when the articles are not in git",
+                                                "oneOf": [
+                                                    {"type": "array", "items": {"$ref": "#/components/schemas/Change"}},
+                                                    {"type": "null"},
+                                                ],
+                                            },
                                         },
                                     }
                                 }
                             },
                         },
                         **errs(400, 401, 403, 404, 429, 503),
+                    },
+                }
+            },
+            "/changes": {
+                "get": {
+                    "operationId": "changes",
+                    "summary": "Articles changed since a moment, for the agents' briefing (scope: search)",
+                    "parameters": [
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "schema": {"type": "string", "default": "7d"},
+                            "description": "A window (12h, 7d, 2w) or an ISO date or time (2026-11-25)",
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Changed articles, most recently changed first",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["since", "available", "head", "changes"],
+                                        "properties": {
+                                            "since": {"type": "string"},
+                                            "available": {"type": "boolean", "description": "false: the articles folder is not in git"},
+                                            "head": {"type": ["string", "null"], "description": "The commit the build was made from"},
+                                            "changes": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "required": ["article", "changes"],
+                                                    "properties": {
+                                                        "article": {"$ref": "#/components/schemas/ArticleRef"},
+                                                        "changes": {"type": "array", "items": {"$ref": "#/components/schemas/Change"}},
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **errs(400, 401, 403, 429, 503),
                     },
                 }
             },

@@ -1,4 +1,4 @@
-"""`GET /search`, `POST /suggest` and `GET /articles/<id>`: what agents and helpdesks ask."""
+"""`GET /search`, `POST /suggest`, `GET /articles/<id>` and `GET /changes`: what agents and helpdesks ask."""
 
 from __future__ import annotations
 
@@ -26,3 +26,10 @@ def article(article_id: str) -> Response:
     require("search")
     view = service.current_view()
     return jsonify(service.article_payload(view, service.get_article_or_404(view, article_id)))
+
+
+@bp.get("/changes")
+def changes() -> Response:
+    require("search")
+    since, moment = service.changes_since_param(request.args)
+    return jsonify({"since": since, **service.changes_since(service.current_view(), moment)})

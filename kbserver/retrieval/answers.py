@@ -374,4 +374,5 @@ def article_page(view: AudienceView, article: Article, url_for_article: UrlFor) 
         "steps": [step_json(s) for s in article.steps],
         "policies": [policy_ref(p, url_for_article).to_json() for p in policies],
         "related": [link(r, url_for_article).to_json() for r in related],
+        "changes": view.changes(article.id),
     }

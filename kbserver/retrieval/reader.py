@@ -60,6 +60,7 @@ class BuildFiles:
     all_counts: list[int]
     public_counts: list[int]
     calibration: dict[str, Any] | None = None
+    history: dict[str, Any] | None = None
 
 
 def read_build(root: Path, build_id: str) -> BuildFiles:
@@ -75,10 +76,11 @@ def read_build(root: Path, build_id: str) -> BuildFiles:
     terms = store.read_term_matrix(build)
     words, all_counts, public_counts = store.read_vocabulary(build)
     calibration = store.read_calibration(build)
+    history = store.read_history(build)
     english_words()  # loaded once per process, before the first request needs it
     return BuildFiles(
         build_id, build, manifest, articles, rendered, chunks, embeddings, examples, example_vectors,
-        terms, words, all_counts, public_counts, calibration,
+        terms, words, all_counts, public_counts, calibration, history,
     )
 
 
@@ -98,6 +100,8 @@ class Snapshot:
         self.manifest: Manifest = files.manifest
         # What `kb index` fitted for this build (thresholds, weights); None for a build without it.
         self.calibration: dict[str, Any] | None = files.calibration
+        # The articles' recent commits (indexer.history); None when the folder was not in git.
+        self.history: dict[str, Any] | None = files.history
         self.root = build.parent.parent  # the index root: <root>/builds/<id>
         # The model that embedded this build (an adapted one lives under the index root, see
         # indexer.adapt): queries must be embedded with it, so a build whose model is gone
@@ -185,6 +189,22 @@ class AudienceView:
     def get(self, article_id: str) -> Article | None:
         """The article if this audience may see it; None otherwise (callers answer 404 either way)."""
         return self.articles.get(article_id)
+
+    def changes(self, article_id: str) -> list[dict[str, Any]] | None:
+        """The article's recent changes (newest first) this audience may read, or None when the
+        build has no history. A public reader sees no diff of a change whose either side was an
+        internal article: that text was not public then."""
+        history = self.snapshot.history
+        if history is None:
+            return None
+        if article_id not in self.articles:
+            return []
+        out = []
+        for change in history["articles"].get(article_id, []):
+            if not self.allow_internal and not change["public"]:
+                change = {**change, "steps_removed": [], "steps_added": [], "diff_hidden": True}
+            out.append(change)
+        return out
 
     def rendered(self, article_id: str) -> dict[str, str]:
         return self.snapshot.rendered.get(article_id, {}) if article_id in self.articles else {}

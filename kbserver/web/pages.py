@@ -221,6 +221,22 @@ def article(article_id: str):
     )
 
 
+CHANGE_WINDOWS = (("1d", "Yesterday"), ("7d", "Last 7 days"), ("14d", "Last 2 weeks"), ("30d", "Last 30 days"))
+
+
+@bp.get("/changes")
+def changes():
+    """Articles changed recently, from git history: the agents' weekly briefing."""
+    require("search")
+    try:
+        since, moment = service.changes_since_param(request.args)
+    except ApiError as exc:
+        return render_template("changes.html", since=request.args.get("since", ""), windows=CHANGE_WINDOWS,
+                               result=None, error=exc.description), 400
+    result = service.changes_since(service.current_view(), moment)
+    return render_template("changes.html", since=since, windows=CHANGE_WINDOWS, result=result, error=None)
+
+
 @bp.route("/suggest", methods=["GET", "POST"])
 def suggest():
     """Paste a customer's message, get the procedure (a plain form post; kb.js upgrades it)."""
