@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable, Mapping
 
 from flask import current_app, request, url_for
@@ -198,7 +198,7 @@ CHANGES_WINDOW = "7d"  # the agents' weekly briefing
 
 
 def changes_since_param(args: Mapping[str, Any]) -> tuple[str, datetime]:
-    """`since` as given (a window like 7d or 2w, or a date like 2026-11-25) and the UTC moment it
+    """`since` as given (a window like 7d or 2w, or a date like 2026-11-25, as OpenAPI says) and the UTC moment it
     starts at. Raises ApiError(400) `invalid_since`."""
     value = args.get("since") or CHANGES_WINDOW
     try:
@@ -206,10 +206,12 @@ def changes_since_param(args: Mapping[str, Any]) -> tuple[str, datetime]:
     except ValueError:
         pass
     try:
-        moment = datetime.fromisoformat(value)
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise ApiError(400, "invalid_since", f"'since' '{value}' is not a window like 7d or 2w, or a date like 2026-11-25") from None
-    return value, moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        raise ApiError(400, "invalid_since", "'since' must be a window like 7d or 2w, or a date like 2026-11-25") from None
+    return value, datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
 
 def changes_since(view: AudienceView, since: datetime) -> dict[str, Any]:

@@ -509,8 +509,10 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                         {
                             "name": "since",
                             "in": "query",
-                            "schema": {"type": "string", "default": "7d"},
-                            "description": "A window (12h, 7d, 2w) or an ISO date or time (2026-11-25)",
+                            "allowEmptyValue": True,
+                            "schema": {"anyOf": [{"type": "string", "pattern": "^[0-9]{1,5}[hdw]$"},
+                                                 {"type": "string", "format": "date"}], "default": "7d"},
+                            "description": "A window (12h, 7d, 2w: up to five digits and h, d or w) or a date (2026-11-25)",
                         }
                     ],
                     "responses": {
