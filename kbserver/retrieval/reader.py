@@ -26,7 +26,7 @@ import numpy as np
 from whoosh import highlight
 from whoosh.analysis import StemmingAnalyzer
 
-from indexer import store
+from indexer import example_index, store
 from indexer.article import Article
 from indexer.store import Chunk, Example, Manifest
 from indexer.terms import TermMatrix, analyse
@@ -145,7 +145,11 @@ class Snapshot:
         # Learned examples (issue 10): customer messages that resolved to an article.
         keep = [i for i, e in enumerate(files.examples) if e.article_id in position]
         self.examples = [files.examples[i] for i in keep]
-        self.example_vectors = np.ascontiguousarray(files.example_vectors[keep], dtype=np.float32)
+        # Every example names an article of its own build, so `keep` is all of them and the
+        # matrix stays memory-mapped; the graph's keys are rows of exactly that matrix.
+        whole = len(keep) == len(files.examples)
+        self.example_vectors = files.example_vectors if whole else np.ascontiguousarray(files.example_vectors[keep])
+        self.example_index = example_index.open_view(build / example_index.FILE, len(self.examples)) if whole else None
         self.example_article = np.array([position[e.article_id] for e in self.examples], dtype=np.int64)
         self.example_weight = np.array([e.weight for e in self.examples], dtype=np.float32)
         self.terms = files.terms
