@@ -31,6 +31,7 @@ from indexer.article import Article
 from indexer.store import Chunk, Example, Manifest
 from indexer.terms import TermMatrix, analyse
 from kbserver.retrieval.spelling import Speller, english_words, fix_typos
+from kbserver.retrieval.steer import KeywordIndex
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,9 @@ class Snapshot:
         self.row_of: dict[str, int] = {c.id: i for i, c in enumerate(self.chunks)}
         self.article_ids: list[str] = sorted(self.articles)
         position = {aid: i for i, aid in enumerate(self.article_ids)}
+        self.article_position: dict[str, int] = position
+        # The build's Whoosh index, read by steered searches (kbserver.retrieval.steer) only.
+        self.keyword_index = KeywordIndex(build / "whoosh")
         # Chunk rows are grouped by article (the builder writes them sorted), so per-article
         # maxima are one np.maximum.reduceat over these group starts.
         self.chunk_article = np.array([position[c.article_id] for c in self.chunks], dtype=np.int32)

@@ -354,8 +354,11 @@ def rank(
     params: RankParams = DEFAULT_PARAMS,
     top: int | None = None,
     leave_out: int | None = None,
+    restrict: np.ndarray | None = None,
 ) -> list[Ranked]:
     """The articles this audience may see that the query touches, best first (the `top` best, or all).
+
+    `restrict` (per article) narrows them further: a steered search's qualifying articles.
 
     `leave_out` is the row of a learned example to rank without: calibration asks how a
     message like an example scores when that example itself is not there (leave-one-out).
@@ -368,6 +371,8 @@ def rank(
         mask &= snap.article_type == type_
     if tag:
         mask &= snap.tag_mask(tag)
+    if restrict is not None:
+        mask &= restrict
 
     zeros = np.zeros(n, dtype=np.float32)
     evidence = None
