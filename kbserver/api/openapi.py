@@ -21,6 +21,7 @@ from kbserver.service import (
     DEFAULT_SEARCH_LIMIT,
     DEFAULT_SUGGEST_LIMIT,
     MAX_ARTICLE_ID_CHARS,
+    NOT_BLANK_PATTERN,
 )
 from kbserver.store.feedback import OUTCOMES
 
@@ -297,7 +298,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "in": "query",
                             "required": True,
                             "description": "The query; it must contain a non-space character",
-                            "schema": {"type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": "\\S"},
+                            "schema": {"type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": NOT_BLANK_PATTERN},
                             "example": "refund not received",
                         },
                         {
@@ -401,7 +402,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                     "required": ["text"],
                                     "properties": {
                                         "text": {
-                                            "type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": "\\S",
+                                            "type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": NOT_BLANK_PATTERN,
                                             "description": "The customer's message, as received: greetings, order numbers, "
                                             "a quoted email thread, signature and disclaimer may stay in (kb ignores them). "
                                             f"The {max_text_chars:,}-character limit (KB_MAX_TEXT_CHARS) counts the customer's own words, "
