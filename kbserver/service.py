@@ -67,6 +67,11 @@ def current_view() -> AudienceView:
         raise ApiError(503, "index_unavailable", str(exc)) from exc
 
 
+def caller_audience() -> str:
+    """'internal' when this request's caller holds the `internal` scope, else 'public': what the query log records."""
+    return "internal" if current_caller().allow_internal else "public"
+
+
 # ---------------------------------------------------------------------------- parameters
 
 
@@ -212,7 +217,7 @@ def run_search(args: Mapping[str, Any]) -> SearchAnswer:
         url_for_article=article_url, params=services().params,
     )
     if not as_you_type:
-        log_query(get_db(), "search", q, answer, current_caller().name)
+        log_query(get_db(), "search", q, answer, current_caller().name, audience=caller_audience())
     return answer
 
 
@@ -231,7 +236,7 @@ def run_suggest(body: Mapping[str, Any]) -> SuggestAnswer:
         url_for_article=article_url, params=services().params,
     )
     # The question, not the thread it came in.
-    log_query(get_db(), "suggest", message.own_words, answer, current_caller().name)
+    log_query(get_db(), "suggest", message.own_words, answer, current_caller().name, audience=caller_audience())
     return answer
 
 
@@ -304,9 +309,13 @@ def embed_texts() -> Callable[[list[str]], Any]:
 
 def build_report(view: AudienceView, window: str, team: str | None) -> reports.Report:
     """Every report table for this caller. Raises ValueError for a bad window."""
-    return reports.build_report(get_db(), view.articles, embed_texts(), window, clean=clean_query, team=team)
+    return reports.build_report(
+        get_db(), view.articles, embed_texts(), window, clean=clean_query, team=team, include_internal=view.allow_internal
+    )
 
 
 def gap_report(view: AudienceView, since: str, team: str | None) -> list[reports.Gap]:
     """The content gaps this caller may see."""
-    return reports.gap_report(get_db(), view.articles, embed_texts(), since, clean=clean_query, team=team)
+    return reports.gap_report(
+        get_db(), view.articles, embed_texts(), since, clean=clean_query, team=team, include_internal=view.allow_internal
+    )

@@ -27,6 +27,17 @@ from kbserver.store.feedback import OUTCOMES
 
 _err = {"$ref": "#/components/responses/Error"}
 
+# The document is open to anyone, so its examples are fixed text that names no real article
+# (an example once named an internal one: issue 21).
+EXAMPLE_ARTICLE = {
+    "id": "area/example-article",
+    "title": "An example article",
+    "type": "procedure",
+    "summary": "What the article is for, in one sentence.",
+    "owner": "Example team",
+    "url": "/articles/area/example-article",
+}
+
 
 def errs(*codes: int) -> dict[str, Any]:
     return {str(c): _err for c in codes}
@@ -256,7 +267,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                         "application/json": {
                             "schema": {"$ref": "#/components/schemas/Error"},
                             "example": {
-                                "error": {"code": "article_not_found", "message": "no article 'returns/nope'"}
+                                "error": {"code": "article_not_found", "message": "no article 'area/no-such-article'"}
                             },
                         }
                     },
@@ -368,14 +379,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                         "did_you_mean": "refund not received",
                                         "results": [
                                             {
-                                                "article": {
-                                                    "id": "returns/refund-not-received",
-                                                    "title": "Refund not received after a return",
-                                                    "type": "procedure",
-                                                    "summary": "...",
-                                                    "owner": "Returns team",
-                                                    "url": "/articles/returns/refund-not-received",
-                                                },
+                                                "article": EXAMPLE_ARTICLE,
                                                 "score": 0.81,
                                                 "section": "Steps",
                                                 "snippet": 'Check the <mark class="hl t0">refund</mark> status...',
@@ -456,7 +460,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                 "maxLength": MAX_ARTICLE_ID_CHARS,
                                 "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*$",
                             },
-                            "example": "returns/start-a-return",
+                            "example": EXAMPLE_ARTICLE["id"],
                         }
                     ],
                     "responses": {
@@ -571,7 +575,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                     },
                                 },
                                 "example": {
-                                    "article_id": "returns/start-a-return",
+                                    "article_id": EXAMPLE_ARTICLE["id"],
                                     "outcome": "resolved_first_contact",
                                     "request_id": "4f1c0d9e",
                                     "comment": "customer happy with the label by email",
