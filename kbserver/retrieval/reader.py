@@ -29,14 +29,15 @@ from whoosh.analysis import StemmingAnalyzer
 from indexer import example_index, store
 from indexer.article import Article
 from indexer.store import Chunk, Example, Manifest
-from indexer.terms import TermMatrix, analyse
+from indexer.terms import STEM_CACHE_ENTRIES, TermMatrix, analyse
 from kbserver.retrieval.spelling import Speller, english_words, fix_typos
 from kbserver.retrieval.steer import KeywordIndex
 
 log = logging.getLogger(__name__)
 
 # Highlighting finds the query's terms in a snippet with the analyzer the index terms come from.
-_HIGHLIGHT_ANALYZER = StemmingAnalyzer(cachesize=-1)
+# Bounded like indexer.terms' stem cache (cachesize=-1 was unbounded): see docs/security.md.
+_HIGHLIGHT_ANALYZER = StemmingAnalyzer(cachesize=STEM_CACHE_ENTRIES)
 
 
 class IndexUnavailable(Exception):
