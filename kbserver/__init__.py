@@ -17,7 +17,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from flask import Flask, Response, jsonify
 
     from kbserver import api, config, errors, runtime, web
-    from kbserver.access import headers, limits
+    from kbserver.access import cors, headers, limits
     from kbserver.store import db, redact
 
     # The page's templates and static files live with the page (kbserver/web/); /static stays /static.
@@ -38,7 +38,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.pages.bp)
     app.register_blueprint(web.reports.bp)
     errors.register_app(app)
-    headers.init_app(app)
+    headers.init_app(app, cors.init_app(app))
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:

@@ -67,7 +67,15 @@ SETTINGS: tuple[Setting, ...] = (
         "FRAME_ANCESTORS",
         "'self'",
         "CSP `frame-ancestors` sources allowed to embed the page, space-separated "
-        "(e.g. `'self' https://helpdesk.example.com` for a helpdesk side panel; `'none'` forbids framing).",
+        "(e.g. `'self' https://helpdesk.example.com` for a helpdesk side panel; `'none'` forbids framing). "
+        "Every origin in `CORS_ORIGINS` is added.",
+    ),
+    Setting(
+        "CORS_ORIGINS",
+        "",
+        "Helpdesk origins that may call `/api/v1` from a browser (CORS), embed the page in an iframe and "
+        "hand it a ticket by `postMessage` (docs/helpdesk.md): comma-separated exact origins such as "
+        "`https://acme.zendesk.com,https://helpdesk.example.com`. Empty: none. `*` is refused.",
     ),
 )
 
@@ -119,3 +127,51 @@ def no_match_threshold(value: Any) -> float | None:
 def is_learning_on(value: Any) -> bool:
     """The KB_LEARNING setting: anything but off/false/0/no means learned examples count."""
     return str(value).lower() not in ("off", "false", "0", "no")
+
+
+def cors_origins(value: Any) -> tuple[str, ...]:
+    """The KB_CORS_ORIGINS setting, checked: exact `scheme://host[:port]` origins, lowercased.
+
+    Raises ValueError naming the first bad entry: `*` (any site could read answers with the
+    agent's token), a path or query, a scheme other than http(s), or anything unparsable. A bad
+    value must stop the service at start, not quietly open or close the helpdesk's panel.
+    """
+    from urllib.parse import urlsplit
+
+    if isinstance(value, (list, tuple)):
+        entries = [str(v) for v in value]
+    else:
+        entries = str(value or "").split(",")
+    origins: list[str] = []
+    for entry in (e.strip() for e in entries):
+        if not entry:
+            continue
+        if entry == "*" or "*" in entry:
+            raise ValueError("KB_CORS_ORIGINS must list exact origins: '*' would let any site read kb's answers")
+        try:
+            parts = urlsplit(entry)
+            port = parts.port  # raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError(f"KB_CORS_ORIGINS: {entry!r} is not an origin like https://helpdesk.example.com") from None
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username
+            or parts.password
+            or any(ch.isspace() or ch in ";'\"" for ch in entry)
+        ):
+            raise ValueError(
+                f"KB_CORS_ORIGINS: {entry!r} is not an origin like https://helpdesk.example.com (scheme and host, "
+                "optionally a port; no path, not even a trailing slash)"
+            )
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+        # What a browser sends as `Origin` is compared byte for byte: `https://x.com:443` never matches.
+        if origin != entry.lower() or port in ({"http": 80, "https": 443}[parts.scheme],):
+            raise ValueError(f"KB_CORS_ORIGINS: {entry!r} is not written as a browser writes its origin")
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)

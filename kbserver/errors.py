@@ -57,6 +57,7 @@ ERROR_CODES: tuple[str, ...] = (
     "empty_outcome",
     "invalid_outcome",
     "invalid_request_id",
+    "invalid_ticket_id",
     "invalid_comment",
     "comment_too_long",
     "invalid_since",

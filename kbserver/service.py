@@ -128,6 +128,24 @@ def limit_param(value: Any, default: int) -> int:
     return limit
 
 
+TICKET_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:#/-]{0,63}")
+TICKET_ID_PATTERN = "^" + TICKET_ID_RE.pattern + "$"  # the OpenAPI `pattern`, read by ECMA and Python alike
+
+
+def ticket_id_param(value: Any) -> str | None:
+    """A helpdesk ticket id (`ZD-48213`, `#4821`, `INC0012345`): 1 to 64 ASCII letters, digits and `._:#/-`,
+    starting with a letter or digit; None when absent or empty. Raises ApiError(400) `invalid_ticket_id`.
+
+    Nothing else is accepted because the id is stored, shown in the reports and handed back to
+    the helpdesk: it must never carry a customer's words or markup."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not TICKET_ID_RE.fullmatch(value):
+        raise ApiError(400, "invalid_ticket_id", "'ticket_id' must be 1 to 64 letters, digits or ._:#/- (a helpdesk ticket id)",
+                       field="ticket_id")
+    return value
+
+
 def json_depth(raw: bytes) -> int:
     """How deeply `raw` JSON nests arrays and objects, found without parsing it (linear, no recursion).
 

@@ -441,7 +441,8 @@ def reports_app(audience_corpus, tmp_path):
     return app
 
 
-REPORT_PATHS = ("/reports", "/api/v1/reports/articles", "/api/v1/reports/teams", "/api/v1/reports/gaps")
+REPORT_PATHS = ("/reports", "/api/v1/reports/articles", "/api/v1/reports/teams", "/api/v1/reports/gaps",
+                "/api/v1/reports/feedback")
 
 
 def test_reports_without_internal_scope_show_no_internal_article(reports_app, secrets):
@@ -485,6 +486,10 @@ def test_gap_report_hides_an_internal_agents_message_from_readers_without_intern
         assert "zanderquill customer" not in public and "takeover steps" not in public, path
         assert "zanderquill customer" in html.unescape(internal), path
         assert "zanderquill garden furniture" in html.unescape(public), path
+    public = client.get("/api/v1/reports/feedback", headers=reader).get_data(as_text=True)
+    internal = client.get("/api/v1/reports/feedback", headers=owner).get_data(as_text=True)
+    assert "takeover steps" not in public and "suspected-account-takeover" not in public
+    assert "takeover steps" in internal
 
 
 def test_healthz_counts_only_the_articles_the_caller_may_see(audience_app, internal_headers, secrets):
@@ -535,6 +540,7 @@ ROUTE_CHECKS: dict[str, tuple[str, ...] | str] = {
     "/api/v1/reports/articles": "test_reports_without_internal_scope_show_no_internal_article",
     "/api/v1/reports/teams": "test_reports_without_internal_scope_show_no_internal_article",
     "/api/v1/reports/gaps": "test_gap_report_hides_an_internal_agents_message_from_readers_without_internal",
+    "/api/v1/reports/feedback": "test_gap_report_hides_an_internal_agents_message_from_readers_without_internal",
     "/": ("web-home-filters", "web-home-search"),
     "/search": ("web-search-filters", "web-did-you-mean"),
     "/suggest": ("web-suggest",),

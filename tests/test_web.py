@@ -240,7 +240,7 @@ def test_follow_up_is_a_checklist(client):
 
 def test_copy_button_carries_the_steps_as_plain_text(client):
     page = parse(client.get(f"/articles/{INTERNAL_ID}"))
-    text = page.one("button", "copy-button").attrs["data-copy"]
+    text = page.one("button", "copy-button", data_copy_kind="steps").attrs["data-copy"]
     lines = text.splitlines()
     assert lines[0] == "1. Confirm the order number, the item, the size they have and the size they need."
     assert lines[1].startswith("   - If they bought in store")

@@ -33,10 +33,16 @@ def content_security_policy(frame_ancestors: str) -> str:
     )
 
 
-def init_app(app: Flask) -> None:
-    """Set the security headers on every response of `app` (page, API, static files, errors)."""
+def init_app(app: Flask, embed_origins: tuple[str, ...] = ()) -> None:
+    """Set the security headers on every response of `app` (page, API, static files, errors).
+
+    `embed_origins` (the checked CORS_ORIGINS) may frame the page too, besides FRAME_ANCESTORS."""
+    ancestors = str(app.config["FRAME_ANCESTORS"]).split()
+    if embed_origins and "'none'" in ancestors:
+        raise ValueError("FRAME_ANCESTORS is 'none' but CORS_ORIGINS lists helpdesks that would embed the page")
+    ancestors += [o for o in embed_origins if o not in ancestors]
     headers = {
-        "Content-Security-Policy": content_security_policy(app.config["FRAME_ANCESTORS"]),
+        "Content-Security-Policy": content_security_policy(" ".join(ancestors)),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
     }

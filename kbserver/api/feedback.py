@@ -14,7 +14,7 @@ from kbserver import config
 from kbserver.access.auth import current_caller, require
 from kbserver.api.blueprint import bp
 from kbserver.errors import ApiError
-from kbserver.service import current_view, get_article_or_404, json_body, text_param
+from kbserver.service import current_view, get_article_or_404, json_body, text_param, ticket_id_param
 from kbserver.store import learning
 from kbserver.store.db import get_db
 from kbserver.store.feedback import OUTCOMES, record_feedback
@@ -24,7 +24,7 @@ REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 @bp.post("/feedback")
 def feedback() -> tuple[Response, int]:
-    """Store `{"article_id", "outcome", "request_id"?, "comment"?}`; 201 `{"id", "routed_to", ...}`.
+    """Store `{"article_id", "outcome", "request_id"?, "comment"?, "ticket_id"?}`; 201 `{"id", "routed_to", ...}`.
 
     400 for a missing or malformed field or an unknown outcome, 404 for an article the caller
     may not see (unknown, or internal without the `internal` scope).
@@ -43,12 +43,14 @@ def feedback() -> tuple[Response, int]:
         comment = None  # an empty comment box is no comment
     if comment is not None:
         comment = text_param(comment, "comment")
+    ticket_id = ticket_id_param(body.get("ticket_id"))
     article = get_article_or_404(current_view(), article_id)
     caller = current_caller().name
-    receipt = record_feedback(get_db(), article, outcome, request_id, comment, caller)
+    receipt = record_feedback(get_db(), article, outcome, request_id, comment, caller, ticket_id)
     learned = False
     if request_id and config.is_learning_on(current_app.config["LEARNING"]):
         learned = learning.learn_from_feedback(get_db(), request_id, article.id, outcome, caller)
-    body = {"id": receipt.id, "article_id": article.id, "outcome": outcome, "routed_to": receipt.routed_to}
+    body = {"id": receipt.id, "article_id": article.id, "outcome": outcome, "routed_to": receipt.routed_to,
+            "ticket_id": ticket_id}
     return jsonify({**body, "learned": learned}), 201
 

@@ -22,6 +22,7 @@ from kbserver.service import (
     DEFAULT_SUGGEST_LIMIT,
     MAX_ARTICLE_ID_CHARS,
     NOT_BLANK_PATTERN,
+    TICKET_ID_PATTERN,
 )
 from kbserver.store.feedback import OUTCOMES
 
@@ -104,6 +105,11 @@ section = {
     "required": ["name", "key", "text", "html"],
     "properties": {k: {"type": "string"} for k in ["name", "key", "text", "html"]},
 }
+CUSTOMER_REPLY = {
+    "type": "string",
+    "description": "Plain text safe to paste into a reply to the customer: the public policies' summaries and what "
+    "may be offered; never steps, exceptions, escalation notes or internal articles. Empty when nothing public applies.",
+}
 suggestion = {
     "type": "object",
     "required": [
@@ -116,6 +122,7 @@ suggestion = {
         "escalation",
         "follow_up",
         "related",
+        "customer_reply",
     ],
     "properties": {
         "article": {
@@ -136,6 +143,7 @@ suggestion = {
         "follow_up": {"type": "array", "items": {"type": "string"}},
         "related": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
         "sections": {"type": "array", "items": {"$ref": "#/components/schemas/Section"}},
+        "customer_reply": CUSTOMER_REPLY,
     },
 }
 rate = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
@@ -186,6 +194,20 @@ gap = {
         "closest_article": {"oneOf": [{"$ref": "#/components/schemas/Link"}, {"type": "null"}]},
         "team": {"type": ["string", "null"]},
         "last_seen": {"type": "string"},
+    },
+}
+open_feedback_item = {
+    "type": "object",
+    "required": ["id", "ts", "article_id", "owner", "outcome", "request_id", "comment", "ticket_id"],
+    "properties": {
+        "id": {"type": "integer"},
+        "ts": {"type": "string"},
+        "article_id": {"type": "string"},
+        "owner": {"type": "string", "description": "The team it was routed to"},
+        "outcome": {"enum": ["not_helpful", "escalated"]},
+        "request_id": {"type": ["string", "null"]},
+        "comment": {"type": ["string", "null"], "description": "Redacted; null when withheld from this reader"},
+        "ticket_id": {"type": ["string", "null"], "description": "The helpdesk ticket it was given on"},
     },
 }
 report_parameters = [
@@ -295,6 +317,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 "ArticleStats": article_stats,
                 "TeamStats": team_stats,
                 "Gap": gap,
+                "OpenFeedback": open_feedback_item,
             },
         },
         "security": [{}, {"bearer": []}],
@@ -500,9 +523,10 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                 "application/json": {
                                     "schema": {
                                         "type": "object",
-                                        "required": ["article", "sections", "steps", "policies", "related"],
+                                        "required": ["article", "sections", "steps", "policies", "related", "customer_reply"],
                                         "properties": {
                                             "article": {"$ref": "#/components/schemas/ArticleRef"},
+                                            "customer_reply": CUSTOMER_REPLY,
                                             "intro_html": {"type": "string"},
                                             "sections": {
                                                 "type": "array",
@@ -602,6 +626,11 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                         "outcome": {"enum": list(OUTCOMES)},
                                         "request_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{1,64}$"},
                                         "comment": {"type": ["string", "null"], "maxLength": max_text_chars},
+                                        "ticket_id": {
+                                            "type": ["string", "null"],
+                                            "pattern": TICKET_ID_PATTERN,
+                                            "description": "The helpdesk ticket the agent was working on; shown in the reports",
+                                        },
                                     },
                                 },
                                 "example": {
@@ -609,6 +638,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                     "outcome": "resolved_first_contact",
                                     "request_id": "4f1c0d9e",
                                     "comment": "customer happy with the label by email",
+                                    "ticket_id": "ZD-48213",
                                 },
                             }
                         },
@@ -626,6 +656,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                             "article_id": {"type": "string"},
                                             "outcome": {"type": "string"},
                                             "routed_to": {"type": "string", "description": "The article's owner team"},
+                                            "ticket_id": {"type": ["string", "null"]},
                                         },
                                     }
                                 }
@@ -637,6 +668,10 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
             },
             "/reports/articles": report_path("reportArticles", "Per-article views, suggestions, helpful and FCR rates", "articles", "ArticleStats"),
             "/reports/teams": report_path("reportTeams", "Per-team FCR, open feedback and stale articles", "teams", "TeamStats"),
+            "/reports/feedback": report_path(
+                "reportFeedback", "The latest not helpful and escalated feedback, newest first, with its ticket",
+                "feedback", "OpenFeedback",
+            ),
             "/reports/gaps": report_path(
                 "reportGaps",
                 "Questions without a good article, clustered",

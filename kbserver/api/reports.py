@@ -1,4 +1,4 @@
-"""`GET /api/v1/reports/{articles,teams,gaps}`: what owner teams read, as JSON (scope `reports`).
+"""`GET /api/v1/reports/{articles,teams,gaps,feedback}`: what owner teams read, as JSON (scope `reports`).
 
 Each takes `?since=30d` (also `12h`, `2w`) and `?team=` (400 `invalid_team` when no visible article
 has that owner); gaps also take `?limit=` (default 20); definitions are in kbserver/store/reports.py
@@ -42,6 +42,17 @@ def report_teams() -> Response:
     team = service.report_team(request.args, articles)
     rows = reports.team_report(get_db(), articles, since, team=team)
     return jsonify(_envelope(window, since, team, "teams", rows))
+
+
+@bp.get("/reports/feedback")
+def report_feedback() -> Response:
+    """The latest not helpful and escalated feedback (the /reports page's list), each with its `ticket_id`."""
+    require("reports")
+    window, since = service.report_window(request.args)
+    view = service.current_view()
+    team = service.report_team(request.args, view.articles)
+    rows = reports.open_feedback(get_db(), view.articles, since, team=team, include_internal=view.allow_internal)
+    return jsonify({"since": since, "window": window, "team": team, "feedback": rows})
 
 
 @bp.get("/reports/gaps")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from indexer.article import Article, Step, bullet_items
+from indexer.chunking import plain_text
 from kbserver.retrieval.embedder import QueryEmbedder
 from kbserver.retrieval.message import CleanedMessage
 from kbserver.retrieval.reader import AudienceView
@@ -128,6 +129,7 @@ class Suggestion:
     follow_up: tuple[str, ...]
     related: tuple[Link, ...]
     sections: tuple[SectionBody, ...] | None  # the whole page, for a policy or product answer
+    customer_reply: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """This value as the API writes it, key for key."""
@@ -144,6 +146,7 @@ class Suggestion:
             "escalation": self.escalation,
             "follow_up": list(self.follow_up),
             "related": [r.to_json() for r in self.related],
+            "customer_reply": self.customer_reply,
         }
         if self.sections is not None:
             out["sections"] = [s.to_json() for s in self.sections]
@@ -252,6 +255,28 @@ def policy_ref(policy: Article, url_for_article: UrlFor) -> PolicyRef:
     )
 
 
+def customer_reply(article: Article, policies: list[Article]) -> str:
+    """Plain text an agent may paste into a reply: what the public policies say and what may be
+    offered, never a step, an exception (they carry agents' instructions), escalation notes, or
+    anything from an internal article. Empty when nothing public applies.
+
+    A public policy or product contributes its summary and its "What you can offer" items; a
+    public procedure only its offers (its summary is written for agents); `policies` are the
+    policies attached to the answer."""
+    blocks: list[str] = []
+    for source in dict.fromkeys([article, *policies]):
+        if source.audience != "public":
+            continue
+        lines = [f"{source.title}: {plain_text(source.summary)}"] if source.type in ("policy", "product") else []
+        offer = section_text(source, "what_you_can_offer")
+        if offer:
+            items = bullet_items(offer) or [offer]
+            lines += ["What we can offer:" if not lines else "We can also offer:", *(f"- {plain_text(i)}" for i in items)]
+        if lines:
+            blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def link(article: Article, url_for_article: UrlFor) -> Link:
     """A link to a related article."""
     return Link(article.id, article.title, url_for_article(article.id))
@@ -295,6 +320,7 @@ def suggestion(
         and r.score >= STRONG_POLICY_RATIO * ranked.score
     ][:1]
     follow_up = article.section("follow_up")
+    attached = [*named, *strong]
     return Suggestion(
         article=ArticleRef.of(article, url_for_article),
         updated=article.updated,
@@ -303,13 +329,14 @@ def suggestion(
         why=f"{reason['section']}: {reason['text']}" if reason["section"] else reason["text"],
         matched_section=reason["section"],
         steps=tuple(article.steps),
-        policies=tuple(policy_ref(p, url_for_article) for p in [*named, *strong]),
+        policies=tuple(policy_ref(p, url_for_article) for p in attached),
         exceptions=section_text(article, "exceptions"),
         what_you_can_offer=section_text(article, "what_you_can_offer"),
         escalation=section_text(article, "escalation"),
         follow_up=tuple(bullet_items(follow_up.markdown)) if follow_up else (),
         related=tuple(link(r, url_for_article) for r in related),
         sections=sections_of(view, article) if article.type != "procedure" else None,
+        customer_reply=customer_reply(article, attached),
     )
 
 
@@ -416,5 +443,6 @@ def article_page(view: AudienceView, article: Article, url_for_article: UrlFor) 
         "steps": [step_json(s) for s in article.steps],
         "policies": [policy_ref(p, url_for_article).to_json() for p in policies],
         "related": [link(r, url_for_article).to_json() for r in related],
+        "customer_reply": customer_reply(article, policies),
         "changes": view.changes(article.id),
     }

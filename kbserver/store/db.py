@@ -93,6 +93,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """UPDATE query_log SET audience = 'internal' WHERE caller = 'anonymous' OR caller IN (
             SELECT name FROM tokens WHERE ',' || replace(scopes, ' ', '') || ',' LIKE '%,internal,%')""",
     ),
+    (  # 4: issue 20: the helpdesk ticket a feedback was given on (NULL for feedback from before,
+        # or from the page outside a helpdesk), so a lead can open the ticket from the report.
+        "ALTER TABLE feedback ADD COLUMN ticket_id TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

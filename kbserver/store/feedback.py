@@ -35,6 +35,7 @@ class FeedbackRecord:
     request_id: str | None
     comment: str | None  # already redacted
     caller: str
+    ticket_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,12 @@ class FeedbackItem:
     outcome: str
     request_id: str | None
     comment: str | None
+    ticket_id: str | None = None
 
 
 def record_feedback(
-    db: sqlite3.Connection, article: Article, outcome: str, request_id: str | None, comment: str | None, caller: str
+    db: sqlite3.Connection, article: Article, outcome: str, request_id: str | None, comment: str | None, caller: str,
+    ticket_id: str | None = None,
 ) -> Receipt:
     """Store one feedback about `article`, routed to its owner team. Raises sqlite3.Error if it cannot."""
     record = FeedbackRecord(
@@ -72,6 +75,7 @@ def record_feedback(
         request_id=request_id,
         comment=redact(comment) if comment else None,
         caller=caller,
+        ticket_id=ticket_id,
     )
     return Receipt(insert_feedback(db, record), article.owner)
 
@@ -79,9 +83,10 @@ def record_feedback(
 def insert_feedback(db: sqlite3.Connection, record: FeedbackRecord) -> int:
     """Store one feedback; returns its id."""
     cursor = db.execute(
-        "INSERT INTO feedback (ts, article_id, owner, outcome, request_id, comment, caller)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (record.ts, record.article_id, record.owner, record.outcome, record.request_id, record.comment, record.caller),
+        "INSERT INTO feedback (ts, article_id, owner, outcome, request_id, comment, caller, ticket_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (record.ts, record.article_id, record.owner, record.outcome, record.request_id, record.comment, record.caller,
+         record.ticket_id),
     )
     return int(cursor.lastrowid or 0)
 
@@ -107,7 +112,7 @@ def feedback_items(
     sql = (
         "SELECT f.id, f.ts, f.article_id, f.owner, f.outcome, f.request_id,"
         " CASE WHEN ? OR COALESCE((SELECT q.audience FROM query_log AS q WHERE q.request_id = f.request_id),"
-        " 'public') = 'public' THEN f.comment END AS comment"
+        " 'public') = 'public' THEN f.comment END AS comment, f.ticket_id"
         " FROM feedback AS f WHERE f.ts >= ?"
     )
     params: list[Any] = [int(include_internal), since]

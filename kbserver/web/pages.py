@@ -102,6 +102,12 @@ def steps_as_text(steps: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+@bp.app_template_filter("absolute_url")
+def absolute_url_filter(path: str) -> str:
+    """`/articles/x` as the full URL an agent can paste into a ticket (this request's scheme and host)."""
+    return request.host_url.rstrip("/") + path
+
+
 @bp.app_template_global()
 def article_href(url: str, q: str = "", request_id: str | None = None) -> str:
     """An article link that remembers the search it came from (for "back to results" and feedback)."""
@@ -116,6 +122,8 @@ def _page_globals() -> dict[str, Any]:
         "feedback_enabled": "api.feedback" in current_app.view_functions,
         "feedback_outcomes": FEEDBACK_OUTCOMES,
         "types": TYPES,
+        # The helpdesk origins the page takes a ticket from by postMessage (CORS_ORIGINS, checked at start).
+        "embed_origins": current_app.extensions.get("kb_cors_origins", ()),
     }
 
 
@@ -239,11 +247,21 @@ def changes():
 
 @bp.route("/suggest", methods=["GET", "POST"])
 def suggest():
-    """Paste a customer's message, get the procedure (a plain form post; kb.js upgrades it)."""
+    """Paste a customer's message, get the procedure (a plain form post; kb.js upgrades it).
+
+    `GET /suggest?text=...&ticket_id=...` is the same suggestion for a helpdesk link or side
+    panel: pre-filled, run on the server, validated and logged exactly like the POST (once per
+    load). A blank or absent `text` shows the empty form."""
     require("suggest")
-    text = request.form.get("text", "") if request.method == "POST" else ""
+    form = request.form if request.method == "POST" else request.args
+    text = form.get("text", "")
     result, error, status = None, None, 200
-    if request.method == "POST":
+    ticket_id = None
+    try:
+        ticket_id = service.ticket_id_param(form.get("ticket_id"))
+    except ApiError as exc:
+        error, status = exc.description, 400
+    if error is None and (request.method == "POST" or not service.is_blank(text)):
         try:
             result = service.run_suggest({"text": text, "limit": SUGGEST_LIMIT}).to_json()
         except ApiError as exc:
@@ -265,6 +283,7 @@ def suggest():
         render_template(
             "suggest.html",
             text=text,
+            ticket_id=ticket_id or "",
             result=result,
             error=error,
             rendered=rendered,

@@ -1,6 +1,9 @@
 /* kb: the copy button, the follow-up checklist count and the feedback controls. */
 
 import { el, errorMessage, urls } from "./kb-dom.js";
+import { notifyParent, ticketId } from "./kb-embed.js";
+
+var COPIED = { steps: "Steps copied.", link: "Link copied.", reply: "Reply text copied." };
 
 function copyText(text) {
   if (navigator.clipboard && window.isSecureContext) {
@@ -47,6 +50,7 @@ function dismissChoice(button) {
   var status = item.querySelector(".feedback-status");
   var payload = { article_id: button.dataset.articleId, outcome: "not_helpful" };
   if (button.dataset.requestId) payload.request_id = button.dataset.requestId;
+  if (ticketId()) payload.ticket_id = ticketId();
   // aria-disabled, not disabled: a disabled button would drop keyboard focus to <body>.
   if (button.getAttribute("aria-disabled") === "true") return;
   button.setAttribute("aria-disabled", "true");
@@ -63,6 +67,7 @@ function dismissChoice(button) {
           button.removeAttribute("aria-disabled");
         });
       }
+      notifyParent("kb:feedback", { article_id: payload.article_id, outcome: payload.outcome });
       item.classList.add("choice-dismissed");
       item.querySelector("details").open = false;
       status.textContent = "Marked not this one.";
@@ -81,6 +86,7 @@ function sendFeedback(button) {
   var status = box.querySelector(".feedback-status");
   var payload = { article_id: box.dataset.articleId, outcome: button.dataset.outcome };
   if (box.dataset.requestId) payload.request_id = box.dataset.requestId;
+  if (ticketId()) payload.ticket_id = ticketId();
   buttons.forEach(function (b) { b.disabled = true; b.setAttribute("aria-pressed", String(b === button)); });
   status.textContent = "Sending\u2026";
   fetch(urls.feedback, {
@@ -91,6 +97,7 @@ function sendFeedback(button) {
     .then(function (response) {
       if (response.ok) {
         status.textContent = "Thanks, your feedback is recorded.";
+        notifyParent("kb:feedback", { article_id: payload.article_id, outcome: payload.outcome });
         return;
       }
       return response.json().catch(function () { return null; }).then(function (data) {
@@ -110,8 +117,12 @@ export function installControls() {
     var copy = event.target.closest(".copy-button");
     if (copy) {
       var status = copy.nextElementSibling;
+      var kind = copy.dataset.copyKind || "steps";
       copyText(copy.dataset.copy).then(function (ok) {
-        status.textContent = ok ? "Steps copied." : "Couldn't copy: select the steps and copy them by hand.";
+        status.textContent = ok ? COPIED[kind] || "Copied." : "Couldn't copy: select the text and copy it by hand.";
+        if (ok && kind !== "steps") {
+          notifyParent("kb:copied", { kind: kind, article_id: copy.dataset.articleId || null, text: copy.dataset.copy });
+        }
       });
       return;
     }

@@ -4,6 +4,7 @@
  */
 
 import { enhance } from "./kb-controls.js";
+import { notifyParent } from "./kb-embed.js";
 import {
   FEEDBACK_OUTCOMES,
   SECTION_NAMES,
@@ -38,11 +39,19 @@ function stepsAsText(steps) {
   return lines.join("\n");
 }
 
-function copyButton(text) {
-  return [
-    el("button", { type: "button", className: "button button-small copy-button", "data-copy": text, text: "Copy steps" }),
-    el("span", { className: "copy-status", role: "status" }),
-  ];
+function copyButton(text, label, kind, article, ariaLabel) {
+  var attrs = { type: "button", className: "button button-small copy-button", "data-copy": text, "data-copy-kind": kind || "steps", text: label || "Copy steps" };
+  if (article) attrs["data-article-id"] = article;
+  if (ariaLabel) attrs["aria-label"] = ariaLabel;
+  return [el("button", attrs), el("span", { className: "copy-status", role: "status" })];
+}
+
+// "Copy link" and, when something public applies, "Copy for reply" (the API's customer_reply).
+function shareActions(s) {
+  var title = s.article.title;
+  var nodes = copyButton(new URL(s.article.url, location.href).href, "Copy link", "link", s.article.id, "Copy link to " + title);
+  if (s.customer_reply) nodes = nodes.concat(copyButton(s.customer_reply, "Copy for reply", "reply", s.article.id, "Copy for reply: " + title));
+  return el("div", { className: "share-actions", role: "group", "aria-label": "Share " + title }, nodes);
 }
 
 var checklistCount = 0;
@@ -130,6 +139,7 @@ function renderBody(top, requestId, prefix) {
     callouts.push(el("section", { className: "callout callout-follow_up", "aria-labelledby": prefix + "-follow_up" },
       [el("h3", { id: prefix + "-follow_up", text: SECTION_NAMES.follow_up })].concat(checklist(top.follow_up))));
   }
+  side.push(shareActions(top));
   side.push(el("div", { className: "callouts" }, callouts));
   if (top.policies.length) {
     side.push(linkedSection(prefix + "-policies", "Policies", top.policies.map(function (p) {
@@ -272,6 +282,12 @@ export function initSuggest(form) {
             return;
           }
           renderSuggestion(region, data);
+          notifyParent("kb:suggested", {
+            request_id: data.request_id,
+            no_confident_match: data.no_confident_match,
+            ambiguous: Boolean(data.ambiguous),
+            articles: data.suggestions.map(function (s) { return { id: s.article.id, title: s.article.title, url: new URL(s.article.url, location.href).href }; }),
+          });
           status.textContent = data.no_confident_match ? "No confident match."
             : data.ambiguous ? "Not sure which: " + data.ambiguity.articles.length + " candidates below."
               : "Suggestion ready below.";

@@ -1,12 +1,13 @@
 /* kb: progressive enhancement for the agents' page (an ES module, loaded deferred).
  *
  * Every page works without it: forms post to the server. This adds search as you type,
- * keyboard navigation, the suggest panel without a reload, the copy button, the follow-up
- * count and the feedback controls, under `Content-Security-Policy: default-src 'self'`.
+ * keyboard navigation, the suggest panel without a reload, the copy buttons, the follow-up
+ * count, the feedback controls and the helpdesk side panel's postMessage protocol, under `Content-Security-Policy: default-src 'self'`.
  */
 
 import { enhance, installControls } from "./kb-controls.js";
 import { isEditable } from "./kb-dom.js";
+import { initEmbed } from "./kb-embed.js";
 import { initSearch } from "./kb-search.js";
 import { initSuggest } from "./kb-suggest.js";
 
@@ -23,6 +24,9 @@ document.addEventListener("keydown", function (event) {
 const searchForm = document.querySelector("[data-search-form]");
 if (searchForm) initSearch(searchForm);
 const suggestForm = document.querySelector("[data-suggest-form]");
-if (suggestForm) initSuggest(suggestForm);
+if (suggestForm) {
+  initSuggest(suggestForm);
+  initEmbed(suggestForm);
+}
 installControls();
 enhance(document);
