@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import html
 import re
+import xml.etree.ElementTree as etree
 from pathlib import Path
 
 import yaml
@@ -33,15 +34,10 @@ from indexer.frontmatter import (
     read_plain_values_as_written,
     tabs_as_spaces,
 )
+from indexer.markup import MarkdownTree, parse_markdown, plain
 
 _HEADING_RE = re.compile(r"^##[ \t]+(?P<name>\S.*)")  # closing #s are cut in code: `.+?\s*#*\s*$` is quadratic
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
-# A line that starts a Markdown block of its own (a bullet, heading, quote, fence, table row),
-# never the lazy continuation of a list item.
-_BLOCK_START_RE = re.compile(r"^(?:[-*+][ \t]|#|>|\||```|~~~)")
-_STEP_RE = re.compile(r"^(?P<n>\d+)[.)]\s+(?P<text>.*)$")
-# A nested item: indented by two or more spaces or a tab; bulleted, numbered or lettered ("a.").
-_NESTED_RE = re.compile(r"^(?:\s{2,}|\t)(?:[-*+]|\d+[.)]|[a-zA-Z][.)])\s+(?P<text>.*)$")
 _UNSAFE_TAG_RE = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style|svg|form|base|meta|link)\b", re.I)
 # A tag (which may span lines) but not a Markdown autolink such as <https://example.com/onsale=1>.
 _TAG_RE = re.compile(r"<(?!(?:https?|ftp|mailto):[^\s<>]*>)[a-z][^<>]*", re.I)
@@ -180,59 +176,52 @@ def _recognise_synonyms(sections: list[Section], p: FindingLog, *, is_procedure:
 
 
 def _parse_steps(section: Section, p: FindingLog, first_line: int) -> tuple[Step, ...]:
-    """The top-level numbered items of `## Steps`, each with its nested bullets as details.
+    """The top-level numbered items of `## Steps`, each with its nested items as details, read
+    from the same parse the page renders (`indexer.markup`), so both see the same lists.
 
+    A block between two steps (a note, a list GitHub does not nest) is a detail of the step
+    before it; anything after the last step stays in the section but is not a step.
     `first_line` is the file line of the first line of `section.markdown`.
     """
-    steps: list[tuple[int, list[str], list[str]]] = []
+    tree = parse_markdown(section.markdown)
+    for note in tree.notes:
+        p.warning(first_line + note.line, note.message)
+    steps: list[tuple[int, str, list[str]]] = []
     all_ones = True  # every step so far written "1."
-    after_blank = False
-    between: list[str] = []  # unindented lines after a step: a note on it if another step follows
-
-    def note_between() -> None:
-        """The note written since the last step, as that step's next detail."""
-        if steps and between:
-            steps[-1][2].append(" ".join(between))
-        between.clear()
-
-    for offset, raw in enumerate(section.markdown.splitlines()):
-        if not raw.strip():
-            after_blank = True
+    between: list[str] = []
+    for block in tree.root:
+        if block.tag != "ol":
+            if steps:
+                between.extend(_details(tree, block))
             continue
-        top = _STEP_RE.match(raw)
-        nested = _NESTED_RE.match(raw)
-        if top and not raw[0].isspace():
-            n = int(top.group("n"))
+        for li in block.findall("li"):
+            item = tree.item(li)
             expected = len(steps) + 1
+            n = item.number if item and item.number is not None else expected
             all_ones = all_ones and n == 1
             # "1. 1. 1." is Markdown's lazy numbering (rendered 1, 2, 3): in order, by position.
-            if n != expected and not all_ones:
-                p.error(first_line + offset, f"step numbered {n} where {expected} was expected: number steps in order")
-            note_between()
-            steps.append((expected, [top.group("text").strip()], []))
-        elif nested and steps:
-            note_between()  # a note written before this detail comes before it
-            steps[-1][2].append(nested.group("text").strip())
-        elif steps and raw[0].isspace():
-            note_between()
-            details = steps[-1][2]
-            if details and not after_blank:
-                details[-1] += " " + raw.strip()  # a wrapped detail line continues that detail
-            else:
-                (details if details else steps[-1][1]).append(raw.strip())
-        elif steps and not after_blank and not between and not _BLOCK_START_RE.match(raw):
-            # Markdown's lazy continuation: an unindented line straight after an item continues it.
-            details = steps[-1][2]
-            if details:
-                details[-1] += " " + raw.strip()
-            else:
-                steps[-1][1].append(raw.strip())
-        elif steps:
-            # A note between two steps ("Note: ...") belongs to the step before it; anything
-            # after the last step (a closing note) is kept in the section but is not a step.
-            between.append(raw.strip())
-        after_blank = False
-    return tuple(Step(n=n, text=" ".join(text), details=tuple(details)) for n, text, details in steps)
+            if n != expected and not all_ones and item is not None:
+                p.error(first_line + item.line, f"step numbered {n} where {expected} was expected: number steps in order")
+            if steps:
+                steps[-1][2].extend(between)
+            between = []
+            details = [d for child in li if child.tag in ("ul", "ol") for d in _details(tree, child)]
+            if item is not None and item.after:
+                details.append(item.after)
+            steps.append((expected, item.text if item is not None else plain(li), details))
+    return tuple(Step(n=n, text=text, details=tuple(details)) for n, text, details in steps)
+
+
+def _details(tree: MarkdownTree, block: etree.Element) -> list[str]:
+    """A block as details: every item of a list (nested ones flattened, in order), else its text."""
+    if block.tag in ("ul", "ol"):
+        found: list[str] = []
+        for li in block.iter("li"):
+            item = tree.item(li)
+            found.extend(t for t in ((item.text, item.after) if item else (plain(li),)) if t)
+        return found
+    text = plain(block)
+    return [text] if text else []
 
 
 def _check_unsafe_markup(body: list[str], first_line: int, p: FindingLog) -> None:
@@ -259,6 +248,6 @@ def _check_unsafe_markup(body: list[str], first_line: int, p: FindingLog) -> Non
 def parser_key() -> str:
     """Identifies this parser: its sources (values, front matter, body) and the YAML library; a cached parse is reused only from the same one."""
     here = Path(__file__).parent
-    source = b"".join((here / name).read_bytes() for name in ("article.py", "frontmatter.py", "parse.py"))
+    source = b"".join((here / name).read_bytes() for name in ("article.py", "frontmatter.py", "parse.py", "markup.py"))
     flavour = f"{yaml.__version__}|{getattr(yaml, '__with_libyaml__', False)}"
     return hashlib.sha256(source + flavour.encode()).hexdigest()[:16]
