@@ -13,6 +13,7 @@ import html
 import re
 import xml.etree.ElementTree as etree
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -38,6 +39,7 @@ from indexer.markup import MarkdownTree, parse_markdown, plain
 
 _HEADING_RE = re.compile(r"^##[ \t]+(?P<name>\S.*)")  # closing #s are cut in code: `.+?\s*#*\s*$` is quadratic
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
+_TODO_RE = re.compile(r"\bTODO\b")
 _UNSAFE_TAG_RE = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style|svg|form|base|meta|link)\b", re.I)
 # A tag (which may span lines) but not a Markdown autolink such as <https://example.com/onsale=1>.
 _TAG_RE = re.compile(r"<(?!(?:https?|ftp|mailto):[^\s<>]*>)[a-z][^<>]*", re.I)
@@ -47,12 +49,13 @@ _SCRIPT_URL_RE = re.compile(r"(javascript|vbscript|data\s*:\s*text/html)", re.I)
 
 
 def parse_article(
-    path: Path, root: Path, *, today: dt.date | None = None, raw: bytes | None = None
+    path: Path, root: Path, *, today: dt.date | None = None, raw: bytes | None = None,
+    references: dict[str, Any] | None = None,
 ) -> tuple[Article | None, list[Finding]]:
     """Parse and lint one article file on its own (cross-article checks are in `lint_articles`).
 
     Returns the article (None when it has errors that prevent building one) and the findings.
-    `raw` is the file's bytes when the caller has read them already.
+    `raw` is the file's bytes when the caller has read them already; `references` as in `parse_text`.
     """
     display = display_path(path)
     raw = path.read_bytes() if raw is None else raw
@@ -61,13 +64,18 @@ def parse_article(
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         return None, [Finding(display, line, "error", f"not UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8")]
-    return parse_text(text, article_id(path, root), display, today=today)
+    return parse_text(text, article_id(path, root), display, today=today, references=references)
 
 
 def parse_text(
-    text: str, id_: str, display_path: str, *, today: dt.date | None = None
+    text: str, id_: str, display_path: str, *, today: dt.date | None = None, references: dict[str, Any] | None = None
 ) -> tuple[Article | None, list[Finding]]:
-    """Parse article source `text` whose id is `id_`; findings name `display_path`."""
+    """Parse article source `text` whose id is `id_`; findings name `display_path`.
+
+    Every check runs whatever else is wrong, so one pass reports every finding of the file.
+    When given, `references` is filled with the `policies` and `related` the front matter
+    names and the `key_lines`, even when errors leave no article: lint still checks them.
+    """
     p = FindingLog(display_path)
     today = today or dt.date.today()
     # Windows editors often save UTF-8 with a byte-order mark; it is not part of the text.
@@ -82,15 +90,22 @@ def parse_text(
         return None, p.findings
 
     front = read_plain_values_as_written(tabs_as_spaces(lines[1:end], p, first_line=2), p, first_line=2)
-    meta, key_lines = parse_front_matter("\n".join(front), p, first_line=2)
-    if meta is None:
-        return None, p.findings
+    parsed_meta, key_lines = parse_front_matter("\n".join(front), p, first_line=2)
     body_first_line = end + 2  # 1-based line number of lines[end + 1]
     body_lines = lines[end + 1 :]
-
-    check_front_matter(meta, key_lines, p, today)
+    _check_todo(lines, p)
+    meta: dict[str, Any] = parsed_meta if parsed_meta is not None else {}
+    if parsed_meta is not None:
+        check_front_matter(meta, key_lines, p, today)
+        is_procedure = meta.get("type") == "procedure"
+    else:  # YAML that does not parse: the body is still checked, as the procedure it says it is
+        is_procedure = any(re.match(r"type:\s*['\"]?procedure\b", line) for line in front)
+    if references is not None:
+        references.update(key_lines=key_lines, **{
+            key: [str(v) for v in meta[key]] for key in ("policies", "related") if isinstance(meta.get(key), list)
+        })
     intro, sections = _split_sections(body_lines, body_first_line)
-    sections = _recognise_synonyms(sections, p, is_procedure=meta.get("type") == "procedure")
+    sections = _recognise_synonyms(sections, p, is_procedure=is_procedure)
     _check_unsafe_markup(body_lines, body_first_line, p)
 
     steps: tuple[Step, ...] = ()
@@ -100,11 +115,11 @@ def parse_text(
         after_heading = body_lines[steps_section.line - body_first_line + 1 :]
         skipped = next((i for i, line in enumerate(after_heading) if line), 0)
         steps = _parse_steps(steps_section, p, first_line=steps_section.line + 1 + skipped)
-    if meta.get("type") == "procedure" and not steps:
+    if is_procedure and not steps:
         line = steps_section.line if steps_section else body_first_line
         p.error(line, "a procedure needs a '## Steps' section with a numbered list (1., 2., ...)")
 
-    if any(f.is_error for f in p.findings):
+    if parsed_meta is None or any(f.is_error for f in p.findings):
         return None, p.findings
     article = Article(
         id=id_,
@@ -222,6 +237,13 @@ def _details(tree: MarkdownTree, block: etree.Element) -> list[str]:
         return found
     text = plain(block)
     return [text] if text else []
+
+
+def _check_todo(lines: list[str], p: FindingLog) -> None:
+    """A TODO (as `kb new` writes them) is a warning, so `kb lint --strict` fails until it is filled in."""
+    for number, line in enumerate(lines, start=1):
+        if _TODO_RE.search(line):
+            p.warning(number, "TODO left in the article: fill it in before publishing")
 
 
 def _check_unsafe_markup(body: list[str], first_line: int, p: FindingLog) -> None:

@@ -257,7 +257,7 @@ def test_a_comment_after_a_value_is_still_a_comment():
 @pytest.mark.parametrize("written, key, read", [
     ("summary: 'Don''t refund\nit yet'", "summary", "Don't refund it yet"),  # a quoted value continued
     ('summary: "Returns: \\"a\\" and\nmore"', "summary", 'Returns: "a" and more'),
-    ("title: Start a return  # TODO: rename", "title", "Start a return"),  # a comment, colon or not
+    ("title: Start a return  # NOTE: rename", "title", "Start a return"),  # a comment, colon or not
     ("title: &t Start a return\nsummary: *t", "summary", "Start a return"),  # an anchor and its alias
 ])
 def test_yaml_written_on_purpose_keeps_its_meaning(written, key, read):
@@ -468,7 +468,7 @@ RULES = [
     (
         "related-names-no-article",
         ("related: [products/gift-cards]", "related: [products/gift-card]"),
-        9, "error", "'related' names 'products/gift-card', which is no article",
+        9, "error", "'related' names 'products/gift-card', which is no article: did you mean 'products/gift-cards'?",
         ("related: [products/gift-cards]", "related: [products/gift-cards, returns/returns-policy]"),
     ),
     (
