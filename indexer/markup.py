@@ -12,6 +12,7 @@ three cannot disagree about where an item starts, ends or nests.
 from __future__ import annotations
 
 import re
+import threading
 import xml.etree.ElementTree as etree
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -99,11 +100,12 @@ class _Open:
 class _ListIndentation(Preprocessor):
     """Re-indents list lines by CommonMark's content-column rule (see the module docstring)."""
 
-    def __init__(self, md_: md.Markdown, tree: MarkdownTree) -> None:
+    def __init__(self, md_: md.Markdown, ext: GitHubLists) -> None:
         super().__init__(md_)
-        self.tree = tree
+        self.ext = ext
 
     def run(self, lines: list[str]) -> list[str]:
+        tree = self.ext.tree
         out: list[str] = []
         stack: list[_Open] = []
         in_paragraph = False  # the line before was paragraph text, which a plain line may continue
@@ -112,7 +114,7 @@ class _ListIndentation(Preprocessor):
         def close(keep: int) -> list[_Open]:
             closed = stack[keep:]
             for item in closed:
-                self.tree.items[item.line] = item.done()
+                tree.items[item.line] = item.done()
             del stack[keep:]
             return closed
 
@@ -153,7 +155,7 @@ class _ListIndentation(Preprocessor):
                 lettered = _LETTER_RE.match(body)
                 if lettered:
                     letter = lettered.group("letter")
-                    self.tree.notes.append(Note(offset, (
+                    tree.notes.append(Note(offset, (
                         f"'{letter}.' starts no list on GitHub, so this line runs on into the item above: "
                         f"write the branch as a sub-list ('- {letter}. ...') indented to the item's text"
                     )))
@@ -166,9 +168,9 @@ class _ListIndentation(Preprocessor):
                 width = len(match.group("bullet") or "") or len(number) + 1
                 gap = len(match.group("gap"))
                 col = indent + width + (gap if 1 <= gap <= 4 and match.group("rest") else 1)
-                if closed and closed[0].indent < indent:
+                if closed and indent - closed[0].indent >= 2:  # one space is a sibling written untidily
                     # Indented, but not as far as the text of the item above: GitHub ends that item here.
-                    self.tree.notes.append(Note(offset, (
+                    tree.notes.append(Note(offset, (
                         f"this item is indented {indent} spaces, less than the {closed[0].col} of the text of the item "
                         f"above, so GitHub does not nest it: indent it {closed[0].col} spaces to make it part of that item"
                     )))
@@ -232,35 +234,71 @@ def _descendant_text(node: etree.Element) -> Iterator[tuple[etree.Element, str]]
 
 
 class _KeepTree(Treeprocessor):
-    def __init__(self, md_: md.Markdown, tree: MarkdownTree) -> None:
+    def __init__(self, md_: md.Markdown, ext: GitHubLists) -> None:
         super().__init__(md_)
-        self.tree = tree
+        self.ext = ext
 
     def run(self, root: etree.Element) -> None:
-        self.tree.root = root
+        self.ext.tree.root = root
 
 
 class GitHubLists(Extension):
     """Python-Markdown extension: lists nest, end and continue as on GitHub; see the module docstring."""
 
-    def __init__(self, tree: MarkdownTree, **kwargs: object) -> None:
-        self.tree = tree
+    def __init__(self, **kwargs: object) -> None:
+        self.tree = MarkdownTree(root=etree.Element("div"), html="")  # the parse being made; set per call
         super().__init__(**kwargs)
 
     def extendMarkdown(self, md_: md.Markdown) -> None:  # noqa: N802 - Python-Markdown's name
         # After tabs are expanded (30), before fenced code (25) and raw HTML (20) are stashed.
-        md_.preprocessors.register(_ListIndentation(md_, self.tree), "github_lists", 27)
+        md_.preprocessors.register(_ListIndentation(md_, self), "github_lists", 27)
         md_.treeprocessors.register(_ItemLines(md_), "github_list_lines", 15)  # after inline (20)
-        md_.treeprocessors.register(_KeepTree(md_, self.tree), "keep_tree", -100)
+        md_.treeprocessors.register(_KeepTree(md_, self), "keep_tree", -100)
+
+
+class _Converters(threading.local):
+    """One configured Python-Markdown per thread: building one costs a third of parsing a
+    procedure's steps, and an instance is reusable after `reset()` but not thread-safe
+    (a build and `kb serve --watch`'s rebuild run in different threads)."""
+
+    def __init__(self) -> None:
+        self.lists = GitHubLists()
+        self.converter = md.Markdown(extensions=[*EXTENSIONS, self.lists], extension_configs=EXTENSION_CONFIGS,
+                                     output_format="html")
+
+
+_CONVERTERS = _Converters()
+
+
+def _converter(tree: MarkdownTree) -> md.Markdown:
+    """This thread's converter, reset, with `tree` as the parse it fills in."""
+    converter = _CONVERTERS.converter
+    converter.reset()
+    _CONVERTERS.lists.tree = tree
+    return converter
 
 
 def parse_markdown(text: str) -> MarkdownTree:
     """Parse article Markdown once: the tree, its (unsanitised) HTML and its list items."""
     tree = MarkdownTree(root=etree.Element("div"), html="")
-    converter = md.Markdown(
-        extensions=[*EXTENSIONS, GitHubLists(tree)], extension_configs=EXTENSION_CONFIGS, output_format="html"
-    )
-    tree.html = converter.convert(text)
+    tree.html = _converter(tree).convert(text)
+    return tree
+
+
+def parse_blocks(text: str) -> MarkdownTree:
+    """The same parse up to its block tree (`html` stays empty): what the steps and lint read.
+
+    Every preprocessor and block processor of `parse_markdown` runs, so lists start, end and
+    nest exactly as on the page; only the inline pass (emphasis, links, which cannot move a
+    block) and serialising are left out, which halves the cost of linting a procedure.
+    """
+    tree = MarkdownTree(root=etree.Element("div"), html="")
+    converter = _converter(tree)
+    lines = text.split("\n")
+    for preprocessor in converter.preprocessors:
+        lines = preprocessor.run(lines)
+    tree.root = converter.parser.parseDocument(lines).getroot()
+    _ItemLines(converter).run(tree.root)
     return tree
 
 

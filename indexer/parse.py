@@ -35,7 +35,7 @@ from indexer.frontmatter import (
     read_plain_values_as_written,
     tabs_as_spaces,
 )
-from indexer.markup import MarkdownTree, parse_markdown, plain
+from indexer.markup import MarkdownTree, parse_blocks, plain
 
 _HEADING_RE = re.compile(r"^##[ \t]+(?P<name>\S.*)")  # closing #s are cut in code: `.+?\s*#*\s*$` is quadratic
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
@@ -198,7 +198,7 @@ def _parse_steps(section: Section, p: FindingLog, first_line: int) -> tuple[Step
     before it; anything after the last step stays in the section but is not a step.
     `first_line` is the file line of the first line of `section.markdown`.
     """
-    tree = parse_markdown(section.markdown)
+    tree = parse_blocks(section.markdown)
     for note in tree.notes:
         p.warning(first_line + note.line, note.message)
     steps: list[tuple[int, str, list[str]]] = []
