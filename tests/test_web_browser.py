@@ -198,14 +198,28 @@ def test_copy_button_copies_the_steps_as_text(page):
         "Browser.grantPermissions",
         {"origin": page.base_url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
     )
-    button = page.wait_for(".copy-button")
+    button = page.wait_for(".copy-button[data-copy-kind=steps]")
     button.click()
-    page.wait(lambda d: page.find(".copy-status").text == "Steps copied.", "copy did not report success")
+    page.wait(lambda d: page.find(".section-steps .copy-status").text == "Steps copied.", "copy did not report success")
     copied = page.driver.execute_async_script(
         "const done = arguments[arguments.length - 1];navigator.clipboard.readText().then(done, e => done('ERR ' + e));"
     )
     assert copied == button.get_attribute("data-copy")
     assert copied.startswith("1. Confirm the order number")
+
+
+def test_copy_link_copies_the_articles_full_url(page):
+    page.open("/articles/returns/returns-policy")
+    page.driver.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {"origin": page.base_url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+    )
+    page.wait_for(".copy-button[data-copy-kind=link]").send_keys("\n")  # by keyboard
+    page.wait(lambda d: page.find(".share-actions .copy-status").text == "Link copied.", "copy did not report success")
+    copied = page.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];navigator.clipboard.readText().then(done, e => done('ERR ' + e));"
+    )
+    assert copied == f"{page.base_url}/articles/returns/returns-policy"
 
 
 def test_follow_up_checklist_counts_what_is_ticked(page):
