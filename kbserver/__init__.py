@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults from SETTINGS, then `KB_*` environment variables, then `config_overrides`."""
-    from flask import Flask, Response, jsonify
+    from flask import Flask, Response, jsonify, request
+    from werkzeug.exceptions import ServiceUnavailable
 
     from kbserver import api, config, errors, runtime, web
     from kbserver.access import headers, limits
@@ -29,8 +30,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_CONTENT_LENGTH"])
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it
 
+    db.init_app(app)  # first: a bad KB_DATABASE stops the start before the index and model load
     runtime.init_app(app)
-    db.init_app(app)
     limits.init_app(app)
     redact.install_access_log_filter()  # the dev server logs `?q=...`: raw text must not reach a log
 
@@ -39,6 +40,16 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.reports.bp)
     errors.register_app(app)
     headers.init_app(app)
+
+    @app.errorhandler(db.DatabaseUnavailable)
+    def database_unavailable(exc: db.DatabaseUnavailable) -> Any:
+        # The index still answers (search and suggest log their query best-effort); what needs
+        # the database fails whole, inside its one transaction, so no partial row is left.
+        app.logger.error("database unavailable: %s", exc)
+        message = "the database is unreachable; nothing was stored, try again shortly"
+        if request.path.startswith("/api/"):
+            return errors.api_error(503, "database_unavailable", message)
+        return app.handle_http_exception(ServiceUnavailable(message))
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:
@@ -50,6 +61,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
         status = reader.status()
         if status["index_version"] is None:
             return jsonify({"status": "unavailable", **status}), 503
-        return jsonify({"status": "ok", "index_version": status["index_version"], "articles": status["articles"]})
+        keys = ("index_version", "fingerprint", "articles", "examples")
+        return jsonify({"status": "ok", **{key: status[key] for key in keys}})
 
     return app

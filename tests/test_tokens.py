@@ -12,7 +12,9 @@ from kbserver.access import tokens
 from kbserver.cli import main
 from kbserver.store.db import connect
 
-from conftest import LiveServer, make_app
+from conftest import LiveServer, make_app, sql_rows
+
+pytestmark = pytest.mark.store
 
 
 def assert_api_error(response, status: int, code: str) -> None:
@@ -22,8 +24,8 @@ def assert_api_error(response, status: int, code: str) -> None:
 
 
 @pytest.fixture
-def database(tmp_path) -> str:
-    return str(tmp_path / "kb.sqlite3")
+def database(database_url) -> str:
+    return database_url
 
 
 def kb(*args: str):
@@ -45,13 +47,14 @@ def bearer(secret: str) -> dict[str, str]:
 # ---------------------------------------------------------------------------- kb token
 
 
-def test_token_create_prints_secret_once_and_stores_only_its_hash(database, tmp_path):
+def test_token_create_prints_secret_once_and_stores_only_its_hash(database, tmp_path, backend, request):
     result = kb("token", "create", "--name", "helpdesk", "--scopes", "search,suggest", "--database", database)
     assert result.exit_code == 0
     secret = result.stdout.strip()
     assert secret.startswith("kb_") and len(secret) > 40
     assert "shown only this once" in result.stderr
-    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    folder = request.getfixturevalue("postgres").data if backend == "postgresql" else tmp_path
+    on_disk = b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
     assert secret.encode() not in on_disk
     assert tokens.hash_token(secret).encode() in on_disk
 
@@ -110,11 +113,7 @@ def test_token_with_scope_is_accepted(app, live_server):
     response = requests.get(f"{live_server.url}/api/v1/search", params={"q": "refund"}, headers=bearer(secret), timeout=60)
     assert response.status_code == 200
     assert response.json()["results"]
-    db = connect(app.config["DATABASE"])
-    try:
-        assert [r["caller"] for r in db.execute("SELECT caller FROM query_log")] == ["helpdesk"]
-    finally:
-        db.close()
+    assert sql_rows(app.config["DATABASE"], "SELECT caller FROM query_log") == [{"caller": "helpdesk"}]
 
 
 @pytest.mark.parametrize(

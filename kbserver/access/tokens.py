@@ -10,13 +10,17 @@ guess from a dictionary.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
-import sqlite3
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
+from flask import current_app
+
 from kbserver.store import tokens as token_table
-from kbserver.store.db import get_db, to_ts, utc_now
+from kbserver.store.db import Database, DatabaseUnavailable, get_db, to_ts, utc_now
 from kbserver.store.tokens import TokenRow
 
 PREFIX = "kb_"
@@ -25,6 +29,8 @@ SECRET_BYTES = 32
 # name only these.
 SCOPES = ("search", "suggest", "feedback", "reports", "internal")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+KNOWN_TOKENS_KEPT = 10_000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,7 @@ def validate_scopes(scopes: str | list[str] | tuple[str, ...]) -> frozenset[str]
     return parsed
 
 
-def create(db: sqlite3.Connection, name: str, scopes: str | list[str] | tuple[str, ...]) -> tuple[Token, str]:
+def create(db: Database, name: str, scopes: str | list[str] | tuple[str, ...]) -> tuple[Token, str]:
     """Create a token; returns it and the secret (the only time the secret exists outside the caller).
 
     Raises ValueError for a bad name or scope and kbserver.store.tokens.DuplicateName when the name is taken.
@@ -77,17 +83,17 @@ def create(db: sqlite3.Connection, name: str, scopes: str | list[str] | tuple[st
     return Token(name, parsed, created), secret
 
 
-def list_all(db: sqlite3.Connection) -> list[Token]:
+def list_all(db: Database) -> list[Token]:
     """Every token, revoked ones included, by name."""
     return [_token(row) for row in token_table.all_tokens(db)]
 
 
-def revoke(db: sqlite3.Connection, name: str) -> bool:
+def revoke(db: Database, name: str) -> bool:
     """Revoke the token called `name`; False when there is no live token by that name."""
     return token_table.revoke_token(db, name, to_ts(utc_now()))
 
 
-def find(db: sqlite3.Connection, token: str) -> Token | None:
+def find(db: Database, token: str) -> Token | None:
     """The live token matching the secret `token`, or None (unknown or revoked)."""
     if not token.startswith(PREFIX):
         return None
@@ -95,6 +101,45 @@ def find(db: sqlite3.Connection, token: str) -> Token | None:
     return _token(row) if row else None
 
 
+class KnownTokens:
+    """The last answer the database gave for each recently seen token, for while it is unreachable.
+
+    Every lookup asks the database first, so a revocation takes effect on the next request.
+    Only when the database cannot be reached does a token that this process saw answered live
+    keep working (docs/deploy.md: agents keep getting suggestions during a short outage);
+    an unknown token then gets the 503. Nothing can be revoked during an outage anyway: a
+    revocation is a write.
+    """
+
+    def __init__(self, size: int = KNOWN_TOKENS_KEPT) -> None:
+        self._size = size
+        self._seen: OrderedDict[str, Token] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def lookup(self, db: Database, token: str) -> Token | None:
+        """`find`, falling back to the last live answer when the database is unavailable."""
+        key = hash_token(token)
+        try:
+            found = find(db, token)
+        except DatabaseUnavailable:
+            with self._lock:
+                known = self._seen.get(key)
+            if known is None:
+                raise
+            log.warning("database unavailable: token '%s' accepted from its last live lookup", known.name)
+            return known
+        with self._lock:
+            if found is None:
+                self._seen.pop(key, None)
+            else:
+                self._seen[key] = found
+                self._seen.move_to_end(key)
+                while len(self._seen) > self._size:
+                    self._seen.popitem(last=False)
+        return found
+
+
 def lookup(token: str) -> Token | None:
-    """`find` on this request's database connection (used by `auth.current_caller`)."""
-    return find(get_db(), token)
+    """`find` on this app's database (used by `auth.current_caller`), outage-tolerant (KnownTokens)."""
+    known = current_app.extensions.setdefault("kb_known_tokens", KnownTokens())
+    return known.lookup(get_db(), token)

@@ -23,12 +23,14 @@ def serve(index_dir: str, host: str, port: int, workers: int) -> None:
     Example: kb serve --index var/index --port 8000
     """
     from kbserver import config
+    from kbserver.store.db import parse_database
 
     overrides = {"INDEX_DIR": index_dir}  # given to the app, not through the environment
     settings = config.from_env(overrides)
     try:  # a bad setting stops here with one line, not in every worker with a traceback
         config.query_encoder(settings["QUERY_ENCODER"])
         config.no_match_threshold(settings["NO_MATCH_THRESHOLD"])
+        parse_database(settings["DATABASE"])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if workers > 1:
