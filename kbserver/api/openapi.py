@@ -424,10 +424,31 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                 "application/json": {
                                     "schema": {
                                         "type": "object",
-                                        "required": ["request_id", "no_confident_match", "suggestions"],
+                                        "required": ["request_id", "no_confident_match", "ambiguous", "ambiguity", "suggestions"],
                                         "properties": {
                                             "request_id": {"type": "string"},
                                             "no_confident_match": {"type": "boolean"},
+                                            "ambiguous": {
+                                                "type": "boolean",
+                                                "description": "kb is confident the answer is among the first suggestions but not which: "
+                                                "show `ambiguity.articles` as a choice before any one procedure. Never true with "
+                                                "no_confident_match, nor with limit 1.",
+                                            },
+                                            "ambiguity": {
+                                                "type": ["object", "null"],
+                                                "required": ["reason", "articles"],
+                                                "properties": {
+                                                    "reason": {
+                                                        "type": "string", "enum": ["close_scores", "fact_page_first"],
+                                                        "description": "close_scores: the runner-up scores within the ambiguity margin of the top; "
+                                                        "fact_page_first: a policy or product page tops a procedure that scores close to it.",
+                                                    },
+                                                    "articles": {
+                                                        "type": "array", "items": {"type": "string"}, "minItems": 2,
+                                                        "description": "The ids to choose between: the first suggestions, in order.",
+                                                    },
+                                                },
+                                            },
                                             "suggestions": {
                                                 "type": "array",
                                                 "items": {"$ref": "#/components/schemas/Suggestion"},

@@ -119,7 +119,9 @@ def _explained_table(explained: dict) -> str:
     threshold = explained["threshold"]
     head = (f"{explained['mode']}: {explained['text']!r}\n"
             f"threshold {'-' if threshold is None else f'{threshold:.4f}'} ({explained['calibration']}); "
-            f"{'no confident match' if explained['no_confident_match'] else 'confident'}\n")
+            f"{'no confident match' if explained['no_confident_match'] else 'confident'}"
+            + (f"; a choice ({explained['ambiguity']['reason']}): {', '.join(explained['ambiguity']['articles'])}"
+               if explained.get("ambiguity") else "") + "\n")
     width = {c: max(9, len(c) + 1) for c in PART_COLUMNS}
     name_width = max([len(f"{r['id']} ({r['type']})") for r in explained["results"]] + [7]) + 1
     lines = [head, f"{'#':<3}{'article':<{name_width}}" + "".join(f"{c:>{width[c]}}" for c in PART_COLUMNS)

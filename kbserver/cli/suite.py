@@ -87,6 +87,9 @@ def suite_command(sets_file: Path, only: tuple[str, ...], work_dir: Path, mode: 
     click.echo(suite.summary(results))
     click.echo()
     click.echo(suite.table(results))
+    if any("suggest" in r.reports for r in results):
+        click.echo()
+        click.echo(suite.choice_table(results))
     payload = {"sets": [r.as_dict() for r in results]}
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from kbserver.retrieval.scoring import (
     STRONG_POLICY_RATIO,
     Ranked,
     RankParams,
+    ambiguity,
     confidence,
     for_build,
     is_confident,
@@ -156,6 +157,15 @@ class SuggestAnswer:
     no_confident_match: bool
     suggestions: tuple[Suggestion, ...]
     mode: str = "hybrid"
+    # Set when the agent should choose: why, and the suggestions to choose from (a prefix of
+    # `suggestions`, two or more).
+    ambiguity_reason: str | None = None
+    choice: tuple[str, ...] = ()
+
+    @property
+    def ambiguous(self) -> bool:
+        """Whether the page should show a choice of candidates before any one procedure."""
+        return len(self.choice) >= 2
 
     @property
     def items(self) -> tuple[Suggestion, ...]:
@@ -167,6 +177,8 @@ class SuggestAnswer:
         return {
             "request_id": self.request_id,
             "no_confident_match": self.no_confident_match,
+            "ambiguous": self.ambiguous,
+            "ambiguity": {"reason": self.ambiguity_reason, "articles": list(self.choice)} if self.ambiguous else None,
             "suggestions": [s.to_json() for s in self.suggestions],
         }
 
@@ -311,10 +323,15 @@ def suggest(
     """The suggest answer for one customer message (cleaned once by the caller, or here)."""
     params = for_build(params, view.snapshot)
     ranked = rank(view, embedder, message, mode="hybrid", for_suggest=True, params=params, top=max(limit, POLICY_WINDOW))
+    unsure = ambiguity(ranked, params)
+    # The choice never reaches past `limit`: with limit 1 there is nothing to choose between.
+    choice = tuple(r.article.id for r in unsure.choice[:limit]) if unsure else ()
     return SuggestAnswer(
         request_id=request_id,
         no_confident_match=not is_confident(ranked, params),
         suggestions=tuple(suggestion(view, r, ranked, url_for_article, params) for r in ranked[:limit]),
+        ambiguity_reason=unsure.reason if unsure and len(choice) >= 2 else None,
+        choice=choice if len(choice) >= 2 else (),
     )
 
 

@@ -16,6 +16,7 @@ from kbserver.retrieval.reader import AudienceView
 from kbserver.retrieval.scoring import RankParams
 
 EVAL_MODES = ("suggest", "hybrid", "keyword", "semantic")
+SUGGEST_CHOICE = 3  # the page asks suggest for three: a choice is at most that long
 
 
 class QueryFileError(ValueError):
@@ -84,8 +85,21 @@ class ModeReport:
     # Per case, in file order: the 0-based rank of its first relevant article (-1: not in the top
     # 10; None: an off-topic case) and whether it was flagged no-match. Paired comparisons use these.
     outcomes: list[tuple[int | None, bool]] = field(default_factory=list)
+    # Suggest only: of the answerable messages, the share shown as a choice (`ranking.ambiguity`,
+    # at the page's three suggestions), hit@1 among those and among the rest, and how often the
+    # right article was in the choice.
+    ambiguous: float = 0.0
+    hit_at_1_ambiguous: float = 0.0
+    hit_at_1_clear: float = 0.0
+    in_choice: float = 0.0
 
     def as_dict(self, worst: int = 10) -> dict[str, Any]:
+        choice = {} if self.mode != "suggest" else {
+            "ambiguous": round(self.ambiguous, 4),
+            "hit_at_1_ambiguous": round(self.hit_at_1_ambiguous, 4),
+            "hit_at_1_clear": round(self.hit_at_1_clear, 4),
+            "in_choice": round(self.in_choice, 4),
+        }
         return {
             "cases": self.cases,
             "answerable": self.answerable,
@@ -96,6 +110,7 @@ class ModeReport:
             "ndcg_at_10": round(self.ndcg_at_10, 4),
             "offtopic_flagged": round(self.offtopic_flagged, 4),
             "false_flags": round(self.false_flags, 4),
+            **choice,
             "worst_misses": self.misses[:worst],
         }
 
@@ -110,6 +125,7 @@ def evaluate(
     report = ModeReport(mode=mode, cases=len(cases))
     params = ranking.for_build(params, view.snapshot)
     hits1 = hits3 = rr = ndcg = flagged_off = flagged_on = 0.0
+    unsure = unsure_hits = clear_hits = chosen = 0
     for case in cases:
         rank_mode = "hybrid" if mode == "suggest" else mode
         ranked = ranking.rank(
@@ -133,6 +149,14 @@ def evaluate(
         first = positions[0] if positions else None
         report.outcomes.append((-1 if first is None else first, flagged))
         hits1 += first == 0
+        if mode == "suggest":
+            choice = ranking.ambiguity(ranked, params)
+            if choice is not None:
+                unsure += 1
+                unsure_hits += first == 0
+                chosen += any(r.article.id in relevant for r in choice.choice[:SUGGEST_CHOICE])
+            else:
+                clear_hits += first == 0
         hits3 += first is not None and first < 3
         rr += 1.0 / (first + 1) if first is not None else 0.0
         dcg = sum(1.0 / math.log2(i + 2) for i in positions)
@@ -145,6 +169,10 @@ def evaluate(
     n = max(report.answerable, 1)
     report.hit_at_1, report.hit_at_3, report.mrr_at_10, report.ndcg_at_10 = hits1 / n, hits3 / n, rr / n, ndcg / n
     report.offtopic_flagged = flagged_off / max(report.offtopic, 1)
+    report.ambiguous = unsure / n
+    report.hit_at_1_ambiguous = unsure_hits / max(unsure, 1)
+    report.hit_at_1_clear = clear_hits / max(report.answerable - unsure, 1)
+    report.in_choice = chosen / max(unsure, 1)
     report.false_flags = flagged_on / n
     report.misses.sort(key=lambda m: (m["rank"] is not None, -(m["rank"] or 0)))
     return report
@@ -203,12 +231,14 @@ def explain(
     ranked = ranking.rank(view, embedder if rank_mode != "keyword" else None, text,
                           mode=rank_mode, for_suggest=mode == "suggest", params=params, top=top)
     threshold = None if mode == "keyword" else ranking.threshold(params, mode)
+    unsure = ranking.ambiguity(ranked[:SUGGEST_CHOICE], params) if mode == "suggest" else None
     return {
         "text": text,
         "mode": mode,
         "threshold": threshold,
         "calibration": (view.snapshot.calibration or {}).get("method", "none (the constants)"),
         "no_confident_match": not ranking.is_confident(ranked, params, mode),
+        "ambiguity": {"reason": unsure.reason, "articles": [r.article.id for r in unsure.choice]} if unsure else None,
         "results": [
             {"id": r.article.id, "type": r.article.type,
              "confidence_score": round(ranking.confidence_score(r, params, mode), 4), **r.parts()}

@@ -57,6 +57,12 @@ POLICY_WINDOW = 8  # how far down the ranking a strongly matching policy is look
 RERANK_DEPTH = 60
 EXAMPLE_WEIGHT = 0.9
 EXAMPLE_K = 3
+# Suggest shows a choice rather than one answer when the runner-up is this close to the top
+# (calibrated on the public suite: docs/quality.md, "When suggest is not sure"), or when a
+# policy or product page tops a procedure that scores within FACT_PAGE_MARGIN of it.
+AMBIGUITY_MARGIN = 0.03
+FACT_PAGE_MARGIN = 0.06
+CHOICE_MAX = 3
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,8 @@ class RankParams:
     aliasless_weights: tuple[float, float, float, float] | None = None  # best chunk, overview, section, top3
     keyword_half_scale: float | None = None  # half-saturation = scale x this KB's typical title match
     fix_typos: bool = True  # correct misspelt article words before ranking (docs/quality.md, row 23)
+    ambiguity_margin: float = AMBIGUITY_MARGIN
+    fact_page_margin: float = FACT_PAGE_MARGIN
 
 
 DEFAULT_PARAMS = RankParams()
@@ -453,6 +461,36 @@ def threshold(params: RankParams, mode: str = "suggest") -> float:
     return NO_MATCH_THRESHOLD if mode == "suggest" else SEARCH_NO_MATCH_THRESHOLDS[mode]
 
 
+@dataclass(frozen=True)
+class Ambiguity:
+    """Why suggest is not sure which of its top articles answers, and the articles to choose from."""
+
+    reason: str  # "close_scores" or "fact_page_first"
+    choice: tuple[Ranked, ...]  # best first, the top result included
+
+
+def ambiguity(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS) -> Ambiguity | None:
+    """The choice an agent should make, when the best result of a confident suggest is not clearly the one.
+
+    `close_scores`: the runner-up is within `ambiguity_margin` of the top (every result that
+    close joins the choice, at most CHOICE_MAX). `fact_page_first`: a policy or product page is
+    on top and a procedure follows within `fact_page_margin`: the customer may want the rule
+    or the thing to do about it. A no-confident-match answer is never ambiguous: it already
+    says kb is not sure, and lists the closest articles.
+    """
+    if len(ranked) < 2 or not is_confident(ranked, params):
+        return None
+    top = ranked[0]
+    close = [r for r in ranked[1:CHOICE_MAX] if top.score - r.score <= params.ambiguity_margin]
+    if close:
+        return Ambiguity("close_scores", (top, *close))
+    if top.article.type != "procedure":
+        procedure = next((r for r in ranked[1:CHOICE_MAX] if r.article.type == "procedure"), None)
+        if procedure is not None and top.score - procedure.score <= params.fact_page_margin:
+            return Ambiguity("fact_page_first", (top, procedure))
+    return None
+
+
 FITTED = ("keyword_weight", "example_weight", "prior_scale")
 THRESHOLDS = {"suggest": "no_match_threshold", "hybrid": "hybrid_threshold", "semantic": "semantic_threshold"}
 
@@ -477,4 +515,4 @@ def for_build(params: RankParams, snapshot: Snapshot) -> RankParams:
 
 
 __all__ = ["MODES", "Ranked", "RankParams", "rank", "signals", "fuse", "blend", "for_build", "threshold", "confidence",
-           "confidence_score", "is_confident"]
+           "confidence_score", "is_confident", "Ambiguity", "ambiguity"]

@@ -169,6 +169,32 @@ def summary(results: list[SetResult]) -> str:
     return "\n".join(lines)
 
 
+def choice_table(results: list[SetResult]) -> str:
+    """Per set, how often suggest shows a choice (`scoring.ambiguity`) and what it buys: hit@1 of
+    the messages shown as a choice against the rest, and how often the right article is in it."""
+    lines = [
+        "| set | shown as a choice | hit@1 when a choice | hit@1 otherwise | right article in the choice |",
+        "|---|---|---|---|---|",
+    ]
+    shares, inside = [], []
+    for res in results:
+        s = res.reports.get("suggest")
+        if s is None or not s.answerable:
+            continue
+        shares.append(s.ambiguous)
+        if s.ambiguous:
+            inside.append(s.in_choice)
+        lines.append(
+            f"| {res.label} | {s.ambiguous:.3f} | "
+            + (f"{s.hit_at_1_ambiguous:.3f} | " if s.ambiguous else "— | ")
+            + f"{s.hit_at_1_clear:.3f} | "
+            + (f"{s.in_choice:.3f} |" if s.ambiguous else "— |")
+        )
+    mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
+    lines.append(f"| **mean** | **{mean(shares):.3f}** | | | **{mean(inside):.3f}** |")
+    return "\n".join(lines)
+
+
 def paired_delta(before: list, after: list) -> tuple[float, float, int]:
     """Change in hit@1 between two runs over the same answerable cases, and its paired 95 % half-width.
 

@@ -250,24 +250,25 @@ def suggest():
             if exc.code != 400:
                 raise
             error, status = exc.description, 400
-    top_html: dict[str, str] = {}
-    policy_html: dict[str, dict[str, str]] = {}
+    rendered: dict[str, dict[str, str]] = {}
+    steps_texts: dict[str, str] = {}
     if result and result["suggestions"]:
-        # The sanitised HTML of the top suggestion's sections and its policies, from the same
-        # audience view the suggestion came from.
+        # The sanitised HTML of each suggestion's sections and of its policies, from the same
+        # audience view the suggestion came from (a choice shows every suggestion in full).
         view = service.current_view()
-        top = result["suggestions"][0]
-        top_html = view.rendered(top["article"]["id"])
-        policy_html = {p["id"]: view.rendered(p["id"]) for p in top["policies"]}
+        for s in result["suggestions"]:
+            for article_id in (s["article"]["id"], *(p["id"] for p in s["policies"])):
+                if article_id not in rendered:
+                    rendered[article_id] = view.rendered(article_id)
+            steps_texts[s["article"]["id"]] = steps_as_text(s["steps"])
     return (
         render_template(
             "suggest.html",
             text=text,
             result=result,
             error=error,
-            top_html=top_html,
-            policy_html=policy_html,
-            steps_text=steps_as_text(result["suggestions"][0]["steps"]) if result and result["suggestions"] else "",
+            rendered=rendered,
+            steps_texts=steps_texts,
             section_names=CONVENTIONAL_SECTIONS,
         ),
         status,

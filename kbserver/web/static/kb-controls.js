@@ -37,7 +37,42 @@ function updateProgress(list) {
 export function enhance(root) {
   root.querySelectorAll(".copy-button").forEach(function (button) { button.hidden = false; });
   root.querySelectorAll("[data-checklist]").forEach(updateProgress);
-  if (urls.feedback) root.querySelectorAll("[data-feedback]").forEach(function (box) { box.hidden = false; });
+  if (urls.feedback) root.querySelectorAll("[data-feedback], [data-not-this-one-box]").forEach(function (box) { box.hidden = false; });
+}
+
+// "Not this one" on a candidate of a choice: recorded as not helpful for that article, the
+// candidate folds away, and focus moves to the next candidate still open to choose.
+function dismissChoice(button) {
+  var item = button.closest("[data-choice-item]");
+  var status = item.querySelector(".feedback-status");
+  var payload = { article_id: button.dataset.articleId, outcome: "not_helpful" };
+  if (button.dataset.requestId) payload.request_id = button.dataset.requestId;
+  // aria-disabled, not disabled: a disabled button would drop keyboard focus to <body>.
+  if (button.getAttribute("aria-disabled") === "true") return;
+  button.setAttribute("aria-disabled", "true");
+  status.textContent = "Sending\u2026";
+  fetch(urls.feedback, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(payload),
+  })
+    .then(function (response) {
+      if (!response.ok) {
+        return response.json().catch(function () { return null; }).then(function (data) {
+          status.textContent = "Couldn't record it: " + errorMessage(data, response.status);
+          button.removeAttribute("aria-disabled");
+        });
+      }
+      item.classList.add("choice-dismissed");
+      item.querySelector("details").open = false;
+      status.textContent = "Marked not this one.";
+      var next = item.parentElement.querySelector("[data-choice-item]:not(.choice-dismissed) summary");
+      (next || status).focus();
+    })
+    .catch(function () {
+      status.textContent = "Couldn't reach kb to record it; try again.";
+      button.removeAttribute("aria-disabled");
+    });
 }
 
 function sendFeedback(button) {
@@ -82,6 +117,8 @@ export function installControls() {
     }
     var outcome = event.target.closest("[data-feedback] button[data-outcome]");
     if (outcome) sendFeedback(outcome);
+    var dismiss = event.target.closest("button[data-not-this-one]");
+    if (dismiss) dismissChoice(dismiss);
   });
 
   document.addEventListener("change", function (event) {

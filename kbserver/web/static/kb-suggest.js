@@ -103,20 +103,14 @@ function renderNoMatch(data) {
   return nodes;
 }
 
-function renderTop(top, requestId) {
-  var parts = [
-    el("p", { className: "kicker" }, [
-      el("span", { className: "kicker-label", text: "Top suggestion" }), " ", typeBadge(top.article.type), " ", confidenceBadge(top.confidence),
-    ]),
-    el("h2", { className: "suggestion-title" }, [el("a", { href: articleHref(top.article.url, "", requestId), text: top.article.title })]),
-    el("p", { className: "lead", text: top.article.summary }),
-    el("p", { className: "why" }, [el("span", { className: "why-label", text: "Why:" }), " " + top.why]),
-  ];
+// The whole procedure of one suggestion (ids prefixed with `prefix`): steps and sections, then
+// the callouts, policies, related articles and feedback beside them.
+function renderBody(top, requestId, prefix) {
   var main = [];
   var side = [];
   if (top.steps.length) {
-    main.push(el("section", { className: "article-section section-steps", "aria-labelledby": "top-steps" }, [
-      el("div", { className: "section-head" }, [el("h3", { id: "top-steps", text: "Steps" })].concat(copyButton(stepsAsText(top.steps)))),
+    main.push(el("section", { className: "article-section section-steps", "aria-labelledby": prefix + "-steps" }, [
+      el("div", { className: "section-head" }, [el("h3", { id: prefix + "-steps", text: "Steps" })].concat(copyButton(stepsAsText(top.steps)))),
       stepsList(top.steps),
     ]));
   }
@@ -124,21 +118,21 @@ function renderTop(top, requestId) {
     if (SECTION_NAMES[s.key]) return;
     var prose = el("div", { className: "prose" });
     prose.innerHTML = s.html; // sanitised by the indexer (nh3), exactly what the server renders
-    main.push(el("section", { className: "article-section", "aria-labelledby": "top-" + s.key }, [el("h3", { id: "top-" + s.key, text: s.name }), prose]));
+    main.push(el("section", { className: "article-section", "aria-labelledby": prefix + "-" + s.key }, [el("h3", { id: prefix + "-" + s.key, text: s.name }), prose]));
   });
   var callouts = ["exceptions", "what_you_can_offer", "escalation"].filter(function (k) { return top[k]; }).map(function (k) {
-    return el("section", { className: "callout callout-" + k, "aria-labelledby": "top-" + k }, [
-      el("h3", { id: "top-" + k, text: SECTION_NAMES[k] }),
+    return el("section", { className: "callout callout-" + k, "aria-labelledby": prefix + "-" + k }, [
+      el("h3", { id: prefix + "-" + k, text: SECTION_NAMES[k] }),
       el("div", { className: "prose" }, [markdownBlock(top[k])]),
     ]);
   });
   if (top.follow_up.length) {
-    callouts.push(el("section", { className: "callout callout-follow_up", "aria-labelledby": "top-follow_up" },
-      [el("h3", { id: "top-follow_up", text: SECTION_NAMES.follow_up })].concat(checklist(top.follow_up))));
+    callouts.push(el("section", { className: "callout callout-follow_up", "aria-labelledby": prefix + "-follow_up" },
+      [el("h3", { id: prefix + "-follow_up", text: SECTION_NAMES.follow_up })].concat(checklist(top.follow_up))));
   }
   side.push(el("div", { className: "callouts" }, callouts));
   if (top.policies.length) {
-    side.push(linkedSection("top-policies", "Policies", top.policies.map(function (p) {
+    side.push(linkedSection(prefix + "-policies", "Policies", top.policies.map(function (p) {
       var details = null;
       if (p.exceptions || p.what_you_can_offer) {
         details = el("details", { className: "policy-details" }, [
@@ -153,22 +147,80 @@ function renderTop(top, requestId) {
     })));
   }
   if (top.related.length) {
-    side.push(linkedSection("top-related", "Related", top.related.map(function (r) {
+    side.push(linkedSection(prefix + "-related", "Related", top.related.map(function (r) {
       return el("li", {}, [el("a", { href: r.url, text: r.title })]);
     })));
   }
-  side.push(feedbackBox(top.article.id, requestId, "fb-top"));
-  parts.push(el("div", { className: "suggestion-layout" }, [
+  side.push(feedbackBox(top.article.id, requestId, prefix + "-fb"));
+  return el("div", { className: "suggestion-layout" }, [
     el("div", { className: "suggestion-main" }, main),
     el("div", { className: "suggestion-side" }, side),
-  ]));
-  return el("article", { className: "suggestion-top", "data-top-suggestion": true, "data-article-id": top.article.id }, parts);
+  ]);
+}
+
+function renderTop(top, requestId) {
+  return el("article", { className: "suggestion-top", "data-top-suggestion": true, "data-article-id": top.article.id }, [
+    el("p", { className: "kicker" }, [
+      el("span", { className: "kicker-label", text: "Top suggestion" }), " ", typeBadge(top.article.type), " ", confidenceBadge(top.confidence),
+    ]),
+    el("h2", { className: "suggestion-title" }, [el("a", { href: articleHref(top.article.url, "", requestId), text: top.article.title })]),
+    el("p", { className: "lead", text: top.article.summary }),
+    el("p", { className: "why" }, [el("span", { className: "why-label", text: "Why:" }), " " + top.why]),
+    renderBody(top, requestId, "top"),
+  ]);
+}
+
+// Not sure which: every candidate of the choice as a closed <details>, each with "Not this one".
+function renderChoice(data) {
+  var ids = data.ambiguity.articles;
+  var candidates = data.suggestions.filter(function (s) { return ids.indexOf(s.article.id) >= 0; });
+  var rest = data.suggestions.filter(function (s) { return ids.indexOf(s.article.id) < 0; });
+  var why = data.ambiguity.reason === "fact_page_first"
+    ? "The message may ask about the rule or about what to do. Open the one that fits, or mark the other "
+    : "These match the message almost equally well. Open the one that fits, or mark the others ";
+  var nodes = [
+    el("div", { className: "notice notice-choice", "data-choice-notice": true }, [
+      el("h2", { text: "Which of these fits?" }),
+      el("p", {}, [why, el("em", { text: "Not this one" }), "."]),
+    ]),
+    el("ol", { className: "choice-list", "data-choice": true }, candidates.map(function (s, i) {
+      var prefix = "choice-" + (i + 1);
+      return el("li", { className: "choice", "data-choice-item": true, "data-article-id": s.article.id }, [
+        el("details", { className: "choice-details" }, [
+          el("summary", {}, [
+            el("span", { className: "choice-title", text: s.article.title }),
+            el("span", { className: "result-meta" }, [typeBadge(s.article.type), " ", confidenceBadge(s.confidence)]),
+            el("span", { className: "choice-summary", text: s.article.summary }),
+          ]),
+          el("div", { className: "choice-body" }, [
+            el("p", { className: "why" }, [el("span", { className: "why-label", text: "Why:" }), " " + s.why]),
+            el("p", {}, [el("a", { href: articleHref(s.article.url, "", data.request_id), text: "Open the article" })]),
+            renderBody(s, data.request_id, prefix),
+          ]),
+        ]),
+        urls.feedback ? el("div", { className: "choice-actions", "data-not-this-one-box": true }, [
+          el("button", {
+            type: "button", className: "button button-small", "data-not-this-one": true, "data-article-id": s.article.id,
+            "data-request-id": data.request_id, "aria-label": "Not this one: " + s.article.title, text: "Not this one",
+          }),
+          el("span", { className: "feedback-status", role: "status", tabindex: "-1" }),
+        ]) : null,
+      ]);
+    })),
+  ];
+  if (rest.length) {
+    nodes.push(el("h2", { className: "runner-ups-title", text: "Other possible matches" }));
+    nodes.push(el("ol", { className: "runner-ups" }, rest.map(function (s) { return runnerUp(s, data.request_id); })));
+  }
+  return nodes;
 }
 
 function renderSuggestion(region, data) {
   var nodes;
   if (data.no_confident_match || !data.suggestions.length) {
     nodes = renderNoMatch(data);
+  } else if (data.ambiguous) {
+    nodes = renderChoice(data);
   } else {
     nodes = [renderTop(data.suggestions[0], data.request_id)];
     if (data.suggestions.length > 1) {
@@ -220,7 +272,9 @@ export function initSuggest(form) {
             return;
           }
           renderSuggestion(region, data);
-          status.textContent = data.no_confident_match ? "No confident match." : "Suggestion ready below.";
+          status.textContent = data.no_confident_match ? "No confident match."
+            : data.ambiguous ? "Not sure which: " + data.ambiguity.articles.length + " candidates below."
+              : "Suggestion ready below.";
         });
       })
       .catch(function (error) {
