@@ -14,11 +14,10 @@ if TYPE_CHECKING:
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults from SETTINGS, then `KB_*` environment variables, then `config_overrides`."""
-    from flask import Flask, Response, jsonify, request
-    from werkzeug.exceptions import ServiceUnavailable
+    from flask import Flask, Response, jsonify, render_template
 
     from kbserver import api, config, errors, runtime, web
-    from kbserver.access import headers, limits
+    from kbserver.access import headers, limits, tokens
     from kbserver.store import db, redact
 
     # The page's templates and static files live with the page (kbserver/web/); /static stays /static.
@@ -33,6 +32,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)  # first: a bad KB_DATABASE stops the start before the index and model load
     runtime.init_app(app)
     limits.init_app(app)
+    tokens.init_app(app)
     redact.install_access_log_filter()  # the dev server logs `?q=...`: raw text must not reach a log
 
     app.register_blueprint(api.bp, url_prefix="/api/v1")
@@ -43,13 +43,10 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(db.DatabaseUnavailable)
     def database_unavailable(exc: db.DatabaseUnavailable) -> Any:
-        # The index still answers (search and suggest log their query best-effort); what needs
-        # the database fails whole, inside its one transaction, so no partial row is left.
+        # The pages' 503 (the API blueprint answers JSON itself, kbserver/api/blueprint.py).
         app.logger.error("database unavailable: %s", exc)
-        message = "the database is unreachable; nothing was stored, try again shortly"
-        if request.path.startswith("/api/"):
-            return errors.api_error(503, "database_unavailable", message)
-        return app.handle_http_exception(ServiceUnavailable(message))
+        title = "The database is unreachable"
+        return render_template("error.html", status=503, title=title, message=None, database_down=True), 503
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:

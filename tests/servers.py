@@ -61,6 +61,7 @@ class PostgresServer:
         self.folder = Path(tempfile.mkdtemp(prefix="kb-postgres-"))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
+        self.fsync = False  # the tests never survive a power cut; benchmarks/store_backends.py turns it on
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             try:
@@ -79,9 +80,9 @@ class PostgresServer:
         return self
 
     def start(self) -> PostgresServer:
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off -c max_connections=300"
-        )
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c max_connections=300"
+        if not self.fsync:
+            options += " -c fsync=off"
         self._run(_postgresql_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
         _wait_for(lambda: _port_open(self.port), f"PostgreSQL on port {self.port}")
         return self

@@ -203,3 +203,20 @@ def test_concurrent_writer_processes_on_a_fresh_database_all_land(tmp_path, back
     assert sql_rows(path, "SELECT version_num FROM alembic_version") == [{"version_num": head_revision()}]
     if backend == "sqlite":
         assert sql_rows(path, "PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+
+
+def test_an_unreachable_database_fails_writes_with_503_while_the_index_answers(kb_index, tmp_path):
+    # A real PostgreSQL URL on a port nothing listens on: every connection is refused.
+    from servers import free_port as closed_port
+
+    down = make_app(kb_index, tmp_path, DATABASE=f"postgresql://kb@127.0.0.1:{closed_port()}/kb")
+    client = down.test_client()
+    suggest = client.post("/api/v1/suggest", json={"text": "my parcel never arrived"})
+    assert suggest.status_code == 200 and suggest.get_json()["suggestions"]
+    assert client.get("/api/v1/search", query_string={"q": "refund"}).get_json()["results"]
+    refused = client.post("/api/v1/feedback", json={"article_id": "returns/refund-policy", "outcome": "helpful"})
+    assert refused.status_code == 503
+    assert refused.get_json()["error"]["code"] == "database_unavailable"
+    assert client.get("/api/v1/reports/articles").get_json()["error"]["code"] == "database_unavailable"
+    page = client.get("/reports")
+    assert page.status_code == 503 and b"The database is unreachable" in page.data

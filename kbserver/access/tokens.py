@@ -14,10 +14,10 @@ import logging
 import re
 import secrets
 import threading
-from collections import OrderedDict
+import time
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Flask, current_app
 
 from kbserver.store import tokens as token_table
 from kbserver.store.db import Database, DatabaseUnavailable, get_db, to_ts, utc_now
@@ -29,7 +29,7 @@ SECRET_BYTES = 32
 # name only these.
 SCOPES = ("search", "suggest", "feedback", "reports", "internal")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-KNOWN_TOKENS_KEPT = 10_000
+KNOWN_TOKENS = "kb_known_tokens"
 log = logging.getLogger(__name__)
 
 
@@ -102,44 +102,67 @@ def find(db: Database, token: str) -> Token | None:
 
 
 class KnownTokens:
-    """The last answer the database gave for each recently seen token, for while it is unreachable.
+    """The live tokens as the database last listed them, for while it is unreachable (docs/deploy.md).
 
     Every lookup asks the database first, so a revocation takes effect on the next request.
-    Only when the database cannot be reached does a token that this process saw answered live
-    keep working (docs/deploy.md: agents keep getting suggestions during a short outage);
-    an unknown token then gets the 503. Nothing can be revoked during an outage anyway: a
-    revocation is a write.
+    Only when the database cannot be reached does a token that was live at the last listing
+    keep working, so agents keep getting suggestions through a short outage; a token that was
+    not (unknown, or created since) then gets the 503. `kb serve` lists the tokens as each
+    process starts, and a lookup lists them again when the listing is older than
+    `REFRESH_S`. Nothing can be revoked during an outage anyway: a revocation is a write.
     """
 
-    def __init__(self, size: int = KNOWN_TOKENS_KEPT) -> None:
-        self._size = size
-        self._seen: OrderedDict[str, Token] = OrderedDict()
+    REFRESH_S = 60.0
+
+    def __init__(self) -> None:
+        self._live: dict[str, Token] = {}
+        self._listed_at = float("-inf")
         self._lock = threading.Lock()
 
+    def refresh(self, db: Database) -> None:
+        """List every live token again. Raises DatabaseUnavailable (the old listing stays)."""
+        live = {token_hash: _token(row) for token_hash, row in token_table.live_tokens(db)}
+        with self._lock:
+            self._live, self._listed_at = live, time.monotonic()  # one swap: readers see old or new
+
     def lookup(self, db: Database, token: str) -> Token | None:
-        """`find`, falling back to the last live answer when the database is unavailable."""
+        """`find`, falling back to the last listing when the database is unavailable."""
         key = hash_token(token)
         try:
             found = find(db, token)
         except DatabaseUnavailable:
-            with self._lock:
-                known = self._seen.get(key)
+            known = self._live.get(key)
             if known is None:
                 raise
-            log.warning("database unavailable: token '%s' accepted from its last live lookup", known.name)
+            log.warning("database unavailable: token '%s' accepted from the last listing of live tokens", known.name)
             return known
-        with self._lock:
-            if found is None:
-                self._seen.pop(key, None)
-            else:
-                self._seen[key] = found
-                self._seen.move_to_end(key)
-                while len(self._seen) > self._size:
-                    self._seen.popitem(last=False)
+        if time.monotonic() - self._listed_at > self.REFRESH_S:
+            try:
+                self.refresh(db)
+            except DatabaseUnavailable:
+                log.warning("could not list the live tokens; keeping the last listing")
         return found
+
+
+def known_tokens() -> KnownTokens:
+    """This app's KnownTokens."""
+    return current_app.extensions[KNOWN_TOKENS]
+
+
+def init_app(app: Flask) -> None:
+    """Give `app` its (empty) KnownTokens; `warm` fills it."""
+    app.extensions[KNOWN_TOKENS] = KnownTokens()
+
+
+def warm(app: Flask) -> None:
+    """List the live tokens once as a server process starts; a database that is down is logged, not fatal."""
+    with app.app_context():
+        try:
+            known_tokens().refresh(get_db())
+        except DatabaseUnavailable as exc:
+            log.warning("could not list the live tokens at start (%s); they are listed on first use", exc)
 
 
 def lookup(token: str) -> Token | None:
     """`find` on this app's database (used by `auth.current_caller`), outage-tolerant (KnownTokens)."""
-    known = current_app.extensions.setdefault("kb_known_tokens", KnownTokens())
-    return known.lookup(get_db(), token)
+    return known_tokens().lookup(get_db(), token)

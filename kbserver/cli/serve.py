@@ -41,8 +41,10 @@ def serve(index_dir: str, host: str, port: int, workers: int) -> None:
     from werkzeug.serving import make_server
 
     from kbserver import create_app
+    from kbserver.access import tokens
 
     app = create_app(overrides)
+    tokens.warm(app)
     server = make_server(host, port, app, threaded=True)
     click.echo(f"kb serving on http://{host}:{server.server_port}/ (index {index_dir})", err=True)
     try:

@@ -49,6 +49,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any 64-bit number, the same in every kb: the advisory lock the PostgreSQL migration holds.
 MIGRATION_LOCK_KEY = 0x6B62_6462  # "kbdb"
 EXTENSION = "kb_db"
+UNAVAILABLE_MESSAGE = "the database is unreachable; nothing was stored, try again shortly"
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 

@@ -56,3 +56,10 @@ def revoke_token(db: Database, name: str, when: str) -> bool:
             tokens.update().where(tokens.c.name == name, tokens.c.revoked.is_(None)).values(revoked=when)
         )
     return result.rowcount == 1
+
+
+def live_tokens(db: Database) -> list[tuple[str, TokenRow]]:
+    """Every live token as (hash, row): what a server keeps to answer while the database is unreachable."""
+    with db.read() as conn:
+        rows = conn.execute(select(tokens.c.hash, *_COLUMNS).where(tokens.c.revoked.is_(None))).all()
+    return [(r[0], TokenRow(*tuple(r)[1:])) for r in rows]
