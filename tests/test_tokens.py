@@ -183,6 +183,30 @@ def test_rate_limit_is_per_token_and_answers_429_json(kb_index, tmp_path):
         assert session.get(f"{server.url}/healthz", timeout=60).status_code == 200
 
 
+def test_two_apps_on_one_redis_spend_one_budget(kb_index, tmp_path, redis_server):
+    # Like two hosts (or two workers): their own processes' memory, one Redis.
+    database = str(tmp_path / "kb.sqlite3")
+    apps = [make_app(kb_index, tmp_path, DATABASE=database, RATE_LIMIT="4 per day",
+                     RATE_LIMIT_STORAGE=redis_server.url) for _ in range(2)]
+    secret = new_token(apps[0], f"shared-{tmp_path.name}", "search")  # a fresh name: Redis outlives the test
+    clients = [a.test_client() for a in apps]
+    statuses = [clients[i % 2].get("/api/v1/search", query_string={"q": "refund"}, headers=bearer(secret)).status_code
+                for i in range(4)]
+    assert statuses == [200, 200, 200, 200]
+    for client in clients:
+        assert_api_error(client.get("/api/v1/search", query_string={"q": "refund"}, headers=bearer(secret)), 429,
+                         "rate_limited")
+
+
+def test_an_unreachable_redis_counts_in_memory_instead_of_failing(kb_index, tmp_path):
+    from servers import free_port as closed_port
+
+    app = make_app(kb_index, tmp_path, RATE_LIMIT="2 per day", RATE_LIMIT_STORAGE=f"redis://127.0.0.1:{closed_port()}")
+    client = app.test_client()
+    statuses = [client.get("/api/v1/search", query_string={"q": "refund"}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]  # the fallback keeps the budget, per process
+
+
 def test_rate_limit_counts_anonymous_callers_by_address(kb_index, tmp_path):
     app = make_app(kb_index, tmp_path, RATE_LIMIT="2 per minute")
     client = app.test_client()
