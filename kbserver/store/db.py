@@ -171,6 +171,8 @@ def _unavailable_as(db: Database) -> Iterator[None]:
     try:
         yield
     except (exc.OperationalError, exc.InterfaceError) as error:
+        if db.backend == "sqlite" and "no such " in str(error.orig):
+            raise  # SQLite files a missing table or column under OperationalError too: a bug, not an outage
         raise DatabaseUnavailable(f"{describe(db.url)}: {error.orig or error}") from error
 
 
