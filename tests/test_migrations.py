@@ -97,6 +97,32 @@ def test_a_sqlite_file_from_before_alembic_migrates_without_losing_a_row(legacy_
     assert len(feedback.feedback_items(db, "2000-01-01")) == 4
 
 
+def test_a_version_2_file_migrates_to_query_log_audiences_without_losing_a_row(legacy_file):
+    # Issue 21's r3: text logged by internal callers (a token holding `internal` now, or
+    # anonymous, whose default scopes include it) is marked internal; everyone else's public.
+    with sqlite3.connect(legacy_file) as raw:
+        raw.executemany(
+            "INSERT INTO tokens (name, hash, scopes, created) VALUES (?, ?, ?, '2026-01-01')",
+            [("owner", "h1", "search,reports,internal"), ("internalish", "h3", "internalx")],
+        )
+        raw.executemany(
+            "INSERT INTO query_log (request_id, ts, kind, mode, text, results, no_confident_match, caller)"
+            " VALUES (?, '2026-11-01T00:00:00.000000Z', 'search', 'hybrid', ?, '[]', 1, ?)",
+            [(f"x{i}", f"question {i}", caller) for i, caller in enumerate(["owner", "anonymous", "internalish", "gone"])],
+        )
+    raw.close()
+    connect(legacy_file).close()
+    rows = sql_rows(legacy_file, "SELECT request_id, caller, audience FROM query_log ORDER BY request_id")
+    assert [tuple(r.values()) for r in rows] == [
+        *[(f"req{i}", "helpdesk", "public") for i in range(5)],  # helpdesk holds no `internal`
+        ("x0", "owner", "internal"),
+        ("x1", "anonymous", "internal"),
+        ("x2", "internalish", "public"),
+        ("x3", "gone", "public"),
+    ]
+    assert counts(legacy_file) == {**LEGACY_ROWS, "tokens": 4, "query_log": 9}
+
+
 def test_the_migrated_tables_are_the_schema_the_queries_use(database_url):
     db = connect(database_url)
     with db.read() as conn:

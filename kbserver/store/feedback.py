@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from indexer.article import Article
 from kbserver.store.db import Database, to_ts, utc_now
 from kbserver.store.redact import redact
-from kbserver.store.schema import feedback
+from kbserver.store.schema import feedback, query_log
 
 # Every outcome feedback may carry: the API's enum, the page's controls and the reports read
 # these. Migration 1's CHECK constraint spells the same four (a test keeps them equal).
@@ -111,11 +111,22 @@ def feedback_counts(db: Database, since: str) -> list[FeedbackCount]:
 
 
 def feedback_items(
-    db: Database, since: str, *, owner: str | None = None, outcomes: Iterable[str] = (), limit: int = 50
+    db: Database, since: str, *, owner: str | None = None, outcomes: Iterable[str] = (), limit: int = 50,
+    include_internal: bool = True,
 ) -> list[FeedbackItem]:
-    """The latest feedback since `since`, optionally for one owner team and some outcomes."""
+    """The latest feedback since `since`, optionally for one owner team and some outcomes.
+
+    Without `include_internal`, the comment is withheld (None) when the answer it is about was
+    asked by a caller with the `internal` scope (`query_log.audience`): their words may quote an
+    internal procedure."""
     c = feedback.c
-    query = select(c.id, c.ts, c.article_id, c.owner, c.outcome, c.request_id, c.comment).where(c.ts >= since)
+    comment: Any = c.comment
+    if not include_internal:
+        asked_by = select(query_log.c.audience).where(query_log.c.request_id == c.request_id).scalar_subquery()
+        comment = case((func.coalesce(asked_by, "public") == "public", c.comment), else_=None)
+    query = select(c.id, c.ts, c.article_id, c.owner, c.outcome, c.request_id, comment.label("comment")).where(
+        c.ts >= since
+    )
     if owner is not None:
         query = query.where(c.owner == owner)
     outcomes = list(outcomes)

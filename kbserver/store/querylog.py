@@ -30,6 +30,10 @@ class QueryRecord:
     results_json: str  # [{"id": ..., "score": ...}, ...] best first
     no_confident_match: bool
     caller: str
+    audience: str = "public"  # internal: the caller held the `internal` scope (AUDIENCES)
+
+
+AUDIENCES = ("public", "internal")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class GapQuery:
     results: str  # JSON, as logged
     no_confident_match: bool
     not_helpful_article: str | None  # the article marked not helpful, if any
+    audience: str = "public"  # of the caller who sent it
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,11 @@ class Answer(Protocol):
     def items(self) -> Sequence[_Item]: ...
 
 
-def log_query(db: Database, kind: str, text: str, answer: Answer, caller: str) -> None:
-    """Log one search or suggest answer: redacted text, top results with scores, no_confident_match."""
+def log_query(db: Database, kind: str, text: str, answer: Answer, caller: str, *, audience: str) -> None:
+    """Log one search or suggest answer: redacted text, top results with scores, no_confident_match,
+    and the caller's `audience` ('internal' if it held the `internal` scope, else 'public')."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
     top = [{"id": item.article.id, "score": item.score} for item in answer.items[:TOP_RESULTS_LOGGED]]
     record = QueryRecord(
         request_id=answer.request_id,
@@ -102,6 +110,7 @@ def log_query(db: Database, kind: str, text: str, answer: Answer, caller: str) -
         results_json=json.dumps(top),
         no_confident_match=answer.no_confident_match,
         caller=caller,
+        audience=audience,
     )
     try:
         insert_query(db, record)
@@ -125,6 +134,7 @@ def insert_query(db: Database, record: QueryRecord) -> None:
                 results=record.results_json,
                 no_confident_match=int(record.no_confident_match),
                 caller=record.caller,
+                audience=record.audience,
             )
         )
 
@@ -148,7 +158,7 @@ def result_counts(db: Database, since: str) -> list[ResultCount]:
 def gap_queries(db: Database, since: str, limit: int) -> list[GapQuery]:
     """The latest logged queries since `since` that found no confident match or got "not helpful"."""
     sql = text(
-        "SELECT q.request_id, q.ts, q.text, q.results, q.no_confident_match,"
+        "SELECT q.request_id, q.ts, q.text, q.results, q.no_confident_match, q.audience,"
         " (SELECT f.article_id FROM feedback AS f WHERE f.request_id = q.request_id"
         "  AND f.outcome = 'not_helpful' ORDER BY f.id DESC LIMIT 1) AS not_helpful_article"
         " FROM query_log AS q"
@@ -159,7 +169,7 @@ def gap_queries(db: Database, since: str, limit: int) -> list[GapQuery]:
     with db.read() as conn:
         rows = conn.execute(sql, {"since": since, "limit": limit}).all()
     return [
-        GapQuery(r.request_id, r.ts, r.text, r.results, bool(r.no_confident_match), r.not_helpful_article)
+        GapQuery(r.request_id, r.ts, r.text, r.results, bool(r.no_confident_match), r.not_helpful_article, r.audience)
         for r in rows
     ]
 

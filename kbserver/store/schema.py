@@ -24,6 +24,8 @@ query_log = Table(
     Column("results", Text, nullable=False),
     Column("no_confident_match", Integer, nullable=False),
     Column("caller", Text, nullable=False),
+    # r3: 'internal' when the caller held the `internal` scope (querylog.AUDIENCES)
+    Column("audience", Text, nullable=False, server_default="public"),
     CheckConstraint("kind IN ('search', 'suggest')"),
     Index("query_log_ts", "ts"),
 )
