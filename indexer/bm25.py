@@ -13,7 +13,7 @@ A query's score for a chunk is the sum of the impacts of its distinct terms, whi
 Whoosh returns for an OR of the same terms (tests/test_bm25.py checks the two agree).
 
 Tokens come from `indexer.terms.analyse`, a faster equivalent of Whoosh's StemmingAnalyzer
-(same pattern, stop list, minimum size and Porter stemmer, with an unbounded stem cache),
+(same pattern, stop list, minimum size and Porter stemmer, with a bounded stem cache),
 used for chunks and queries alike.
 """
 

@@ -42,14 +42,24 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:
+        """Liveness for load balancers, open to anyone: `articles` counts only what the caller may see."""
+        from kbserver.access.auth import current_caller
+        from kbserver.errors import ApiError
+
         reader = runtime.get_reader()
         try:
-            reader.get()  # also notices a newly published build, like any request
+            snapshot = reader.get()  # also notices a newly published build, like any request
         except runtime.IndexUnavailable:
-            pass  # reported below as 503
+            snapshot = None  # reported below as 503
         status = reader.status()
-        if status["index_version"] is None:
-            return jsonify({"status": "unavailable", **status}), 503
-        return jsonify({"status": "ok", "index_version": status["index_version"], "articles": status["articles"]})
+        if snapshot is None or status["index_version"] is None:
+            # The reader's error names paths and builds: an operator's business, not a caller's.
+            return jsonify({"status": "unavailable", "index_version": None, "articles": 0}), 503
+        try:
+            allow_internal = current_caller().allow_internal
+        except ApiError:
+            allow_internal = False  # a bad token is no token; a health check never answers 401
+        articles = len(snapshot.view(allow_internal).articles)
+        return jsonify({"status": "ok", "index_version": status["index_version"], "articles": articles})
 
     return app

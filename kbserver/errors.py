@@ -32,6 +32,8 @@ ERROR_CODES: tuple[str, ...] = (
     "missing_text",
     "empty_text",
     "invalid_text",
+    "invalid_unicode",
+    "json_too_deep",
     "text_too_long",
     "missing_q",
     "empty_q",
@@ -68,21 +70,22 @@ ERROR_CODES: tuple[str, ...] = (
 class ApiError(HTTPException):
     """An error with a stable code: raise it anywhere under /api/v1."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, **extra: str) -> None:
         super().__init__(description=message)
         self.code = status
         self.error_code = code
+        self.extra = extra  # more keys for the error object, e.g. the `field` a 400 is about
 
 
-def api_error(status: int, code: str, message: str) -> tuple[Response, int]:
-    """The canonical error body `{"error": {"code", "message"}}`. Callers may add keys, never remove."""
-    return jsonify({"error": {"code": code, "message": message}}), status
+def api_error(status: int, code: str, message: str, **extra: str) -> tuple[Response, int]:
+    """The canonical error body `{"error": {"code", "message", ...}}`. Callers may add keys, never remove."""
+    return jsonify({"error": {"code": code, "message": message, **extra}}), status
 
 
 def http_error(exc: HTTPException) -> tuple[Response, int]:
     """`api_error` for a werkzeug/Flask exception, keeping the headers it carries (a 405's `Allow`)."""
     code = getattr(exc, "error_code", None) or STATUS_CODES.get(exc.code or 500, "error")
-    response, status = api_error(exc.code or 500, code, exc.description or code)
+    response, status = api_error(exc.code or 500, code, exc.description or code, **getattr(exc, "extra", {}))
     # RFC 9110: a 405 must list the allowed methods. get_headers() also names an HTML
     # Content-Type, which the JSON body replaces.
     for name, value in exc.get_headers():

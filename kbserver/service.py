@@ -35,6 +35,18 @@ DEFAULT_SEARCH_LIMIT = 10
 DEFAULT_SUGGEST_LIMIT = 3
 DEFAULT_GAPS_LIMIT = 20
 DEFAULT_WINDOW = "30d"
+# A kb body is one flat object; 32 levels is generous, and far below the ~1,000 at which the
+# json module's recursion would raise RecursionError (a 500) on a 2 KB body of brackets.
+MAX_JSON_DEPTH = 32
+# What counts as blank, for "must not be empty": every character Python's str.isspace() and
+# JSON Schema's (ECMA-262) \s call whitespace, so the server and the OpenAPI `pattern` agree
+# (\x1c-\x1f and \x85 are space to Python only, \ufeff to ECMA only).
+BLANK_CHARS = "\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+NOT_BLANK_PATTERN = f"[^{BLANK_CHARS}]"  # the OpenAPI `pattern` of q and text, read by ECMA and Python alike
+_NOT_BLANK_RE = re.compile(NOT_BLANK_PATTERN)
+_SURROGATE_RE = re.compile("[\\ud800-\\udfff]")
+_JSON_STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_JSON_BRACKET_RE = re.compile(rb"[\[\]{}]")
 
 
 def new_request_id() -> str:
@@ -55,19 +67,41 @@ def current_view() -> AudienceView:
         raise ApiError(503, "index_unavailable", str(exc)) from exc
 
 
+def caller_audience() -> str:
+    """'internal' when this request's caller holds the `internal` scope, else 'public': what the query log records."""
+    return "internal" if current_caller().allow_internal else "public"
+
+
 # ---------------------------------------------------------------------------- parameters
+
+
+def is_blank(value: str) -> bool:
+    """True when `value` holds nothing but whitespace (BLANK_CHARS), as the OpenAPI pattern says."""
+    return _NOT_BLANK_RE.search(value) is None
+
+
+def check_unicode(value: str, name: str) -> str:
+    """`value`, if it is valid Unicode. Raises ApiError(400) `invalid_unicode` naming the field.
+
+    JSON's `\\ud800` escape decodes to a lone surrogate, a str that cannot be encoded as UTF-8:
+    SQLite, the tokenizer and the log would each fail on it (a 500)."""
+    if _SURROGATE_RE.search(value):
+        raise ApiError(400, "invalid_unicode", f"'{name}' holds a lone surrogate: send valid Unicode (UTF-8)", field=name)
+    return value
 
 
 def text_param(value: Any, name: str, *, measured: str | None = None) -> str:
     """A required non-empty string of at most MAX_TEXT_CHARS (counted on `measured` when given).
 
-    Raises ApiError(400) `missing_<name>`, `invalid_<name>`, `empty_<name>` or `<name>_too_long`.
+    Raises ApiError(400) `missing_<name>`, `invalid_<name>`, `empty_<name>`, `<name>_too_long`
+    or `invalid_unicode`.
     """
     if value is None:
         raise ApiError(400, f"missing_{name}", f"'{name}' is required")
     if not isinstance(value, str):
         raise ApiError(400, f"invalid_{name}", f"'{name}' must be a string")
-    if not value.strip():
+    check_unicode(value, name)
+    if is_blank(value):
         raise ApiError(400, f"empty_{name}", f"'{name}' must not be empty")
     max_chars = int(current_app.config["MAX_TEXT_CHARS"])
     if len(value) > max_chars and len(measured if measured is not None else value) > max_chars:
@@ -85,25 +119,58 @@ def limit_param(value: Any, default: int) -> int:
         value = None
     elif isinstance(value, float) and value.is_integer():
         value = int(value)  # JSON has one number type: 3.0 is the integer 3 (as JSON Schema says)
-    try:
-        limit = int(value) if isinstance(value, (int, str)) else None
-    except ValueError:
-        limit = None
+    if isinstance(value, str):
+        # ASCII digits only: int() would also read "٣", "３", " 3", "+3" and "1_0".
+        value = int(value) if re.fullmatch(r"[0-9]{1,6}", value) else None
+    limit = value if isinstance(value, int) else None
     if limit is None or not 1 <= limit <= max_limit:
         raise ApiError(400, "invalid_limit", f"'limit' must be an integer from 1 to {max_limit}")
     return limit
 
 
+def json_depth(raw: bytes) -> int:
+    """How deeply `raw` JSON nests arrays and objects, found without parsing it (linear, no recursion).
+
+    Strings are removed first, so brackets inside them do not count; for malformed JSON the
+    number is a bound the parser will reject anyway."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET_RE.findall(_JSON_STRING_RE.sub(b'""', raw)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _check_strings(value: Any, name: str) -> None:
+    """Every key and string under `value` is valid Unicode (`check_unicode`), named by its path."""
+    if isinstance(value, str):
+        check_unicode(value, name)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_strings(item, f"{name}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_unicode(key, f"{name}.{key}" if name else key)
+            _check_strings(item, f"{name}.{key}" if name else key)
+
+
 def json_body() -> dict[str, Any]:
-    """This request's JSON object. Raises ApiError 415 (not JSON) or 400 `malformed_json`."""
+    """This request's JSON object: the one place a JSON body is decoded.
+
+    Raises ApiError 415 (not JSON), 400 `malformed_json`, 400 `json_too_deep` (nested more than
+    MAX_JSON_DEPTH levels, checked before parsing) or 400 `invalid_unicode` (a lone surrogate in
+    any key or string, naming it)."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send JSON with Content-Type: application/json")
+    raw = request.get_data(cache=True) or b"null"
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise ApiError(400, "json_too_deep", f"the body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep")
     try:
-        body = json.loads(request.get_data(cache=True) or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    _check_strings(body, "")
     return body
 
 
@@ -150,14 +217,14 @@ def run_search(args: Mapping[str, Any]) -> SearchAnswer:
         url_for_article=article_url, params=services().params,
     )
     if not as_you_type:
-        log_query(get_db(), "search", q, answer, current_caller().name)
+        log_query(get_db(), "search", q, answer, current_caller().name, audience=caller_audience())
     return answer
 
 
 def run_suggest(body: Mapping[str, Any]) -> SuggestAnswer:
     """Validate a suggest body, rank and log (redacted); shared by the API and the web page."""
     raw = body.get("text")
-    message = clean_message(raw) if isinstance(raw, str) and raw.strip() else None
+    message = clean_message(raw) if isinstance(raw, str) and not is_blank(raw) and not _SURROGATE_RE.search(raw) else None
     # A helpdesk sends the whole email: the limit counts the customer's own words, not the
     # quoted thread under them (the body itself stays within MAX_CONTENT_LENGTH).
     text_param(raw, "text", measured=message.own_words if message else None)
@@ -169,7 +236,7 @@ def run_suggest(body: Mapping[str, Any]) -> SuggestAnswer:
         url_for_article=article_url, params=services().params,
     )
     # The question, not the thread it came in.
-    log_query(get_db(), "suggest", message.own_words, answer, current_caller().name)
+    log_query(get_db(), "suggest", message.own_words, answer, current_caller().name, audience=caller_audience())
     return answer
 
 
@@ -242,9 +309,13 @@ def embed_texts() -> Callable[[list[str]], Any]:
 
 def build_report(view: AudienceView, window: str, team: str | None) -> reports.Report:
     """Every report table for this caller. Raises ValueError for a bad window."""
-    return reports.build_report(get_db(), view.articles, embed_texts(), window, clean=clean_query, team=team)
+    return reports.build_report(
+        get_db(), view.articles, embed_texts(), window, clean=clean_query, team=team, include_internal=view.allow_internal
+    )
 
 
 def gap_report(view: AudienceView, since: str, team: str | None) -> list[reports.Gap]:
     """The content gaps this caller may see."""
-    return reports.gap_report(get_db(), view.articles, embed_texts(), since, clean=clean_query, team=team)
+    return reports.gap_report(
+        get_db(), view.articles, embed_texts(), since, clean=clean_query, team=team, include_internal=view.allow_internal
+    )

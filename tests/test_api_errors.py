@@ -133,3 +133,97 @@ def test_suggest_counts_the_customers_words_not_the_quoted_thread(client, app):
     assert response.status_code == 200, response.get_json()
     own_words_too_long = "x" * (limit + 1) + "\n\nOn Mon, 3 Mar 2026, Support <help@example.com> wrote:\n> hi"
     assert_canonical_error(client.post("/api/v1/suggest", json={"text": own_words_too_long}), 400, "text_too_long")
+
+
+# ---------------------------------------------------------------------------- issue 21: inputs that got a 500
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/api/v1/suggest", {"text": "\ud800 refund"}, "text"),  # was UnicodeEncodeError in the query log
+        ("/api/v1/suggest", {"text": "\ud800"}, "text"),  # was TypeError in the tokenizer
+        ("/api/v1/suggest", {"text": "refund", "note": ["ok", "\udfff"]}, "note[1]"),
+        ("/api/v1/suggest", {"text": "refund", "\ud83d": 1}, "\ud83d"),
+        ("/api/v1/feedback", {"article_id": "returns/start-a-return", "outcome": "helpful", "comment": "\udc80"}, "comment"),
+        ("/api/v1/feedback", {"article_id": "returns/start-a-return\ud800", "outcome": "helpful"}, "article_id"),
+        ("/api/v1/feedback", {"article_id": "returns/start-a-return", "outcome": "helpful", "request_id": "\ud800"}, "request_id"),
+    ],
+)
+def test_lone_surrogate_is_400_naming_the_field(client, path, body, field):
+    import json
+
+    # json.dumps writes a lone surrogate as the escape a client would send ("\ud800").
+    response = client.post(path, data=json.dumps(body), content_type="application/json")
+    error = assert_canonical_error(response, 400, "invalid_unicode")["error"]
+    assert error["field"].encode("utf-8", "surrogatepass") == field.encode("utf-8", "surrogatepass")
+    assert "surrogate" in error["message"]
+
+
+def test_valid_astral_characters_are_not_surrogates(client):
+    response = client.post("/api/v1/suggest", json={"text": "refund please 🙂 \U0001f4e6"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path, start", [
+    ("/api/v1/suggest", b'{"text":"refund","x":'),
+    ("/api/v1/feedback", b'{"article_id":"returns/start-a-return","outcome":"helpful","x":'),
+])
+@pytest.mark.parametrize("open_, close", [(b"[", b"]"), (b'{"a":', b"}")])
+def test_deeply_nested_body_is_400_before_parsing(client, path, start, open_, close):
+    body = start + open_ * 990 + b"1" + close * 990 + b"}"  # about 2 KB; was RecursionError, a 500
+    assert_canonical_error(client.post(path, data=body, content_type="application/json"), 400, "json_too_deep")
+
+
+def test_nesting_within_the_bound_is_read(client):
+    from kbserver.service import MAX_JSON_DEPTH
+
+    body = b'{"text": "refund", "x": ' + b"[" * (MAX_JSON_DEPTH - 1) + b"]" * (MAX_JSON_DEPTH - 1) + b', "y": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}'
+    assert client.post("/api/v1/suggest", data=body, content_type="application/json").status_code == 200
+
+
+BLANKS = ["\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\xa0", "\u2007", "\u3000", "\ufeff", " \t\n", "\x1c\x1d\x1e\x1f"]
+
+
+@pytest.mark.parametrize("blank", BLANKS, ids=[repr(b) for b in BLANKS])
+def test_blank_text_is_empty_to_the_server_and_to_the_schema(client, blank):
+    import jsonschema_rs
+
+    from kbserver.api.openapi import SPEC
+
+    q_schema = next(p["schema"] for p in SPEC["paths"]["/search"]["get"]["parameters"] if p["name"] == "q")
+    text_schema = SPEC["paths"]["/suggest"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]["text"]
+
+    assert_canonical_error(client.get("/api/v1/search", query_string={"q": blank}), 400, "empty_q")
+    assert_canonical_error(client.post("/api/v1/suggest", json={"text": blank}), 400, "empty_text")
+    # schemathesis validates with jsonschema_rs (ECMA-262 regexes): it must call these blank too.
+    assert not jsonschema_rs.is_valid(q_schema, blank)
+    assert not jsonschema_rs.is_valid(text_schema, blank)
+    assert jsonschema_rs.is_valid(text_schema, blank + "refund")
+
+
+@pytest.mark.parametrize("limit", ["٣", "３", "߃", " 3", "3 ", "+3", "1_0", "0x3", "3.0"])
+def test_limit_takes_ascii_digits_only(client, limit):
+    assert_canonical_error(client.get("/api/v1/search", query_string={"q": "refund", "limit": limit}), 400, "invalid_limit")
+    assert_canonical_error(client.post("/api/v1/suggest", json={"text": "refund", "limit": limit}), 400, "invalid_limit")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/search", "/api/v1/suggest", "/api/v1/feedback", "/api/v1/reports/gaps",
+                                  "/api/v1/articles/returns/start-a-return", "/api/v1/openapi.json"])
+def test_options_on_an_api_route_is_204_with_allow(client, path):
+    response = client.options(path)
+
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert "text/html" not in response.headers.get("Content-Type", "")
+    assert "OPTIONS" in response.headers["Allow"]
+    assert {"GET", "POST"} & set(response.headers["Allow"].split(", "))
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v1/articles/returns/nope", "/api/v1/search?q=refund"])
+def test_retry_after_is_only_on_429(client, path):
+    response = client.get(path)
+
+    assert response.status_code in (200, 404)
+    assert "X-RateLimit-Limit" in response.headers or response.status_code == 404
+    assert "Retry-After" not in response.headers

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,10 +104,20 @@ def audience_corpus(kb_index, onnx_model, tmp_path_factory) -> tuple[Path, Path]
         f"[returns/returns-policy, returns/refund-policy, {INTERNAL_POLICY}]",
     )
     set_front_matter(articles / f"{FLIPPED}.md", "audience", "internal", "public")
+    # In git, like the authors' folder, so /changes has each article's history to leak or not.
+    commit(tmp, "Plant the canaries", init=True)
     build_into(articles, root, onnx_model)
     set_front_matter(articles / f"{FLIPPED}.md", "audience", "public", "internal")
+    commit(tmp, "Make the exchange article internal")
     build_into(articles, root, onnx_model)
     return root, articles
+
+
+def commit(repo: Path, subject: str, *, init: bool = False) -> None:
+    env = {"GIT_AUTHOR_NAME": "Ann Author", "GIT_AUTHOR_EMAIL": "ann@example.com", "GIT_COMMITTER_NAME": "Ann Author",
+           "GIT_COMMITTER_EMAIL": "ann@example.com", "HOME": str(repo), "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1"}
+    for args in ([["init", "-q", "-b", "main"]] if init else []) + [["add", "-A"], ["commit", "-qm", subject]]:
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
 
 
 # ---------------------------------------------------------------------------- what must not leak
@@ -291,6 +302,8 @@ PROBES: dict[str, Send] = {
     "web-suggest": web_suggest,
     "web-public-articles-links": each(*(get(f"/articles/{a}") for a in PUBLIC_IDS)),
     "web-internal-article": each(*(get(f"/articles/{a}") for a in CANARIES)),
+    "api-changes": each(get("/api/v1/changes", {"since": "3650d"}), get("/api/v1/changes", {"since": "2000-01-01"})),
+    "web-changes": get("/changes", {"since": "3650d"}),
 }
 
 
@@ -448,3 +461,96 @@ def test_reports_are_refused_to_the_public_scopes(reports_app):
     client = reports_app.test_client()
     for path in REPORT_PATHS:
         assert client.get(path).status_code == 403, path
+
+
+def test_gap_report_hides_an_internal_agents_message_from_readers_without_internal(reports_app):
+    """Issue 21's reproduction: an agent with `internal` asks about an internal article and marks it
+    not helpful; a `reports` reader without `internal` must not see the message, anywhere."""
+    client = reports_app.test_client()
+    internal_agent = {"Authorization": "Bearer " + new_token(reports_app, "desk-agent", "suggest,feedback,internal")}
+    message = "The zanderquill customer says someone changed the password on the account and ordered things"
+    answer = client.post("/api/v1/suggest", json={"text": message}, headers=internal_agent).get_json()
+    feedback = {"article_id": "account/suspected-account-takeover", "outcome": "not_helpful",
+                "request_id": answer["request_id"], "comment": "zanderquill: the takeover steps are out of date"}
+    assert client.post("/api/v1/feedback", json=feedback, headers=internal_agent).status_code == 201
+    # A public caller's unanswered question is still a gap every reader sees (the control).
+    public_question = "Do you sell zanderquill garden furniture?"
+    assert client.post("/api/v1/suggest", json={"text": public_question}).status_code == 200
+    reader = {"Authorization": "Bearer " + new_token(reports_app, "team-lead-2", "reports")}
+    owner = {"Authorization": "Bearer " + new_token(reports_app, "kb-owner-2", "reports,internal")}
+
+    for path in ("/api/v1/reports/gaps", "/reports"):
+        public = client.get(path, headers=reader).get_data(as_text=True)
+        internal = client.get(path, headers=owner).get_data(as_text=True)
+        assert "zanderquill customer" not in public and "takeover steps" not in public, path
+        assert "zanderquill customer" in html.unescape(internal), path
+        assert "zanderquill garden furniture" in html.unescape(public), path
+
+
+def test_healthz_counts_only_the_articles_the_caller_may_see(audience_app, internal_headers, secrets):
+    client = audience_app.test_client()
+    public = client.get("/healthz").get_json()
+    internal = client.get("/healthz", headers=internal_headers).get_json()
+    bad_token = client.get("/healthz", headers={"Authorization": "Bearer kb_nope"})
+
+    assert public["articles"] == len(PUBLIC_IDS) < internal["articles"] == len(PUBLIC_IDS) + len(CANARIES)
+    assert bad_token.status_code == 200 and bad_token.get_json()["articles"] == len(PUBLIC_IDS)
+
+
+def test_openapi_examples_name_no_internal_article(audience_app, secrets):
+    from indexer.parse import parse_text
+    from kbserver.api.openapi import EXAMPLE_ARTICLE
+
+    from conftest import SAMPLE_ARTICLES
+
+    document = audience_app.test_client().get("/api/v1/openapi.json").get_data(as_text=True)
+    internal = []
+    for folder in (SAMPLE_ARTICLES, DATA_ARTICLES):
+        for path in folder.rglob("*.md"):
+            article_id = path.relative_to(folder).with_suffix("").as_posix()
+            article, _ = parse_text(path.read_text(encoding="utf-8"), article_id, str(path))
+            if article is not None and not article.is_public:
+                internal += [article.id, article.title]
+    assert len(internal) > 40
+    assert [name for name in internal if name in document] == []
+    assert secrets.found_in(document) == []
+    assert EXAMPLE_ARTICLE["id"] in document
+
+
+# ---------------------------------------------------------------------------- every route has an audience check
+
+# Each route of the app, and how the tests above check its audience: the probes that send
+# public callers through it, or why it holds no article content. A route added without an
+# entry here fails `test_every_route_has_an_audience_check`.
+ROUTE_CHECKS: dict[str, tuple[str, ...] | str] = {
+    "/static/<path:filename>": "the page's own files: no article content",
+    "/healthz": "test_healthz_counts_only_the_articles_the_caller_may_see",
+    "/api/v1/openapi.json": "test_openapi_examples_name_no_internal_article",
+    "/api/v1/search": ("api-search-hybrid", "api-search-keyword", "api-search-semantic", "api-search-type-policy",
+                       "api-search-type-procedure", "api-search-canary-tag", "api-search-internal-tag", "api-did-you-mean"),
+    "/api/v1/suggest": ("api-suggest",),
+    "/api/v1/articles/<path:article_id>": ("api-public-articles-links", "api-internal-article"),
+    "/api/v1/feedback": ("api-feedback-internal",),
+    "/api/v1/changes": ("api-changes",),
+    "/api/v1/reports/articles": "test_reports_without_internal_scope_show_no_internal_article",
+    "/api/v1/reports/teams": "test_reports_without_internal_scope_show_no_internal_article",
+    "/api/v1/reports/gaps": "test_gap_report_hides_an_internal_agents_message_from_readers_without_internal",
+    "/": ("web-home-filters", "web-home-search"),
+    "/search": ("web-search-filters", "web-did-you-mean"),
+    "/suggest": ("web-suggest",),
+    "/articles/<path:article_id>": ("web-public-articles-links", "web-internal-article"),
+    "/changes": ("web-changes",),
+    "/reports": "test_gap_report_hides_an_internal_agents_message_from_readers_without_internal",
+}
+
+
+def test_every_route_has_an_audience_check(audience_app):
+    routes = {rule.rule for rule in audience_app.url_map.iter_rules()}
+
+    assert routes - set(ROUTE_CHECKS) == set(), "a route without an audience check: add probes and list it here"
+    assert set(ROUTE_CHECKS) - routes == set(), "a listed route no longer exists"
+    for route, check in ROUTE_CHECKS.items():
+        if isinstance(check, tuple):
+            assert set(check) <= set(PROBES), route
+        elif check.startswith("test_"):
+            assert check in globals(), route

@@ -204,3 +204,48 @@ def test_concurrent_writer_processes_on_a_fresh_file_all_land(tmp_path):
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         db.close()
+
+
+def test_a_version_2_database_migrates_to_query_log_audiences_without_losing_a_row(tmp_path):
+    import sqlite3
+
+    from kbserver.store.db import MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    for statements in MIGRATIONS[:2]:
+        for statement in statements:
+            old.execute(statement)
+    old.execute("PRAGMA user_version = 2")
+    old.executemany(
+        "INSERT INTO tokens (name, hash, scopes, created) VALUES (?, ?, ?, '2026-01-01')",
+        [("owner", "h1", "search,reports,internal"), ("helpdesk", "h2", "search,suggest"), ("internalish", "h3", "internalx")],
+    )
+    callers = ["owner", "helpdesk", "anonymous", "internalish", "gone-token"]
+    old.executemany(
+        "INSERT INTO query_log (request_id, ts, kind, mode, text, results, no_confident_match, caller)"
+        " VALUES (?, '2026-11-01T00:00:00.000000Z', 'search', 'hybrid', ?, '[]', 1, ?)",
+        [(f"r{i}", f"question {i}", caller) for i, caller in enumerate(callers)],
+    )
+    old.execute("INSERT INTO feedback (ts, article_id, owner, outcome, request_id, comment, caller)"
+                " VALUES ('2026-11-01T00:00:00.000000Z', 'returns/refund-policy', 'Returns team', 'helpful', 'r1', 'ok', 'helpdesk')")
+    old.commit()
+    old.close()
+
+    db = connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        rows = db.execute("SELECT request_id, text, caller, audience FROM query_log ORDER BY request_id").fetchall()
+        assert [tuple(r) for r in rows] == [
+            ("r0", "question 0", "owner", "internal"),
+            ("r1", "question 1", "helpdesk", "public"),
+            ("r2", "question 2", "anonymous", "internal"),  # the default anonymous scopes include internal
+            ("r3", "question 3", "internalish", "public"),
+            ("r4", "question 4", "gone-token", "public"),
+        ]
+        assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == 3
+        column = next(c for c in db.execute("PRAGMA table_info(query_log)") if c["name"] == "audience")
+        assert (column["type"], column["notnull"], column["dflt_value"]) == ("TEXT", 1, "'public'")
+    finally:
+        db.close()

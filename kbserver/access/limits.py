@@ -13,7 +13,7 @@ proxy's address unless the proxy's X-Forwarded-For is trusted (werkzeug's ProxyF
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import ApplicationLimit, Limiter
 
 from kbserver.access.auth import current_caller
@@ -34,6 +34,16 @@ def caller_key() -> str:
 
 def init_app(app: Flask) -> Limiter:
     """Limit every /api/v1 route of `app`; the limiter lives in app.extensions["limiter"]."""
+
+    # Registered before the limiter's own hook, so it runs after it (Flask runs them in reverse).
+    @app.after_request
+    def _retry_after_only_on_429(response: Response) -> Response:
+        # Flask-Limiter sets Retry-After on every metered answer; RFC 9110 gives it meaning on
+        # 429 and 503 only, and on a 404 or a 200 it tells a client to wait for nothing.
+        if response.status_code != 429:
+            response.headers.pop("Retry-After", None)
+        return response
+
     limiter = Limiter(
         caller_key,
         application_limits=[

@@ -21,10 +21,22 @@ from kbserver.service import (
     DEFAULT_SEARCH_LIMIT,
     DEFAULT_SUGGEST_LIMIT,
     MAX_ARTICLE_ID_CHARS,
+    NOT_BLANK_PATTERN,
 )
 from kbserver.store.feedback import OUTCOMES
 
 _err = {"$ref": "#/components/responses/Error"}
+
+# The document is open to anyone, so its examples are fixed text that names no real article
+# (an example once named an internal one: issue 21).
+EXAMPLE_ARTICLE = {
+    "id": "area/example-article",
+    "title": "An example article",
+    "type": "procedure",
+    "summary": "What the article is for, in one sentence.",
+    "owner": "Example team",
+    "url": "/articles/area/example-article",
+}
 
 
 def errs(*codes: int) -> dict[str, Any]:
@@ -255,7 +267,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                         "application/json": {
                             "schema": {"$ref": "#/components/schemas/Error"},
                             "example": {
-                                "error": {"code": "article_not_found", "message": "no article 'returns/nope'"}
+                                "error": {"code": "article_not_found", "message": "no article 'area/no-such-article'"}
                             },
                         }
                     },
@@ -296,8 +308,10 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "name": "q",
                             "in": "query",
                             "required": True,
-                            "description": "The query; it must contain a non-space character",
-                            "schema": {"type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": "\\S"},
+                            "description": "The query; it must contain a non-space character. Plain words rank loosely; "
+                            "agents can steer with \"a phrase\", -word or NOT word, title:/tag:/type:/owner:word, "
+                            "word* (prefix) and word~ (fuzzy). Anything else is read as plain words.",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": NOT_BLANK_PATTERN},
                             "example": "refund not received",
                         },
                         {
@@ -335,13 +349,19 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                 "application/json": {
                                     "schema": {
                                         "type": "object",
-                                        "required": ["query", "mode", "results", "did_you_mean", "no_confident_match"],
+                                        "required": ["query", "mode", "results", "did_you_mean", "no_confident_match", "steered"],
                                         "properties": {
                                             "request_id": {"type": "string"},
                                             "query": {"type": "string"},
                                             "mode": {"type": "string"},
                                             "did_you_mean": {"type": ["string", "null"]},
                                             "no_confident_match": {"type": "boolean"},
+                                            "steered": {
+                                                "type": "boolean",
+                                                "description": "The query used search syntax (a quoted phrase, -word or NOT word, "
+                                                "title:/tag:/type:/owner:, word* or word~), read by Whoosh: the results are the "
+                                                "articles that satisfy it, ranked by its remaining words.",
+                                            },
                                             "results": {
                                                 "type": "array",
                                                 "items": {
@@ -365,16 +385,10 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                         "query": "refund not recieved",
                                         "mode": "hybrid",
                                         "did_you_mean": "refund not received",
+                                        "steered": False,
                                         "results": [
                                             {
-                                                "article": {
-                                                    "id": "returns/refund-not-received",
-                                                    "title": "Refund not received after a return",
-                                                    "type": "procedure",
-                                                    "summary": "...",
-                                                    "owner": "Returns team",
-                                                    "url": "/articles/returns/refund-not-received",
-                                                },
+                                                "article": EXAMPLE_ARTICLE,
                                                 "score": 0.81,
                                                 "section": "Steps",
                                                 "snippet": 'Check the <mark class="hl t0">refund</mark> status...',
@@ -401,7 +415,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                     "required": ["text"],
                                     "properties": {
                                         "text": {
-                                            "type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": "\\S",
+                                            "type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": NOT_BLANK_PATTERN,
                                             "description": "The customer's message, as received: greetings, order numbers, "
                                             "a quoted email thread, signature and disclaimer may stay in (kb ignores them). "
                                             f"The {max_text_chars:,}-character limit (KB_MAX_TEXT_CHARS) counts the customer's own words, "
@@ -476,7 +490,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                 "maxLength": MAX_ARTICLE_ID_CHARS,
                                 "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*$",
                             },
-                            "example": "returns/start-a-return",
+                            "example": EXAMPLE_ARTICLE["id"],
                         }
                     ],
                     "responses": {
@@ -591,7 +605,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                     },
                                 },
                                 "example": {
-                                    "article_id": "returns/start-a-return",
+                                    "article_id": EXAMPLE_ARTICLE["id"],
                                     "outcome": "resolved_first_contact",
                                     "request_id": "4f1c0d9e",
                                     "comment": "customer happy with the label by email",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from typing import Protocol, Sequence
@@ -27,14 +28,31 @@ class MessageEncoder(Protocol):
     def encode_message(self, text: str, parts: list[str]) -> np.ndarray: ...
 
 
-class QueryEmbedder:
-    """Embeds a query and its sentences with the process-wide encoder, through a small LRU cache."""
+# An entry holds a message of up to MAX_TEXT_CHARS and a vector per sentence, so a count alone
+# bounds nothing: 1,024 long emails would be ~170 MiB. The cache also keeps under this many bytes.
+CACHE_BYTES = 16 * 2**20
 
-    def __init__(self, encoder: MessageEncoder, cache_size: int = 1024) -> None:
+
+def _entry_bytes(key: tuple[str, tuple[str, ...]], vectors: np.ndarray) -> int:
+    return sys.getsizeof(key[0]) + sum(sys.getsizeof(s) for s in key[1]) + int(vectors.nbytes)
+
+
+class QueryEmbedder:
+    """Embeds a query and its sentences with the process-wide encoder, through a small LRU cache
+    of at most `cache_size` entries and `cache_bytes` bytes (texts and vectors)."""
+
+    def __init__(self, encoder: MessageEncoder, cache_size: int = 1024, cache_bytes: int = CACHE_BYTES) -> None:
         self._encoder = encoder
         self._cache: OrderedDict[tuple[str, tuple[str, ...]], np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def cached_bytes(self) -> int:
+        """What the cached texts and vectors hold now (at most `cache_bytes`)."""
+        return self._bytes
 
     def embed(self, text: str, sentences: Sequence[str] = ()) -> np.ndarray:
         """(1 + sentences, DIM): the text's vector, then its sentences', from one encoder pass."""
@@ -45,11 +63,15 @@ class QueryEmbedder:
                 self._cache.move_to_end(key)
                 return vectors
         vectors = self._encoder.encode_message(text, list(sentences)).astype(np.float32, copy=False)
-        if self._cache_size:
+        cost = _entry_bytes(key, vectors)
+        if self._cache_size and cost <= self._cache_bytes:
             with self._lock:
-                self._cache[key] = vectors
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                if key not in self._cache:
+                    self._cache[key] = vectors
+                    self._bytes += cost
+                while len(self._cache) > self._cache_size or self._bytes > self._cache_bytes:
+                    old_key, old = self._cache.popitem(last=False)
+                    self._bytes -= _entry_bytes(old_key, old)
         return vectors
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:

@@ -85,6 +85,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE learned_examples ADD COLUMN caller TEXT NOT NULL DEFAULT ''",
         "CREATE INDEX learned_examples_caller ON learned_examples (caller, article_id, status)",
     ),
+    (  # 3: issue 21: who may read a logged query's text. 'internal' when its caller held the
+        # `internal` scope; the reports show such text to `internal` readers only. Rows logged
+        # before this are marked internal when their caller is a token holding `internal` now,
+        # or anonymous (whose default scopes include it): hiding too much is the safe mistake.
+        "ALTER TABLE query_log ADD COLUMN audience TEXT NOT NULL DEFAULT 'public'",
+        """UPDATE query_log SET audience = 'internal' WHERE caller = 'anonymous' OR caller IN (
+            SELECT name FROM tokens WHERE ',' || replace(scopes, ' ', '') || ',' LIKE '%,internal,%')""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

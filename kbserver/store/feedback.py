@@ -96,11 +96,21 @@ def feedback_counts(db: sqlite3.Connection, since: str) -> list[FeedbackCount]:
 
 
 def feedback_items(
-    db: sqlite3.Connection, since: str, *, owner: str | None = None, outcomes: Iterable[str] = (), limit: int = 50
+    db: sqlite3.Connection, since: str, *, owner: str | None = None, outcomes: Iterable[str] = (), limit: int = 50,
+    include_internal: bool = True,
 ) -> list[FeedbackItem]:
-    """The latest feedback since `since`, optionally for one owner team and some outcomes."""
-    sql = "SELECT id, ts, article_id, owner, outcome, request_id, comment FROM feedback WHERE ts >= ?"
-    params: list[Any] = [since]
+    """The latest feedback since `since`, optionally for one owner team and some outcomes.
+
+    Without `include_internal`, the comment is withheld (None) when the answer it is about was
+    asked by a caller with the `internal` scope (`query_log.audience`): their words may quote an
+    internal procedure."""
+    sql = (
+        "SELECT f.id, f.ts, f.article_id, f.owner, f.outcome, f.request_id,"
+        " CASE WHEN ? OR COALESCE((SELECT q.audience FROM query_log AS q WHERE q.request_id = f.request_id),"
+        " 'public') = 'public' THEN f.comment END AS comment"
+        " FROM feedback AS f WHERE f.ts >= ?"
+    )
+    params: list[Any] = [int(include_internal), since]
     if owner is not None:
         sql += " AND owner = ?"
         params.append(owner)

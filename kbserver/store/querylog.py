@@ -28,6 +28,10 @@ class QueryRecord:
     results_json: str  # [{"id": ..., "score": ...}, ...] best first
     no_confident_match: bool
     caller: str
+    audience: str = "public"  # internal: the caller held the `internal` scope (AUDIENCES)
+
+
+AUDIENCES = ("public", "internal")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class GapQuery:
     results: str  # JSON, as logged
     no_confident_match: bool
     not_helpful_article: str | None  # the article marked not helpful, if any
+    audience: str = "public"  # of the caller who sent it
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,11 @@ class Answer(Protocol):
     def items(self) -> Sequence[_Item]: ...
 
 
-def log_query(db: sqlite3.Connection, kind: str, text: str, answer: Answer, caller: str) -> None:
-    """Log one search or suggest answer: redacted text, top results with scores, no_confident_match."""
+def log_query(db: sqlite3.Connection, kind: str, text: str, answer: Answer, caller: str, *, audience: str) -> None:
+    """Log one search or suggest answer: redacted text, top results with scores, no_confident_match,
+    and the caller's `audience` ('internal' if it held the `internal` scope, else 'public')."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
     top = [{"id": item.article.id, "score": item.score} for item in answer.items[:TOP_RESULTS_LOGGED]]
     record = QueryRecord(
         request_id=answer.request_id,
@@ -100,6 +108,7 @@ def log_query(db: sqlite3.Connection, kind: str, text: str, answer: Answer, call
         results_json=json.dumps(top),
         no_confident_match=answer.no_confident_match,
         caller=caller,
+        audience=audience,
     )
     try:
         insert_query(db, record)
@@ -113,8 +122,8 @@ def log_query(db: sqlite3.Connection, kind: str, text: str, answer: Answer, call
 def insert_query(db: sqlite3.Connection, record: QueryRecord) -> None:
     """Store one query log row."""
     db.execute(
-        "INSERT INTO query_log (request_id, ts, kind, mode, text, results, no_confident_match, caller)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO query_log (request_id, ts, kind, mode, text, results, no_confident_match, caller, audience)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             record.request_id,
             record.ts,
@@ -124,6 +133,7 @@ def insert_query(db: sqlite3.Connection, record: QueryRecord) -> None:
             record.results_json,
             int(record.no_confident_match),
             record.caller,
+            record.audience,
         ),
     )
 
@@ -142,7 +152,7 @@ def result_counts(db: sqlite3.Connection, since: str) -> list[ResultCount]:
 def gap_queries(db: sqlite3.Connection, since: str, limit: int) -> list[GapQuery]:
     """The latest logged queries since `since` that found no confident match or got "not helpful"."""
     rows = db.execute(
-        "SELECT q.request_id, q.ts, q.text, q.results, q.no_confident_match,"
+        "SELECT q.request_id, q.ts, q.text, q.results, q.no_confident_match, q.audience,"
         " (SELECT f.article_id FROM feedback AS f WHERE f.request_id = q.request_id"
         "  AND f.outcome = 'not_helpful' ORDER BY f.id DESC LIMIT 1) AS not_helpful_article"
         " FROM query_log AS q"
@@ -152,7 +162,8 @@ def gap_queries(db: sqlite3.Connection, since: str, limit: int) -> list[GapQuery
         (since, limit),
     ).fetchall()
     return [
-        GapQuery(r["request_id"], r["ts"], r["text"], r["results"], bool(r["no_confident_match"]), r["not_helpful_article"])
+        GapQuery(r["request_id"], r["ts"], r["text"], r["results"], bool(r["no_confident_match"]), r["not_helpful_article"],
+                 r["audience"])
         for r in rows
     ]
 

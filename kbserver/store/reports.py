@@ -204,11 +204,13 @@ def team_report(
 
 
 def open_feedback(
-    db: sqlite3.Connection, articles: Mapping[str, Article], since: str, *, team: str | None = None, limit: int = 20
+    db: sqlite3.Connection, articles: Mapping[str, Article], since: str, *, team: str | None = None, limit: int = 20,
+    include_internal: bool = True,
 ) -> list[dict[str, Any]]:
-    """The latest not_helpful/escalated feedback routed to `team` (or any), for visible articles."""
+    """The latest not_helpful/escalated feedback routed to `team` (or any), for visible articles;
+    without `include_internal`, comments about internal callers' answers are withheld."""
     # Fetch extra rows: feedback on articles this caller may not see is dropped after the query.
-    rows = feedback_items(db, since, owner=team, outcomes=OPEN_OUTCOMES, limit=limit * 4)
+    rows = feedback_items(db, since, owner=team, outcomes=OPEN_OUTCOMES, limit=limit * 4, include_internal=include_internal)
     visible = [asdict(r) for r in rows if r.article_id in articles]
     return visible[:limit]
 
@@ -281,19 +283,26 @@ def gap_report(
     clean: Callable[[str], str],
     team: str | None = None,
     threshold: float = GAP_SIMILARITY,
+    include_internal: bool = True,
 ) -> list[Gap]:
     """Queries that found no confident match or got "not helpful", one Gap per question asked
     in several ways, biggest first. A gap's team owns its closest article: the one marked not
-    helpful, else the (weak) top result."""
+    helpful, else the (weak) top result.
+
+    Without `include_internal` (a reader without the `internal` scope), a query is left out when
+    its caller held `internal` or its closest article is not among `articles`: an internal
+    agent's words about an internal procedure are that procedure's text, in other words."""
     phrasings: dict[str, _Phrasing] = {}
     for row in gap_queries(db, since, GAP_MAX_QUERIES):
+        closest = row.not_helpful_article or next(iter(r["id"] for r in json.loads(row.results)), None)
+        if not include_internal and (row.audience != "public" or (closest is not None and closest not in articles)):
+            continue
         key = clustering_text(row.text, clean)
         p = phrasings.setdefault(key, _Phrasing(key, Counter(), Counter()))
         p.examples[row.text] += 1
         p.no_confident_match += int(row.no_confident_match)
         p.not_helpful += int(row.not_helpful_article is not None)
         p.last_seen = max(p.last_seen, row.ts)
-        closest = row.not_helpful_article or next(iter(r["id"] for r in json.loads(row.results)), None)
         if closest is not None and closest in articles:
             p.articles[closest] += 1
     ordered = sorted(phrasings.values(), key=lambda p: (-p.count, p.text))
@@ -358,8 +367,10 @@ def build_report(
     team: str | None = None,
     today: date | None = None,
     now: datetime | None = None,
+    include_internal: bool = True,
 ) -> Report:
-    """Every table for `window` ('30d'). Raises ValueError for a bad window."""
+    """Every table for `window` ('30d'). Raises ValueError for a bad window. `include_internal`
+    False (a reader without the `internal` scope) hides internal callers' text (`gap_report`)."""
     since = window_start(parse_window(window), now)
     return Report(
         since=since,
@@ -367,8 +378,8 @@ def build_report(
         team=team,
         teams=team_report(db, articles, since, team=team, today=today),
         articles=article_report(db, articles, since, team=team, today=today),
-        gaps=gap_report(db, articles, embed, since, clean=clean, team=team),
-        open_feedback=open_feedback(db, articles, since, team=team),
+        gaps=gap_report(db, articles, embed, since, clean=clean, team=team, include_internal=include_internal),
+        open_feedback=open_feedback(db, articles, since, team=team, include_internal=include_internal),
     )
 
 
