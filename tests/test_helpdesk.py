@@ -7,12 +7,14 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from sqlalchemy import text
 from test_web import EXCHANGE_MESSAGE, INTERNAL_ID, parse
 
 from indexer.chunking import plain_text
-from kbserver.store.db import MIGRATIONS, SCHEMA_VERSION, connect
+from kbserver.store import feedback
+from kbserver.store.db import Database, _alembic_config, connect
 
-from conftest import ROOT, make_app
+from conftest import ROOT, make_app, sql_rows
 
 HELPDESK = "https://acme.helpdesk.example"
 OTHER_SITE = "https://evil.example"
@@ -30,11 +32,7 @@ def helpdesk(helpdesk_app):
 
 
 def query_log_rows(app) -> list[tuple[str, str]]:
-    db = connect(app.config["DATABASE"])
-    try:
-        return [tuple(r) for r in db.execute("SELECT kind, text FROM query_log ORDER BY id").fetchall()]
-    finally:
-        db.close()
+    return [(r["kind"], r["text"]) for r in sql_rows(app.config["DATABASE"], "SELECT kind, text FROM query_log ORDER BY id")]
 
 
 # ---------------------------------------------------------------------------- the setting
@@ -193,30 +191,37 @@ def test_a_malformed_ticket_id_is_a_400_naming_it(client, ticket_id):
         "code": "invalid_ticket_id", "field": "ticket_id", "message": response.get_json()["error"]["message"]}
 
 
-def test_a_version_3_database_gains_ticket_ids_without_losing_a_row(tmp_path):
-    path = tmp_path / "v3.sqlite3"
-    old = sqlite3.connect(path)
-    for statements in MIGRATIONS[:3]:
-        for statement in statements:
-            old.execute(statement)
-    old.execute("PRAGMA user_version = 3")
-    old.executemany(
-        "INSERT INTO feedback (ts, article_id, owner, outcome, request_id, comment, caller)"
-        " VALUES (?, 'returns/refund-policy', 'Returns team', ?, NULL, ?, 'anonymous')",
-        [(f"2026-11-0{i}T00:00:00.000000Z", outcome, f"comment {i}") for i, outcome in
-         enumerate(["helpful", "not_helpful", "escalated"], start=1)],
-    )
-    old.commit()
-    old.close()
+@pytest.mark.store
+def test_a_database_at_r3_gains_ticket_ids_without_losing_a_row(database_url):
+    from alembic import command
+    from sqlalchemy import inspect
 
-    db = connect(path)
-    try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        rows = db.execute("SELECT outcome, comment, ticket_id FROM feedback ORDER BY ts").fetchall()
-        assert [tuple(r) for r in rows] == [("helpful", "comment 1", None), ("not_helpful", "comment 2", None),
-                                            ("escalated", "comment 3", None)]
-    finally:
-        db.close()
+    db = Database(database_url)
+    with db.engine.connect() as conn, conn.begin():  # engine, not write(): write() would migrate to head
+        command.upgrade(_alembic_config(conn), "r3")  # the schema before this issue
+        conn.execute(text(
+            "INSERT INTO feedback (ts, article_id, owner, outcome, request_id, comment, caller)"
+            " VALUES (:ts, 'returns/refund-policy', 'Returns team', :outcome, NULL, :comment, 'anonymous')"),
+            [{"ts": f"2026-11-0{i}T00:00:00.000000Z", "outcome": outcome, "comment": f"comment {i}"}
+             for i, outcome in enumerate(["helpful", "not_helpful", "escalated"], start=1)])
+        assert "ticket_id" not in {c["name"] for c in inspect(conn).get_columns("feedback")}
+    db.close()
+
+    migrated = connect(database_url)
+    assert sql_rows(database_url, "SELECT version_num FROM alembic_version") == [{"version_num": "r4"}]
+    rows = feedback.feedback_items(migrated, "2000-01-01")
+    assert [(r.outcome, r.comment, r.ticket_id) for r in rows] == [
+        ("escalated", "comment 3", None), ("not_helpful", "comment 2", None), ("helpful", "comment 1", None)]
+
+
+def test_a_sqlite_file_from_before_alembic_keeps_its_feedback_and_gains_ticket_ids(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as raw:
+        raw.executescript((ROOT / "tests" / "data" / "legacy" / "kb-v2.sql").read_text(encoding="utf-8"))
+    raw.close()
+    db = connect(str(path))
+    rows = feedback.feedback_items(db, "2000-01-01")
+    assert len(rows) == 4 and {r.ticket_id for r in rows} == {None}
 
 
 # ---------------------------------------------------------------------------- copy link, copy for reply
