@@ -377,6 +377,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                         "query": "refund not recieved",
                                         "mode": "hybrid",
                                         "did_you_mean": "refund not received",
+                                        "no_confident_match": False,
                                         "results": [
                                             {
                                                 "article": EXAMPLE_ARTICLE,
@@ -403,6 +404,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
+                                    "additionalProperties": False,
                                     "required": ["text"],
                                     "properties": {
                                         "text": {
@@ -583,6 +585,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
+                                    "additionalProperties": False,
                                     "required": ["article_id", "outcome"],
                                     "properties": {
                                         "article_id": {
