@@ -18,7 +18,7 @@ from typing import Callable, Protocol, cast
 
 import numpy as np
 
-from indexer import bm25, chunking, history, keyword, store, terms
+from indexer import bm25, chunking, example_index, history, keyword, store, terms
 from indexer.article import Article, Finding
 from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.chunking import chunk_article
@@ -97,6 +97,7 @@ def build_index(
     examples: list[Example] | None = None,
     model: Model = BASE_MODEL,
     finalize: Callable[[Path], None] | None = None,
+    exact_examples_below: int = example_index.EXACT_BELOW,
 ) -> BuildReport:
     """Lint, build and publish a new index under `index_root`.
 
@@ -106,7 +107,8 @@ def build_index(
     adapted, under the index root); the manifest records it, and vectors are reused only
     from a build the same model (by sha256) embedded. `finalize(build_path)` runs on the
     complete build before it is published (`kb index` fits the build's calibration there);
-    if it raises, nothing is published.
+    if it raises, nothing is published. From `exact_examples_below` learned examples on, the
+    build also gets their approximate-nearest-neighbour graph (indexer/example_index.py).
 
     Raises LintFailed (nothing published), store.BuildLocked (another build runs) or
     embedding.ModelError (the model fails its checksum). `encoder_factory` is only called
@@ -179,6 +181,7 @@ def build_index(
             store.write_rendered(build, _render(articles, hashes, old_hashes, None if full else previous_build, render_key))
             store.write_chunks(build, chunks, embeddings)
             store.write_examples(build, kept, example_vectors)
+            graph_key = _write_example_index(build, kept, example_vectors, live_build, exact_examples_below)
             store.write_lint_cache(build, cache_key, lint.parsed, chunks)
             postings = _postings(chunks, articles, reused, live)
             store.write_postings(build, postings, [c.id for c in chunks])
@@ -211,7 +214,8 @@ def build_index(
                     chunks=len(chunks),
                     dim=DIM,
                     examples=len(kept),
-                    stats={"embedded": report.embedded, "full": full, "render_key": render_key},
+                    stats={"embedded": report.embedded, "full": full, "render_key": render_key,
+                           **({"example_index": graph_key} if graph_key else {})},
                     model_path=_relative_model_path(model, index_root),
                 ),
             )
@@ -223,6 +227,25 @@ def build_index(
         store.publish(index_root, report.build_id)
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _write_example_index(
+    build: Path, kept: list[Example], vectors: np.ndarray, live_build: Path | None, exact_below: int,
+) -> str | None:
+    """The examples' ANN graph, when there are enough of them to need one; its key, for the manifest.
+    The live build's graph is reused (hard-linked) when it was made of the same examples."""
+    if len(kept) < max(exact_below, 1):
+        return None
+    key = example_index.index_key([e.hash for e in kept])
+    reuse = None
+    if live_build is not None:
+        try:
+            if store.read_manifest(live_build).stats.get("example_index") == key:
+                reuse = live_build / example_index.FILE
+        except store.IndexError_:
+            reuse = None
+    example_index.write(build / example_index.FILE, vectors, reuse_from=reuse)
+    return key
 
 
 def _relative_model_path(model: Model, index_root: Path) -> str:

@@ -22,16 +22,22 @@ from indexer.terms import words
 
 FIELD_BOOSTS = {"title": 4.0, "aliases": 2.5, "summary": 2.0, "heading": 1.5, "body": 1.0}
 SEARCH_FIELDS = tuple(FIELD_BOOSTS)
+# Bumped whenever make_schema changes: a build then rewrites the Whoosh index whole instead of
+# copying the previous one (written into the index folder as SCHEMA_FILE).
+SCHEMA_VERSION = "2"
+SCHEMA_FILE = "kb-schema"
 
 
 def make_schema() -> Schema:
     stem = StemmingAnalyzer()
     return Schema(
         chunk_id=ID(stored=True, unique=True),
-        article_id=ID(stored=True),
-        type=ID,
+        # A column too: the service maps every chunk a steered query matches to its article.
+        article_id=ID(stored=True, sortable=True),
+        type=KEYWORD(lowercase=True),
         audience=ID,
         tags=KEYWORD(lowercase=True, commas=True),
+        owner=KEYWORD(lowercase=True),
         title=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["title"]),
         aliases=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["aliases"]),
         summary=TEXT(analyzer=stem, field_boost=FIELD_BOOSTS["summary"]),
@@ -79,6 +85,7 @@ def _documents(article: Article, chunks: Iterable[Chunk]) -> Iterable[dict]:
             "type": article.type,
             "audience": article.audience,
             "tags": ",".join(article.tags),
+            "owner": article.owner,
             **chunk_fields(article, chunk),
         }
         yield doc
@@ -97,6 +104,8 @@ def write_keyword_index(
     With `previous`, its index is copied and only the articles in `replace_ids` are
     deleted and re-added, so a one-article edit does not re-index the whole corpus.
     """
+    if previous is not None and _schema_version(previous) != SCHEMA_VERSION:
+        previous = None  # an index of another schema: rewrite it whole
     if previous is not None:
         shutil.copytree(previous, target)
         ix = whoosh_index.open_dir(str(target))
@@ -123,7 +132,15 @@ def write_keyword_index(
         raise
     finally:
         ix.close()
+    (target / SCHEMA_FILE).write_text(SCHEMA_VERSION + "\n", encoding="utf-8")
     return written
+
+
+def _schema_version(folder: Path) -> str | None:
+    try:
+        return (folder / SCHEMA_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
 
 
 def open_keyword_index(folder: Path) -> Any:

@@ -263,7 +263,9 @@ def read_examples(build: Path) -> tuple[list[Example], np.ndarray]:
     try:
         with open(build / "examples.jsonl", encoding="utf-8") as fh:
             examples = [Example(**json.loads(line)) for line in fh if line.strip()]
-        vectors = np.load(build / "examples.npy", allow_pickle=False)
+        # Memory-mapped: 600,000 examples are 0.9 GB of float32, and approximate search
+        # (indexer/example_index.py) reads only the rows it rescores.
+        vectors = np.load(build / "examples.npy", mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         return [], np.zeros((0, 384), dtype=np.float32)
     return examples, vectors

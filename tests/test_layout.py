@@ -158,9 +158,11 @@ def test_the_page_and_the_api_do_not_import_each_other():
 
 
 # What the service may take from the build side: the article values, the index format, the
-# query terms and the model loader (plus `chunking.plain_text` for the page). Never the parser,
+# query terms, the model loader, the examples' ANN graph and the Whoosh schema steered searches parse against
+# (plus `chunking.plain_text` for the page). Never the parser,
 # lint or the build pipeline: those stay with `kb index`.
-SERVER_MAY_USE = {"indexer.article", "indexer.store", "indexer.terms", "indexer.embedding", "indexer.chunking"}
+SERVER_MAY_USE = {"indexer.article", "indexer.store", "indexer.terms", "indexer.embedding", "indexer.chunking",
+                  "indexer.example_index", "indexer.keyword"}
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("kbserver") and room_of(m) != "cli"))

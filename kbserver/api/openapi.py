@@ -308,7 +308,9 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "name": "q",
                             "in": "query",
                             "required": True,
-                            "description": "The query; it must contain a non-space character",
+                            "description": "The query; it must contain a non-space character. Plain words rank loosely; "
+                            "agents can steer with \"a phrase\", -word or NOT word, title:/tag:/type:/owner:word, "
+                            "word* (prefix) and word~ (fuzzy). Anything else is read as plain words.",
                             "schema": {"type": "string", "minLength": 1, "maxLength": max_text_chars, "pattern": NOT_BLANK_PATTERN},
                             "example": "refund not received",
                         },
@@ -347,13 +349,19 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                 "application/json": {
                                     "schema": {
                                         "type": "object",
-                                        "required": ["query", "mode", "results", "did_you_mean", "no_confident_match"],
+                                        "required": ["query", "mode", "results", "did_you_mean", "no_confident_match", "steered"],
                                         "properties": {
                                             "request_id": {"type": "string"},
                                             "query": {"type": "string"},
                                             "mode": {"type": "string"},
                                             "did_you_mean": {"type": ["string", "null"]},
                                             "no_confident_match": {"type": "boolean"},
+                                            "steered": {
+                                                "type": "boolean",
+                                                "description": "The query used search syntax (a quoted phrase, -word or NOT word, "
+                                                "title:/tag:/type:/owner:, word* or word~), read by Whoosh: the results are the "
+                                                "articles that satisfy it, ranked by its remaining words.",
+                                            },
                                             "results": {
                                                 "type": "array",
                                                 "items": {
@@ -378,6 +386,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                         "mode": "hybrid",
                                         "did_you_mean": "refund not received",
                                         "no_confident_match": False,
+                                        "steered": False,
                                         "results": [
                                             {
                                                 "article": EXAMPLE_ARTICLE,

@@ -27,6 +27,7 @@ from kbserver.retrieval.scoring import (
     is_confident,
     rank,
 )
+from kbserver.retrieval.steer import steer
 
 UrlFor = Callable[[str], str]
 
@@ -207,6 +208,7 @@ class SearchAnswer:
     results: tuple[SearchResult, ...]
     no_confident_match: bool
     did_you_mean: str | None
+    steered: bool = False  # the query used phrases, exclusions, fields, prefixes or fuzzy terms
 
     @property
     def items(self) -> tuple[SearchResult, ...]:
@@ -222,6 +224,7 @@ class SearchAnswer:
             "results": [r.to_json() for r in self.results],
             "no_confident_match": self.no_confident_match,
             "did_you_mean": self.did_you_mean,
+            "steered": self.steered,
         }
 
 
@@ -350,7 +353,14 @@ def search(
 ) -> SearchAnswer:
     """The search answer: one result per article with its best section and a highlighted snippet."""
     params = for_build(params, view.snapshot)
-    ranked = rank(view, embedder, text, mode=mode, type_=type_, tag=tag, params=params, top=limit)
+    steered = steer(view.snapshot, text)
+    words = steered.words if steered else text
+    restrict = steered.allowed if steered else None
+    if steered and not words:
+        # Only constraints and exclusions (`type:policy -gift`): every qualifying article, by title.
+        ranked = listed(view, restrict, type_, tag, limit)
+    else:
+        ranked = rank(view, embedder, words, mode=mode, type_=type_, tag=tag, params=params, top=limit, restrict=restrict)
     results = []
     for r in ranked:
         reason = why(view, r)
@@ -360,7 +370,7 @@ def search(
                 article=ArticleRef.of(r.article, url_for_article),
                 score=round(r.score, 4),
                 section=reason["section"],
-                snippet=view.highlight(chunk_text, text),
+                snippet=view.highlight(chunk_text, words or text),
             )
         )
     return SearchAnswer(
@@ -368,9 +378,24 @@ def search(
         query=text,
         mode=mode,
         results=tuple(results),
-        no_confident_match=not is_confident(ranked, params, mode),
-        did_you_mean=view.did_you_mean(text),
+        # What the agent asked for by name is an answer, not a guess.
+        no_confident_match=False if steered and steered.constraints and ranked else not is_confident(ranked, params, mode),
+        did_you_mean=view.did_you_mean(words) if words else None,
+        steered=steered is not None,
     )
+
+
+def listed(view: AudienceView, restrict: Any, type_: str | None, tag: str | None, limit: int) -> list[Ranked]:
+    """The articles a steered query without words qualifies, in title order, unscored."""
+    snap = view.snapshot
+    mask = view.article_mask & restrict
+    if type_:
+        mask &= snap.article_type == type_
+    if tag:
+        mask &= snap.tag_mask(tag)
+    chosen = sorted((snap.articles[snap.article_ids[a]] for a in mask.nonzero()[0]), key=lambda a: (a.title.lower(), a.id))
+    return [Ranked(article=a, score=0.0, semantic=0.0, keyword=0.0, best_row=int(snap.overview_row[snap.article_position[a.id]]))
+            for a in chosen[:limit]]
 
 
 def article_page(view: AudienceView, article: Article, url_for_article: UrlFor) -> dict[str, Any]:

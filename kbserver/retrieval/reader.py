@@ -26,11 +26,12 @@ import numpy as np
 from whoosh import highlight
 from whoosh.analysis import StemmingAnalyzer
 
-from indexer import store
+from indexer import example_index, store
 from indexer.article import Article
 from indexer.store import Chunk, Example, Manifest
 from indexer.terms import STEM_CACHE_ENTRIES, TermMatrix, analyse
 from kbserver.retrieval.spelling import Speller, english_words, fix_typos
+from kbserver.retrieval.steer import KeywordIndex
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,9 @@ class Snapshot:
         self.row_of: dict[str, int] = {c.id: i for i, c in enumerate(self.chunks)}
         self.article_ids: list[str] = sorted(self.articles)
         position = {aid: i for i, aid in enumerate(self.article_ids)}
+        self.article_position: dict[str, int] = position
+        # The build's Whoosh index, read by steered searches (kbserver.retrieval.steer) only.
+        self.keyword_index = KeywordIndex(build / "whoosh")
         # Chunk rows are grouped by article (the builder writes them sorted), so per-article
         # maxima are one np.maximum.reduceat over these group starts.
         self.chunk_article = np.array([position[c.article_id] for c in self.chunks], dtype=np.int32)
@@ -146,7 +150,11 @@ class Snapshot:
         # Learned examples (issue 10): customer messages that resolved to an article.
         keep = [i for i, e in enumerate(files.examples) if e.article_id in position]
         self.examples = [files.examples[i] for i in keep]
-        self.example_vectors = np.ascontiguousarray(files.example_vectors[keep], dtype=np.float32)
+        # Every example names an article of its own build, so `keep` is all of them and the
+        # matrix stays memory-mapped; the graph's keys are rows of exactly that matrix.
+        whole = len(keep) == len(files.examples)
+        self.example_vectors = files.example_vectors if whole else np.ascontiguousarray(files.example_vectors[keep])
+        self.example_index = example_index.open_view(build / example_index.FILE, len(self.examples)) if whole else None
         self.example_article = np.array([position[e.article_id] for e in self.examples], dtype=np.int64)
         self.example_weight = np.array([e.weight for e in self.examples], dtype=np.float32)
         self.terms = files.terms

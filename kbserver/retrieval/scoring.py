@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer import example_index
 from indexer.article import Article
 from kbserver.retrieval.embedder import QueryEmbedder
 from kbserver.retrieval.message import CleanedMessage, asks_for_facts, clean_query, content_sentences
@@ -131,6 +132,9 @@ class RankParams:
     keyword_half_scale: float | None = None  # half-saturation = scale x this KB's typical title match
     fix_typos: bool = True  # correct misspelt article words before ranking (docs/quality.md, row 23)
     ambiguity_margin: float = AMBIGUITY_MARGIN
+    # "auto": a build with many learned examples is searched through its ANN graph
+    # (indexer/example_index.py), every other exactly; "exact" always multiplies them all.
+    example_search: str = "auto"
     fact_page_margin: float = FACT_PAGE_MARGIN
 
 
@@ -283,15 +287,24 @@ def _example_evidence(snap: Snapshot, vectors: np.ndarray, params: RankParams, l
     with fewer than k examples are averaged over k all the same (missing ones count as 0),
     which keeps a handful of examples from outweighing the article text.
     """
-    sims = snap.example_vectors @ vectors.T
+    rows = None
+    if snap.example_index is not None and params.example_search != "exact":
+        # The graph's nearest examples of each query vector, rescored exactly: an article
+        # none of whose examples is among them has no learned evidence, as it would score
+        # too low for its examples to matter.
+        rows = example_index.candidates(snap.example_index, vectors, len(snap.examples))
+    matrix = snap.example_vectors if rows is None else snap.example_vectors[rows]
+    sims = matrix @ vectors.T
     best = sims[:, 0] if sims.shape[1] == 1 else np.maximum(sims[:, 0], params.sentence_weight * sims[:, 1:].max(axis=1))
-    best = best * snap.example_weight
+    best = best * (snap.example_weight if rows is None else snap.example_weight[rows])
     if leave_out is not None:
-        best[leave_out] = 0.0  # as if missing: it counts 0 towards its article's top-k mean
+        # as if missing: it counts 0 towards its article's top-k mean
+        best[leave_out if rows is None else rows == leave_out] = 0.0
     n = len(snap.article_ids)
     out = np.zeros(n, dtype=np.float32)
-    order = np.lexsort((-best, snap.example_article))
-    grouped = snap.example_article[order]
+    owner = snap.example_article if rows is None else snap.example_article[rows]
+    order = np.lexsort((-best, owner))
+    grouped = owner[order]
     values = best[order]
     starts = np.searchsorted(grouped, np.arange(n))
     ends = np.searchsorted(grouped, np.arange(n), side="right")
@@ -341,8 +354,11 @@ def rank(
     params: RankParams = DEFAULT_PARAMS,
     top: int | None = None,
     leave_out: int | None = None,
+    restrict: np.ndarray | None = None,
 ) -> list[Ranked]:
     """The articles this audience may see that the query touches, best first (the `top` best, or all).
+
+    `restrict` (per article) narrows them further: a steered search's qualifying articles.
 
     `leave_out` is the row of a learned example to rank without: calibration asks how a
     message like an example scores when that example itself is not there (leave-one-out).
@@ -355,6 +371,8 @@ def rank(
         mask &= snap.article_type == type_
     if tag:
         mask &= snap.tag_mask(tag)
+    if restrict is not None:
+        mask &= restrict
 
     zeros = np.zeros(n, dtype=np.float32)
     evidence = None
