@@ -338,12 +338,12 @@ def _source_key(module: ModuleType) -> str:
 
 
 def _render_key() -> str:
-    """Identifies the renderer (its source, Markdown's and nh3's versions): HTML is reused only from the same one."""
+    """Identifies the renderer (its source and its parse's, Markdown's and nh3's versions): HTML is reused only from the same one."""
     from importlib import metadata
 
-    from indexer import render
+    from indexer import markup, render
 
-    source = Path(render.__file__).read_bytes()
+    source = Path(render.__file__).read_bytes() + Path(markup.__file__).read_bytes()
     versions = "|".join(metadata.version(p) for p in ("markdown", "nh3"))
     return hashlib.sha256(source + versions.encode()).hexdigest()[:16]
 

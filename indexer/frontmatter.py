@@ -8,9 +8,10 @@ pure-Python loader does. Every finding names the line it points at.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import re
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -137,12 +138,11 @@ def parse_front_matter(source: str, p: FindingLog, first_line: int) -> tuple[dic
     """Load the YAML mapping and remember the line of each top-level key.
 
     The source is parsed once: the node tree gives the key lines, and the values are
-    constructed from that same tree.
+    constructed from that same tree. Returns None only when there is no mapping to read (a
+    YAML syntax error); a value that cannot be constructed is an error and the rest is read.
     """
-    node = None
     try:
         node = _compose(source)
-        data = SafeConstructor().construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         if exc.context_mark is not None and (mark is None or mark.index >= len(source)):
@@ -152,32 +152,50 @@ def parse_front_matter(source: str, p: FindingLog, first_line: int) -> tuple[dic
         line = first_line + (mark.line if mark else 0)
         p.error(line, f"front matter is not valid YAML: {exc.problem or exc.context}")
         return None, {}
-    except ValueError as exc:
-        # A value YAML resolves as a date but that is none (`2026-02-30`) fails in the
-        # constructor, after parsing, with no line attached.
-        key, line = _impossible_date(node, first_line)
-        p.error(line, f"'{key}' is not a valid date: {exc}" if key else f"front matter has an invalid value: {exc}")
-        return None, {}
     except yaml.YAMLError as exc:
         p.error(first_line, f"front matter is not valid YAML: {exc}")
-        return None, {}
-    except (AttributeError, KeyError, TypeError):
-        # An explicit tag on a value that is not of that type (`!!timestamp hello`, `!!bool x`)
-        # fails inside PyYAML's constructor with a Python error instead of a YAML one.
-        key, line = _unconstructible(node, first_line)
-        p.error(line, f"'{key}' has a value YAML cannot read as its tag says" if key else "front matter has a value YAML cannot read")
         return None, {}
     except RecursionError:
         # PyYAML composes recursively: a few hundred nested brackets would crash `kb lint`.
         p.error(first_line, "front matter is nested too deeply to be article metadata")
         return None, {}
-    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+    if not isinstance(node, yaml.MappingNode):
         p.error(first_line, "front matter must be a YAML mapping of keys to values")
         return None, {}
     key_lines = {
         str(k.value): first_line + k.start_mark.line for k, _ in node.value if isinstance(k, yaml.ScalarNode)
     }
+    try:
+        data = SafeConstructor().construct_document(node)
+    except (ValueError, AttributeError, KeyError, TypeError, yaml.YAMLError, RecursionError):
+        # One value YAML cannot construct (`updated: 2026-02-30`, `!!bool x`) is that key's
+        # error; the other keys are still read, so every other finding is reported too.
+        data = _construct_each_key(node, p, first_line)
+    if not isinstance(data, dict):
+        p.error(first_line, "front matter must be a YAML mapping of keys to values")
+        return None, {}
     return data, key_lines
+
+
+def _construct_each_key(node: yaml.MappingNode, p: FindingLog, first_line: int) -> dict:
+    """The mapping `node`, key by key: a value that fails to construct is an error on its line and left out."""
+    data: dict = {}
+    for key_node, value in node.value:
+        key = str(key_node.value)
+        line = first_line + value.start_mark.line
+        try:
+            data[key] = SafeConstructor().construct_document(value)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            p.error(first_line + mark.line if mark else line, f"front matter is not valid YAML: {exc.problem or exc.context}")
+        except ValueError as exc:
+            # A value YAML resolves as a date but that is none fails with no line attached.
+            is_date = isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:timestamp"
+            p.error(line, f"'{key}' is not a valid date: {exc}" if is_date else f"'{key}' has an invalid value: {exc}")
+        except (AttributeError, KeyError, TypeError, yaml.YAMLError, RecursionError):
+            # An explicit tag on a value that is not of that type fails inside PyYAML's constructor.
+            p.error(line, f"'{key}' has a value YAML cannot read as its tag says")
+    return data
 
 
 def _compose(source: str) -> yaml.Node | None:
@@ -228,27 +246,6 @@ def _is_read_alike(root: yaml.Node | None, source: str) -> bool:
     return True
 
 
-def _unconstructible(node: yaml.Node | None, first_line: int) -> tuple[str | None, int]:
-    """The top-level key (and its line) whose value PyYAML's constructor fails on."""
-    for key, value in node.value if isinstance(node, yaml.MappingNode) else ():
-        try:
-            SafeConstructor().construct_document(value)
-        except Exception:  # noqa: BLE001 - any failure here is the one being located
-            return str(key.value), first_line + value.start_mark.line
-    return None, first_line
-
-
-def _impossible_date(node: yaml.Node | None, first_line: int) -> tuple[str | None, int]:
-    """The top-level key (and its line) whose date-like value YAML cannot construct."""
-    for key, value in node.value if isinstance(node, yaml.MappingNode) else ():
-        if isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:timestamp":
-            try:
-                yaml.safe_load(value.value)
-            except ValueError:
-                return str(key.value), first_line + value.start_mark.line
-    return None, first_line
-
-
 def check_front_matter(meta: dict, key_lines: dict[str, int], p: FindingLog, today: dt.date) -> None:
     """Log what is wrong with the keys: missing or empty required ones, unknown types, lists and dates (errors or warnings)."""
     top = min(key_lines.values(), default=2)
@@ -269,9 +266,11 @@ def check_front_matter(meta: dict, key_lines: dict[str, int], p: FindingLog, tod
             meta[key] = value.strip().lower()
             p.warning(line_of(key), f"'{key}: {value}' read as '{meta[key]}': write it in lower case")
     if "type" in meta and isinstance(meta["type"], str) and meta["type"] not in TYPES:
-        p.error(line_of("type"), f"unknown type '{meta['type']}' (expected one of: {', '.join(TYPES)})")
+        p.error(line_of("type"), f"unknown type '{meta['type']}' (expected one of: {', '.join(TYPES)})"
+                + did_you_mean(meta["type"], TYPES))
     if "audience" in meta and meta["audience"] not in AUDIENCES:
-        p.error(line_of("audience"), f"unknown audience '{meta['audience']}' (expected internal or public)")
+        p.error(line_of("audience"), f"unknown audience '{meta['audience']}' (expected internal or public)"
+                + did_you_mean(str(meta["audience"]), AUDIENCES))
     for key in LIST_KEYS:
         value = meta.get(key)
         if isinstance(value, str) and value.strip():
@@ -298,7 +297,14 @@ def check_front_matter(meta: dict, key_lines: dict[str, int], p: FindingLog, tod
             p.warning(line_of(key), f"review_by {parsed.isoformat()} is in the past: the article is due for review")
     for key in meta:
         if key not in REQUIRED_KEYS and key not in OPTIONAL_KEYS:
-            p.warning(line_of(str(key)), f"unknown key '{key}' is ignored")
+            p.warning(line_of(str(key)), f"unknown key '{key}' is ignored"
+                      + did_you_mean(str(key), [*REQUIRED_KEYS, *OPTIONAL_KEYS]))
+
+
+def did_you_mean(word: str, known: Iterable[str], *, cutoff: float = 0.75) -> str:
+    """`: did you mean 'x'?` for the known word closest to `word`, or "" when none is close."""
+    close = difflib.get_close_matches(word.strip().lower(), list(known), n=1, cutoff=cutoff)
+    return f": did you mean '{close[0]}'?" if close else ""
 
 
 def _as_date(value: Any) -> dt.date | None:

@@ -7,6 +7,7 @@ parses so unchanged files are not parsed again.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Mapping
 
 from indexer.article import Article, Finding, Parsed, article_id, display_path
+from indexer.frontmatter import did_you_mean
 from indexer.parse import parse_article
 
 
@@ -76,7 +78,8 @@ def lint_articles(
     files = find_article_files(root)  # absolute, under the resolved root: no per-file resolve
     result.checked = len(files)
     seen: dict[str, str] = {}
-    sources: dict[str, tuple[Path, dict[str, int]]] = {}
+    # By id, every file's references (broken files too: one pass reports every finding).
+    sources: dict[str, tuple[Path, dict[str, int], dict[str, tuple[str, ...]]]] = {}
     file_ids = [article_id(path, base) for path in files]
     for path, id_ in zip(files, file_ids):
         raw = path.read_bytes()
@@ -84,21 +87,26 @@ def lint_articles(
         earlier = reuse.get(id_) if reuse else None
         shown = display_path(path)
         article: Article | None
+        refs: dict[str, tuple[str, ...]] = {}
         if earlier is not None and earlier.sha256 == digest and earlier.article.path == shown:
             article, findings, key_lines = earlier.article, list(earlier.findings), earlier.key_lines
             result.reused += 1
         else:
-            article, findings = parse_article(path, base, today=today, raw=raw)
-            key_lines = _key_lines(raw.decode("utf-8")) if article is not None else {}
+            named: dict = {}
+            article, findings = parse_article(path, base, today=today, raw=raw, references=named)
+            key_lines = _key_lines(raw.decode("utf-8")) if article is not None else named.get("key_lines", {})
+            refs = {key: tuple(named.get(key, ())) for key in ("policies", "related")}
+        if article is not None:
+            refs = {"policies": article.policies, "related": article.related}
         result.findings.extend(findings)
         folded = id_.lower()
         if folded in seen:
             result.findings.append(Finding(shown, 1, "error", f"duplicate id '{id_}': {seen[folded]} has the same id"))
             continue
         seen[folded] = shown
+        sources[id_] = (path, key_lines, refs)
         if article is not None:
             result.articles.append(article)
-            sources[article.id] = (path, key_lines)
             result.parsed[article.id] = Parsed(digest, article, tuple(findings), key_lines)
     # Every id under the base, for references: the files just read when they are the whole base.
     ids = set(file_ids) if root == base else {article_id(p, base) for p in find_article_files(base)}
@@ -110,14 +118,14 @@ def lint_articles(
             types[ref] = other.type if other else None
         return types[ref]
 
-    for article in result.articles:
-        path, key_lines = sources[article.id]
+    for path, key_lines, refs in sources.values():
         for key in ("policies", "related"):
-            for ref in getattr(article, key):
+            for ref in refs.get(key, ()):
                 if ref not in ids:
-                    result.findings.append(
-                        Finding(display_path(path), key_lines.get(key, 2), "error", f"'{key}' names '{ref}', which is no article")
-                    )
+                    result.findings.append(Finding(
+                        display_path(path), key_lines.get(key, 2), "error",
+                        f"'{key}' names '{ref}', which is no article" + _closest_id(ref, ids),
+                    ))
                 elif key == "policies" and type_of(ref) not in ("policy", None):
                     # Read as meant: suggest lists it with the related articles instead.
                     result.findings.append(
@@ -128,6 +136,16 @@ def lint_articles(
                     )
     result.findings.sort(key=lambda f: (f.path, f.line))
     return result
+
+
+def _closest_id(ref: str, ids: set[str]) -> str:
+    """`: did you mean 'x'?` for the id closest to `ref` (a typo, or the right slug in another area)."""
+    found = did_you_mean(ref, ids, cutoff=0.8)
+    if not found:
+        by_slug = {i.rsplit("/", 1)[-1]: i for i in sorted(ids)}
+        close = difflib.get_close_matches(ref.rsplit("/", 1)[-1], list(by_slug), n=1, cutoff=0.8)
+        found = f": did you mean '{by_slug[close[0]]}'?" if close else ""
+    return found
 
 
 def _key_lines(text: str) -> dict[str, int]:

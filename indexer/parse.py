@@ -11,7 +11,9 @@ import datetime as dt
 import hashlib
 import html
 import re
+import xml.etree.ElementTree as etree
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -33,15 +35,11 @@ from indexer.frontmatter import (
     read_plain_values_as_written,
     tabs_as_spaces,
 )
+from indexer.markup import MarkdownTree, parse_blocks, plain
 
 _HEADING_RE = re.compile(r"^##[ \t]+(?P<name>\S.*)")  # closing #s are cut in code: `.+?\s*#*\s*$` is quadratic
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
-# A line that starts a Markdown block of its own (a bullet, heading, quote, fence, table row),
-# never the lazy continuation of a list item.
-_BLOCK_START_RE = re.compile(r"^(?:[-*+][ \t]|#|>|\||```|~~~)")
-_STEP_RE = re.compile(r"^(?P<n>\d+)[.)]\s+(?P<text>.*)$")
-# A nested item: indented by two or more spaces or a tab; bulleted, numbered or lettered ("a.").
-_NESTED_RE = re.compile(r"^(?:\s{2,}|\t)(?:[-*+]|\d+[.)]|[a-zA-Z][.)])\s+(?P<text>.*)$")
+_TODO_RE = re.compile(r"\bTODO\b")
 _UNSAFE_TAG_RE = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style|svg|form|base|meta|link)\b", re.I)
 # A tag (which may span lines) but not a Markdown autolink such as <https://example.com/onsale=1>.
 _TAG_RE = re.compile(r"<(?!(?:https?|ftp|mailto):[^\s<>]*>)[a-z][^<>]*", re.I)
@@ -51,12 +49,13 @@ _SCRIPT_URL_RE = re.compile(r"(javascript|vbscript|data\s*:\s*text/html)", re.I)
 
 
 def parse_article(
-    path: Path, root: Path, *, today: dt.date | None = None, raw: bytes | None = None
+    path: Path, root: Path, *, today: dt.date | None = None, raw: bytes | None = None,
+    references: dict[str, Any] | None = None,
 ) -> tuple[Article | None, list[Finding]]:
     """Parse and lint one article file on its own (cross-article checks are in `lint_articles`).
 
     Returns the article (None when it has errors that prevent building one) and the findings.
-    `raw` is the file's bytes when the caller has read them already.
+    `raw` is the file's bytes when the caller has read them already; `references` as in `parse_text`.
     """
     display = display_path(path)
     raw = path.read_bytes() if raw is None else raw
@@ -65,13 +64,18 @@ def parse_article(
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         return None, [Finding(display, line, "error", f"not UTF-8 (byte 0x{raw[exc.start]:02x}): save the file as UTF-8")]
-    return parse_text(text, article_id(path, root), display, today=today)
+    return parse_text(text, article_id(path, root), display, today=today, references=references)
 
 
 def parse_text(
-    text: str, id_: str, display_path: str, *, today: dt.date | None = None
+    text: str, id_: str, display_path: str, *, today: dt.date | None = None, references: dict[str, Any] | None = None
 ) -> tuple[Article | None, list[Finding]]:
-    """Parse article source `text` whose id is `id_`; findings name `display_path`."""
+    """Parse article source `text` whose id is `id_`; findings name `display_path`.
+
+    Every check runs whatever else is wrong, so one pass reports every finding of the file.
+    When given, `references` is filled with the `policies` and `related` the front matter
+    names and the `key_lines`, even when errors leave no article: lint still checks them.
+    """
     p = FindingLog(display_path)
     today = today or dt.date.today()
     # Windows editors often save UTF-8 with a byte-order mark; it is not part of the text.
@@ -86,15 +90,22 @@ def parse_text(
         return None, p.findings
 
     front = read_plain_values_as_written(tabs_as_spaces(lines[1:end], p, first_line=2), p, first_line=2)
-    meta, key_lines = parse_front_matter("\n".join(front), p, first_line=2)
-    if meta is None:
-        return None, p.findings
+    parsed_meta, key_lines = parse_front_matter("\n".join(front), p, first_line=2)
     body_first_line = end + 2  # 1-based line number of lines[end + 1]
     body_lines = lines[end + 1 :]
-
-    check_front_matter(meta, key_lines, p, today)
+    _check_todo(lines, p)
+    meta: dict[str, Any] = parsed_meta if parsed_meta is not None else {}
+    if parsed_meta is not None:
+        check_front_matter(meta, key_lines, p, today)
+        is_procedure = meta.get("type") == "procedure"
+    else:  # YAML that does not parse: the body is still checked, as the procedure it says it is
+        is_procedure = any(re.match(r"type:\s*['\"]?procedure\b", line) for line in front)
+    if references is not None:
+        references.update(key_lines=key_lines, **{
+            key: [str(v) for v in meta[key]] for key in ("policies", "related") if isinstance(meta.get(key), list)
+        })
     intro, sections = _split_sections(body_lines, body_first_line)
-    sections = _recognise_synonyms(sections, p, is_procedure=meta.get("type") == "procedure")
+    sections = _recognise_synonyms(sections, p, is_procedure=is_procedure)
     _check_unsafe_markup(body_lines, body_first_line, p)
 
     steps: tuple[Step, ...] = ()
@@ -104,11 +115,11 @@ def parse_text(
         after_heading = body_lines[steps_section.line - body_first_line + 1 :]
         skipped = next((i for i, line in enumerate(after_heading) if line), 0)
         steps = _parse_steps(steps_section, p, first_line=steps_section.line + 1 + skipped)
-    if meta.get("type") == "procedure" and not steps:
+    if is_procedure and not steps:
         line = steps_section.line if steps_section else body_first_line
         p.error(line, "a procedure needs a '## Steps' section with a numbered list (1., 2., ...)")
 
-    if any(f.is_error for f in p.findings):
+    if parsed_meta is None or any(f.is_error for f in p.findings):
         return None, p.findings
     article = Article(
         id=id_,
@@ -180,59 +191,59 @@ def _recognise_synonyms(sections: list[Section], p: FindingLog, *, is_procedure:
 
 
 def _parse_steps(section: Section, p: FindingLog, first_line: int) -> tuple[Step, ...]:
-    """The top-level numbered items of `## Steps`, each with its nested bullets as details.
+    """The top-level numbered items of `## Steps`, each with its nested items as details, read
+    from the same parse the page renders (`indexer.markup`), so both see the same lists.
 
+    A block between two steps (a note, a list GitHub does not nest) is a detail of the step
+    before it; anything after the last step stays in the section but is not a step.
     `first_line` is the file line of the first line of `section.markdown`.
     """
-    steps: list[tuple[int, list[str], list[str]]] = []
+    tree = parse_blocks(section.markdown)
+    for note in tree.notes:
+        p.warning(first_line + note.line, note.message)
+    steps: list[tuple[int, str, list[str]]] = []
     all_ones = True  # every step so far written "1."
-    after_blank = False
-    between: list[str] = []  # unindented lines after a step: a note on it if another step follows
-
-    def note_between() -> None:
-        """The note written since the last step, as that step's next detail."""
-        if steps and between:
-            steps[-1][2].append(" ".join(between))
-        between.clear()
-
-    for offset, raw in enumerate(section.markdown.splitlines()):
-        if not raw.strip():
-            after_blank = True
+    between: list[str] = []
+    for block in tree.root:
+        if block.tag != "ol":
+            if steps:
+                between.extend(_details(tree, block))
             continue
-        top = _STEP_RE.match(raw)
-        nested = _NESTED_RE.match(raw)
-        if top and not raw[0].isspace():
-            n = int(top.group("n"))
+        for li in block.findall("li"):
+            item = tree.item(li)
             expected = len(steps) + 1
+            n = item.number if item and item.number is not None else expected
             all_ones = all_ones and n == 1
             # "1. 1. 1." is Markdown's lazy numbering (rendered 1, 2, 3): in order, by position.
-            if n != expected and not all_ones:
-                p.error(first_line + offset, f"step numbered {n} where {expected} was expected: number steps in order")
-            note_between()
-            steps.append((expected, [top.group("text").strip()], []))
-        elif nested and steps:
-            note_between()  # a note written before this detail comes before it
-            steps[-1][2].append(nested.group("text").strip())
-        elif steps and raw[0].isspace():
-            note_between()
-            details = steps[-1][2]
-            if details and not after_blank:
-                details[-1] += " " + raw.strip()  # a wrapped detail line continues that detail
-            else:
-                (details if details else steps[-1][1]).append(raw.strip())
-        elif steps and not after_blank and not between and not _BLOCK_START_RE.match(raw):
-            # Markdown's lazy continuation: an unindented line straight after an item continues it.
-            details = steps[-1][2]
-            if details:
-                details[-1] += " " + raw.strip()
-            else:
-                steps[-1][1].append(raw.strip())
-        elif steps:
-            # A note between two steps ("Note: ...") belongs to the step before it; anything
-            # after the last step (a closing note) is kept in the section but is not a step.
-            between.append(raw.strip())
-        after_blank = False
-    return tuple(Step(n=n, text=" ".join(text), details=tuple(details)) for n, text, details in steps)
+            if n != expected and not all_ones and item is not None:
+                p.error(first_line + item.line, f"step numbered {n} where {expected} was expected: number steps in order")
+            if steps:
+                steps[-1][2].extend(between)
+            between = []
+            details = [d for child in li if child.tag in ("ul", "ol") for d in _details(tree, child)]
+            if item is not None and item.after:
+                details.append(item.after)
+            steps.append((expected, item.text if item is not None else plain(li), details))
+    return tuple(Step(n=n, text=text, details=tuple(details)) for n, text, details in steps)
+
+
+def _details(tree: MarkdownTree, block: etree.Element) -> list[str]:
+    """A block as details: every item of a list (nested ones flattened, in order), else its text."""
+    if block.tag in ("ul", "ol"):
+        found: list[str] = []
+        for li in block.iter("li"):
+            item = tree.item(li)
+            found.extend(t for t in ((item.text, item.after) if item else (plain(li),)) if t)
+        return found
+    text = plain(block)
+    return [text] if text else []
+
+
+def _check_todo(lines: list[str], p: FindingLog) -> None:
+    """A TODO (as `kb new` writes them) is a warning, so `kb lint --strict` fails until it is filled in."""
+    for number, line in enumerate(lines, start=1):
+        if _TODO_RE.search(line):
+            p.warning(number, "TODO left in the article: fill it in before publishing")
 
 
 def _check_unsafe_markup(body: list[str], first_line: int, p: FindingLog) -> None:
@@ -259,6 +270,6 @@ def _check_unsafe_markup(body: list[str], first_line: int, p: FindingLog) -> Non
 def parser_key() -> str:
     """Identifies this parser: its sources (values, front matter, body) and the YAML library; a cached parse is reused only from the same one."""
     here = Path(__file__).parent
-    source = b"".join((here / name).read_bytes() for name in ("article.py", "frontmatter.py", "parse.py"))
+    source = b"".join((here / name).read_bytes() for name in ("article.py", "frontmatter.py", "parse.py", "markup.py"))
     flavour = f"{yaml.__version__}|{getattr(yaml, '__with_libyaml__', False)}"
     return hashlib.sha256(source + flavour.encode()).hexdigest()[:16]

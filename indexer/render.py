@@ -8,10 +8,10 @@ whatever the Markdown produced. `kb lint` rejects such markup first; this is the
 
 from __future__ import annotations
 
-import markdown as md
 import nh3
 
 from indexer.article import Article
+from indexer.markup import parse_markdown
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote",
@@ -20,9 +20,6 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}, "ol": {"start"}}
 URL_SCHEMES = {"http", "https", "mailto"}
-EXTENSIONS = ["tables", "sane_lists", "fenced_code"]
-# Column alignment as `align=`, which the allow-list keeps; the default `style=` is stripped.
-EXTENSION_CONFIGS = {"tables": {"use_align_attribute": True}}
 
 
 def sanitise(html: str) -> str:
@@ -38,9 +35,9 @@ def sanitise(html: str) -> str:
 
 
 def render_markdown(text: str) -> str:
-    """Markdown -> sanitised HTML (raw HTML in the source is reduced to the allow-list)."""
-    converter = md.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS, output_format="html")
-    return sanitise(converter.convert(text))
+    """Markdown -> sanitised HTML (raw HTML in the source is reduced to the allow-list); the same parse
+    (`indexer.markup`) the steps and lint read."""
+    return sanitise(parse_markdown(text).html)
 
 
 def render_article(article: Article) -> dict[str, str]:

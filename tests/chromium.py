@@ -50,3 +50,19 @@ def headless_chromium(*, keep_dialogs_open: bool = False, extra_flags: tuple[str
     finally:
         driver.quit()
         profile.cleanup()
+
+
+AXE = Path(__file__).resolve().parent.parent / ".venv" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+needs_axe = pytest.mark.skipif(not AXE.exists(), reason="needs axe-core: scripts/bootstrap --test installs it with npm")
+
+
+def axe_violations(driver) -> list[str]:
+    """axe-core's violations on the page as it is now, one line each (rule, impact, the first nodes)."""
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    result = driver.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(function (r) { done(r.violations.map(function (v) {"
+        "  return v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(function (n) { return n.target.join(' '); }).join(', ');"
+        "})); }, function (e) { done(['axe failed: ' + e]); });"
+    )
+    return list(result)

@@ -257,7 +257,7 @@ def test_a_comment_after_a_value_is_still_a_comment():
 @pytest.mark.parametrize("written, key, read", [
     ("summary: 'Don''t refund\nit yet'", "summary", "Don't refund it yet"),  # a quoted value continued
     ('summary: "Returns: \\"a\\" and\nmore"', "summary", 'Returns: "a" and more'),
-    ("title: Start a return  # TODO: rename", "title", "Start a return"),  # a comment, colon or not
+    ("title: Start a return  # NOTE: rename", "title", "Start a return"),  # a comment, colon or not
     ("title: &t Start a return\nsummary: *t", "summary", "Start a return"),  # an anchor and its alias
 ])
 def test_yaml_written_on_purpose_keeps_its_meaning(written, key, read):
@@ -320,9 +320,9 @@ def test_lazy_numbering_is_steps_in_order():
 
 
 @pytest.mark.parametrize("written, steps", [
-    # Nested branches indented with a tab, or lettered, are details like bullets.
+    # Nested branches indented with a tab, or by two spaces under a bullet, are details.
     ("1. Check the order.\n\t- In store: use the card.\n2. Refund.\n", [("Check the order.", ("In store: use the card.",))]),
-    ("1. Check the order.\n   a. In store\n   b. Online\n2. Refund.\n", [("Check the order.", ("In store", "Online"))]),
+    ("1. Check the order.\n   - In store\n     - with a card\n2. Refund.\n", [("Check the order.", ("In store", "with a card"))]),
     # An unindented line straight after an item continues it (Markdown's lazy continuation).
     ("1. Check the order\nand its date.\n2. Refund.\n", [("Check the order and its date.", ())]),
     # A note between two steps belongs to the step before it; a closing note is no step.
@@ -337,6 +337,27 @@ def test_steps_written_in_other_markdown_shapes_keep_every_word(written, steps):
     assert findings == []
     assert [(s.text, s.details) for s in article.steps][: len(steps)] == steps
     assert len(article.steps) == 2
+
+
+def test_lettered_branches_run_on_into_the_step_as_on_github_and_are_warned_about():
+    article, findings = parse(PROCEDURE.replace(
+        "1. Find the order in Order Hub.\n    - No receipt: use the receipt-less process.\n",
+        "1. Find the order.\n   a. In store\n   b. Online\n"))
+
+    assert article.steps[0].text == "Find the order. a. In store b. Online"
+    assert [(f.line, f.severity, f.message.split(",")[0]) for f in findings] == [
+        (19, "warning", "'a.' starts no list on GitHub"), (20, "warning", "'b.' starts no list on GitHub")]
+
+
+def test_a_sub_list_indented_less_than_the_step_text_is_not_nested_and_is_warned_about():
+    article, findings = parse(PROCEDURE.replace(
+        "1. Find the order in Order Hub.\n    - No receipt: use the receipt-less process.\n",
+        "1. Find the order.\n  - In store\n  - Online\n"))
+
+    # GitHub shows a separate bullet list between steps 1 and 2: it reads as step 1's details.
+    assert (article.steps[0].text, article.steps[0].details) == ("Find the order.", ("In store", "Online"))
+    assert [(f.line, f.severity) for f in findings] == [(19, "warning")]
+    assert "indent it 3 spaces" in findings[0].message
 
 
 def test_lazy_numbering_then_a_number_out_of_place_is_an_error():
@@ -447,7 +468,7 @@ RULES = [
     (
         "related-names-no-article",
         ("related: [products/gift-cards]", "related: [products/gift-card]"),
-        9, "error", "'related' names 'products/gift-card', which is no article",
+        9, "error", "'related' names 'products/gift-card', which is no article: did you mean 'products/gift-cards'?",
         ("related: [products/gift-cards]", "related: [products/gift-cards, returns/returns-policy]"),
     ),
     (

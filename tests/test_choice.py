@@ -22,7 +22,7 @@ from indexer.article import Article
 from kbserver.retrieval import scoring
 from kbserver.retrieval.scoring import DEFAULT_PARAMS, Ranked, ambiguity
 
-from chromium import headless_chromium, needs_chromium
+from chromium import AXE, axe_violations, headless_chromium, needs_chromium
 from conftest import LiveServer, build_into, make_app
 
 REFUND_MESSAGE = "Hi, I paid by card and my refund still hasn't reached my card, can you check where it is?"
@@ -247,6 +247,9 @@ def test_an_agent_chooses_by_keyboard_alone(browser, choice_server, width):
     wait.until(lambda d: details.get_attribute("open") is not None)
     steps = details.find_elements(By.CSS_SELECTOR, "ol.steps > li")
     assert len(steps) == 3 and all(s.is_displayed() for s in steps)
+    if AXE.exists():  # scripts/bootstrap --test installs axe-core
+        browser.set_script_timeout(60)
+        assert axe_violations(browser) == []
     # Nothing sticks out of a 380 px panel.
     assert browser.execute_script("return document.documentElement.scrollWidth") <= width
     summary.send_keys(Keys.ENTER)  # fold it again

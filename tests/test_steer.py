@@ -131,3 +131,15 @@ def test_a_build_rewrites_a_whoosh_index_of_an_older_schema(tmp_path, onnx_model
     client = make_app(root, tmp_path).test_client()
     assert set(ids(search(client, "owner:delivery"))) == {"delivery/delivery-policy", "delivery/where-is-my-order"}
     shutil.rmtree(live, ignore_errors=True)
+
+
+def test_constraints_nothing_satisfies_are_read_as_words(client):
+    # A typo inside a phrase, or text full of quotes and brackets pasted from somewhere: results, not none.
+    typo = search(client, '"proof of postagee"')
+    assert typo["steered"] is False and "returns/refund-policy" in ids(typo)
+    pasted = search(client, '<a onmouseover="alert(1)">refund</a>')
+    assert pasted["results"]
+    # Exclusions still hold when the constraints are loosened.
+    loosened = search(client, '"refund zzqx" -gift')
+    assert loosened["steered"] is True and loosened["results"]
+    assert all("gift" not in article_text(client, a) for a in ids(loosened))

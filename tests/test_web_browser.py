@@ -270,6 +270,22 @@ def test_feedback_on_a_suggestion_posts_the_outcome(page, server):
     assert re.fullmatch(r"[0-9a-f]{32}", sent["request_id"])
 
 
+def test_feedback_by_keyboard_keeps_the_focus(page, server):
+    # A button disabled under the keyboard's focus drops it to <body>: the next Tab starts over.
+    _suggest(page, EXCHANGE_MESSAGE)
+    button = page.wait_for("[data-top-suggestion] [data-feedback] button[data-outcome=not_helpful]")
+    page.driver.execute_script("arguments[0].focus()", button)
+    page.press(Keys.ENTER)
+    status = page.find("[data-top-suggestion] .feedback-status")
+    page.wait(lambda d: status.text == "Thanks, your feedback is recorded.", "feedback was not confirmed")
+    active = page.driver.switch_to.active_element
+    assert active.tag_name == "button" and active.get_attribute("data-outcome") == "not_helpful"
+    assert active.get_attribute("aria-pressed") == "true" and active.get_attribute("aria-disabled") == "true"
+    count = len(server.feedback_sent)
+    page.press(Keys.ENTER)  # a second press sends nothing more
+    assert len(server.feedback_sent) == count
+
+
 # ---------------------------------------------------------------------------- nothing typed runs
 
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from kbserver.cli.options import index_option
+from kbserver.cli.options import articles_option, index_option
 
 
 def register(group: click.Group) -> None:
@@ -14,13 +16,18 @@ def register(group: click.Group) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on (0 picks a free one).")
 @click.option("--workers", default=1, show_default=True, type=int, help="gunicorn workers (1 = a single threaded process).")
-def serve(index_dir: str, host: str, port: int, workers: int) -> None:
+@click.option("--watch", is_flag=True,
+              help="Rebuild and publish the index on every save under --articles; the open page follows (an author's preview).")
+@articles_option
+def serve(index_dir: str, host: str, port: int, workers: int, watch: bool, articles_dir: str) -> None:
     """Serve the agents' web page and the JSON API from the published index.
 
     New builds published by `kb index` are picked up without a restart. With --workers > 1
-    it runs gunicorn, each worker loading the index and the model once.
+    it runs gunicorn, each worker loading the index and the model once. With --watch it
+    builds the index from --articles first, rebuilds it on every save, and the open page
+    reloads itself; a save that does not lint keeps the last good build and shows why.
 
-    Example: kb serve --index var/index --port 8000
+    Example: kb serve --watch --articles articles --index var/preview
     """
     from kbserver import config
 
@@ -31,6 +38,10 @@ def serve(index_dir: str, host: str, port: int, workers: int) -> None:
         config.no_match_threshold(settings["NO_MATCH_THRESHOLD"])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    if watch and workers > 1:
+        raise click.ClickException("--watch runs one process: leave --workers at 1")
+    if watch and not Path(articles_dir).is_dir():
+        raise click.ClickException(f"{articles_dir}: no such articles folder")
     if workers > 1:
         from kbserver.cli.gunicorn_app import run_gunicorn
 
@@ -41,6 +52,15 @@ def serve(index_dir: str, host: str, port: int, workers: int) -> None:
     from kbserver import create_app
 
     app = create_app(overrides)
+    if watch:
+        from indexer.adapt import active_model
+        from kbserver.cli.index import make_encoder_factory, once
+        from kbserver.cli.watch import start_watching
+
+        model = active_model(Path(index_dir))
+        encoder_factory = once(make_encoder_factory(Path(index_dir), model=model))
+        start_watching(Path(articles_dir), Path(index_dir), app, encoder_factory, model)
+        click.echo(f"watching {articles_dir}: every save is rebuilt and published", err=True)
     server = make_server(host, port, app, threaded=True)
     click.echo(f"kb serving on http://{host}:{server.server_port}/ (index {index_dir})", err=True)
     try:

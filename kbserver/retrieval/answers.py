@@ -27,7 +27,7 @@ from kbserver.retrieval.scoring import (
     is_confident,
     rank,
 )
-from kbserver.retrieval.steer import steer
+from kbserver.retrieval.steer import steer, unexcluded_words
 
 UrlFor = Callable[[str], str]
 
@@ -354,6 +354,9 @@ def search(
     """The search answer: one result per article with its best section and a highlighted snippet."""
     params = for_build(params, view.snapshot)
     steered = steer(view.snapshot, text)
+    if steered and steered.constraints and not (steered.required & view.article_mask).any():
+        # Nothing this caller may see satisfies the constraints: read them as words instead.
+        steered = steered.loosened(unexcluded_words(text))
     words = steered.words if steered else text
     restrict = steered.allowed if steered else None
     if steered and not words:

@@ -48,9 +48,21 @@ class Steered:
     """What a steered query asks: the words to rank, and which articles may be ranked."""
 
     words: str
-    allowed: np.ndarray  # per article of the snapshot
+    required: np.ndarray  # per article of the snapshot: satisfies every constraint
+    excluded: np.ndarray  # per article: matches an exclusion
     constraints: tuple[str, ...]  # each as Whoosh prints it, for `kb eval --explain` and tests
     exclusions: tuple[str, ...]
+
+    @property
+    def allowed(self) -> np.ndarray:
+        return self.required & ~self.excluded
+
+    def loosened(self, plain_words: str) -> Steered | None:
+        """This query with its constraints read as plain words, when no article satisfies them
+        (a typo in a phrase, a payload full of quotes): its exclusions still apply; None if it has none."""
+        if not self.exclusions:
+            return None
+        return Steered(plain_words, np.ones_like(self.required), self.excluded, (), self.exclusions)
 
 
 def parser() -> qparser.QueryParser:
@@ -118,6 +130,14 @@ WORDS_RE = re.compile(
 )
 
 
+EXCLUSION_RE = re.compile(r'(?:(?<=\s)|^)(?:-|NOT\s+)(?:"[^"]*"?|\S+)')
+
+
+def unexcluded_words(text: str) -> str:
+    """The query with only its exclusions taken out: what a loosened query ranks by."""
+    return " ".join(EXCLUSION_RE.sub(" ", text).split())
+
+
 def ranked_words(text: str) -> str:
     """The query as ranking reads it: exclusions, operators, field names and marks removed."""
     return " ".join(WORDS_RE.sub(" ", text).split())
@@ -164,7 +184,8 @@ def steer(snapshot: Any, text: str) -> Steered | None:
         return None
     position = snapshot.article_position
     n = len(snapshot.article_ids)
-    allowed = np.ones(n, dtype=bool)
+    required = np.ones(n, dtype=bool)
+    excluded = np.zeros(n, dtype=bool)
     expansions: list[str] = []
     try:
         with snapshot.keyword_index.searcher() as searcher:
@@ -179,15 +200,15 @@ def steer(snapshot: Any, text: str) -> Steered | None:
                 return hit
 
             for q in constraints:
-                allowed &= articles(q)
+                required &= articles(q)
                 expansions += _expansions(q, searcher.reader())
             for q in exclusions:
-                allowed &= ~articles(q)
+                excluded |= articles(q)
     except Exception:  # a damaged Whoosh index: the search still answers, unsteered  # noqa: BLE001
         log.exception("steered search failed on %s; reading the query as plain words", snapshot.keyword_index.folder)
         return None
     words = " ".join([ranked_words(text), *expansions]).strip()
-    return Steered(words, allowed, tuple(str(q) for q in constraints), tuple(str(q) for q in exclusions))
+    return Steered(words, required, excluded, tuple(str(q) for q in constraints), tuple(str(q) for q in exclusions))
 
 
 def _expansions(q: Any, reader: Any) -> list[str]:

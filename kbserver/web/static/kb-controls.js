@@ -81,7 +81,10 @@ function sendFeedback(button) {
   var status = box.querySelector(".feedback-status");
   var payload = { article_id: box.dataset.articleId, outcome: button.dataset.outcome };
   if (box.dataset.requestId) payload.request_id = box.dataset.requestId;
-  buttons.forEach(function (b) { b.disabled = true; b.setAttribute("aria-pressed", String(b === button)); });
+  // Locked with aria-disabled, not disabled: a disabled button drops keyboard focus to <body>.
+  if (box.getAttribute("aria-busy") === "true" || button.getAttribute("aria-disabled") === "true") return;
+  box.setAttribute("aria-busy", "true");
+  buttons.forEach(function (b) { b.setAttribute("aria-disabled", "true"); b.setAttribute("aria-pressed", String(b === button)); });
   status.textContent = "Sending\u2026";
   fetch(urls.feedback, {
     method: "POST",
@@ -89,18 +92,20 @@ function sendFeedback(button) {
     body: JSON.stringify(payload),
   })
     .then(function (response) {
+      box.removeAttribute("aria-busy");
       if (response.ok) {
         status.textContent = "Thanks, your feedback is recorded.";
         return;
       }
       return response.json().catch(function () { return null; }).then(function (data) {
         status.textContent = "Couldn't record feedback: " + errorMessage(data, response.status);
-        buttons.forEach(function (b) { b.disabled = false; b.removeAttribute("aria-pressed"); });
+        buttons.forEach(function (b) { b.removeAttribute("aria-disabled"); b.removeAttribute("aria-pressed"); });
       });
     })
     .catch(function () {
+      box.removeAttribute("aria-busy");
       status.textContent = "Couldn't reach kb to record feedback; try again.";
-      buttons.forEach(function (b) { b.disabled = false; b.removeAttribute("aria-pressed"); });
+      buttons.forEach(function (b) { b.removeAttribute("aria-disabled"); b.removeAttribute("aria-pressed"); });
     });
 }
 
