@@ -49,7 +49,7 @@ def synthetic_examples(snapshot, real_texts: dict[str, list[str]], real_vectors:
         base = real_vectors.get(article_id)
         if base is None:
             lo, hi = snapshot.group_starts[a], snapshot.group_ends[a]
-            base = np.asarray(snapshot.embeddings[lo:hi])
+            base = np.ascontiguousarray(snapshot.vectors_t[:, lo:hi].T)
         for text in texts[:per_article]:
             examples.append(Example(len(examples) + 1, article_id, text, 1.0, hashlib.sha256(text.encode()).hexdigest()))
         need = per_article - min(len(texts), per_article)
