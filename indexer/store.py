@@ -26,6 +26,7 @@ old build or the new one, never a half-written one; a failed or killed build nev
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -141,6 +142,22 @@ class Manifest:
     # The folder (relative to the index root) of the model that embedded this build; "" is the
     # packaged model. Queries must be embedded with the same model: vectors of two models do not compare.
     model_path: str = ""
+
+
+def content_fingerprint(manifest: Manifest, examples: list[Example]) -> str:
+    """What a build was made from, as one hash: format, model, every article's hash and every example.
+
+    Two hosts that build the same articles commit with the same database (the same learned
+    examples) get the same fingerprint, whatever their build ids and clocks: they rank alike.
+    `/healthz` reports it, so a load balancer's hosts can be checked to serve the same content.
+    """
+    content = {
+        "format_version": manifest.format_version,
+        "model_sha256": manifest.model_sha256,
+        "articles": sorted(manifest.article_hashes.items()),
+        "examples": [(e.id, e.article_id, e.weight, e.hash) for e in examples],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def builds_dir(root: Path) -> Path:

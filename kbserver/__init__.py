@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults from SETTINGS, then `KB_*` environment variables, then `config_overrides`."""
-    from flask import Flask, Response, jsonify
+    from flask import Flask, Response, jsonify, render_template
 
     from kbserver import api, config, errors, runtime, web
-    from kbserver.access import headers, limits
+    from kbserver.access import headers, limits, tokens
     from kbserver.store import db, redact
 
     # The page's templates and static files live with the page (kbserver/web/); /static stays /static.
@@ -29,9 +29,10 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_CONTENT_LENGTH"])
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it
 
+    db.init_app(app)  # first: a bad KB_DATABASE stops the start before the index and model load
     runtime.init_app(app)
-    db.init_app(app)
     limits.init_app(app)
+    tokens.init_app(app)
     redact.install_access_log_filter()  # the dev server logs `?q=...`: raw text must not reach a log
 
     app.register_blueprint(api.bp, url_prefix="/api/v1")
@@ -39,6 +40,13 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.reports.bp)
     errors.register_app(app)
     headers.init_app(app)
+
+    @app.errorhandler(db.DatabaseUnavailable)
+    def database_unavailable(exc: db.DatabaseUnavailable) -> Any:
+        # The pages' 503 (the API blueprint answers JSON itself, kbserver/api/blueprint.py).
+        app.logger.error("database unavailable: %s", exc)
+        title = "The database is unreachable"
+        return render_template("error.html", status=503, title=title, message=None, database_down=True), 503
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:
@@ -59,7 +67,13 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
             allow_internal = current_caller().allow_internal
         except ApiError:
             allow_internal = False  # a bad token is no token; a health check never answers 401
-        articles = len(snapshot.view(allow_internal).articles)
-        return jsonify({"status": "ok", "index_version": status["index_version"], "articles": articles})
+        view = snapshot.view(allow_internal)
+        return jsonify({
+            "status": "ok",
+            "index_version": status["index_version"],
+            "fingerprint": status["fingerprint"],  # equal on hosts built from the same content (docs/deploy.md)
+            "articles": len(view.articles),
+            "examples": status["examples"],
+        })
 
     return app

@@ -23,7 +23,13 @@ class Setting(NamedTuple):
 SETTINGS: tuple[Setting, ...] = (
     Setting("ARTICLES_DIR", "articles", "Folder of Markdown articles that `kb lint` and `kb index` read."),
     Setting("INDEX_DIR", "var/index", "Index root: `kb index` publishes builds here, the service reads the live one."),
-    Setting("DATABASE", "var/kb.sqlite3", "SQLite file for feedback, the query log, tokens and learned examples."),
+    Setting(
+        "DATABASE",
+        "var/kb.sqlite3",
+        "Where feedback, the query log, tokens and learned examples live: a SQLite file path (or "
+        "`sqlite:///path`), or `postgresql://user:password@host:5432/db` for one database shared by several "
+        "hosts (docs/deploy.md). Anything else stops kb at start with a message.",
+    ),
     Setting("RELOAD_INTERVAL_S", 2.0, "How often (seconds) the service looks for a newly published index."),
     Setting("INFERENCE_THREADS", 1, "Threads the encoder may use per process. Keep 1 per gunicorn worker."),
     Setting(
@@ -52,7 +58,8 @@ SETTINGS: tuple[Setting, ...] = (
         "RATE_LIMIT_STORAGE",
         "memory://",
         "Where rate-limit counters live. `memory://` is per worker process; use e.g. `redis://host:6379` "
-        "to share one budget across gunicorn workers.",
+        "to share one budget across gunicorn workers and hosts. If Redis is unreachable, each process counts "
+        "in memory until it is back (logged).",
     ),
     Setting("LEARNING", "on", "`off` ignores learned examples when ranking."),
     Setting(

@@ -53,6 +53,7 @@ ERROR_CODES: tuple[str, ...] = (
     "missing_scope",
     "rate_limited",
     "index_unavailable",
+    "database_unavailable",
     "missing_article_id",
     "empty_article_id",
     "missing_outcome",

@@ -15,6 +15,8 @@ from werkzeug.serving import make_server
 from indexer.build import build_index
 from indexer.embedding import export_onnx, get_encoder, onnx_file
 
+from servers import PostgresServer, RedisServer
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ARTICLES = ROOT / "tests" / "data" / "articles"
 SAMPLE_ARTICLES = ROOT / "articles"
@@ -23,6 +25,83 @@ SAMPLE_ARTICLES = ROOT / "articles"
 # Fixtures that build a larger index once per session: a test that needs one is `slow`, so the
 # fast lane (`pytest -m "not slow and not browser"`) builds only the ten-article kb_index.
 SLOW_FIXTURES = {"sample_index", "telecom_index", "sample_server"}
+
+
+# Tests marked `store` run once per backend: the same test against SQLite and against the
+# session's real PostgreSQL (`postgres` below), never a copy of the test.
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("store"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL for the whole session: initdb + pg_ctl in a temporary folder, a free port."""
+    server = PostgresServer().initdb().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server for the whole session, on 127.0.0.1 and a free port."""
+    server = RedisServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(autouse=True)
+def close_every_database(monkeypatch):
+    """Close every Database a test opened (apps, `connect`), as sqlite-utils' conftest does.
+
+    A pool dropped without closing leaves psycopg connections to the garbage collector,
+    whose ResourceWarning would fail a later, unrelated test.
+    """
+    from kbserver.store.db import Database
+
+    opened: list[Database] = []
+    original = Database.__init__
+
+    def tracked(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(Database, "__init__", tracked)
+    yield
+    for db in opened:
+        db.close()
+
+
+@pytest.fixture
+def backend(request) -> str:
+    """Which database the test's app uses: sqlite, unless the test is marked `store` (then both)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(backend, tmp_path, request) -> str:
+    """KB_DATABASE for this test: a file in tmp_path, or a fresh schema on the session's PostgreSQL."""
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres").url()
+    return str(tmp_path / "kb.sqlite3")
+
+
+def sql_rows(database: str, sql: str, **params) -> list[dict]:
+    """Rows of one SQL statement (named `:params`) on the database `database` names, as dicts."""
+    from sqlalchemy import text
+
+    from kbserver.store.db import connect
+
+    db = connect(database)
+    try:
+        with db.write() as conn:
+            result = conn.execute(text(sql), params)
+            return [dict(row._mapping) for row in result] if result.returns_rows else []
+    finally:
+        db.close()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -94,8 +173,8 @@ def make_app(index_root: Path, tmp_path: Path, **overrides):
 
 
 @pytest.fixture
-def app(kb_index, tmp_path):
-    return make_app(kb_index, tmp_path)
+def app(kb_index, tmp_path, database_url):
+    return make_app(kb_index, tmp_path, DATABASE=database_url)
 
 
 @pytest.fixture

@@ -14,7 +14,11 @@ from conftest import build_into, make_app
 
 def test_healthz_reports_the_loaded_build(client, kb_index):
     body = client.get("/healthz").get_json()
-    assert body == {"status": "ok", "index_version": store.current_build_id(kb_index), "articles": 10}
+    build = store.current_build_path(kb_index)
+    fingerprint = store.content_fingerprint(store.read_manifest(build), store.read_examples(build)[0])
+    assert body == {
+        "status": "ok", "index_version": build.name, "fingerprint": fingerprint, "articles": 10, "examples": 0,
+    }
 
 
 def test_healthz_is_503_without_an_index(tmp_path):

@@ -30,7 +30,7 @@ from kbserver.access import tokens
 from kbserver.retrieval.reader import open_snapshot
 from kbserver.store.db import connect
 
-from conftest import DATA_ARTICLES, build_into, make_app
+from conftest import DATA_ARTICLES, build_into, make_app, sql_rows
 
 PUBLIC_SCOPES = "search,suggest,feedback"
 # One made-up word per internal article: it exists nowhere else, so finding it anywhere is a leak.
@@ -357,14 +357,11 @@ def test_internal_article_is_the_same_404_as_a_missing_one(audience_app, prefix,
 @pytest.mark.parametrize("article_id", list(CANARIES))
 def test_feedback_on_an_internal_article_is_404_and_stores_nothing(audience_app, article_id):
     client = audience_app.test_client()
-    db = connect(audience_app.config["DATABASE"])
-    try:
-        before = db.execute("SELECT count(*) FROM feedback WHERE article_id = ?", (article_id,)).fetchone()[0]
-        response = client.post("/api/v1/feedback", json={"article_id": article_id, "outcome": "helpful"})
-        missing = client.post("/api/v1/feedback", json={"article_id": "returns/nope", "outcome": "helpful"})
-        after = db.execute("SELECT count(*) FROM feedback WHERE article_id = ?", (article_id,)).fetchone()[0]
-    finally:
-        db.close()
+    count = "SELECT count(*) AS n FROM feedback WHERE article_id = :article_id"
+    before = sql_rows(audience_app.config["DATABASE"], count, article_id=article_id)
+    response = client.post("/api/v1/feedback", json={"article_id": article_id, "outcome": "helpful"})
+    missing = client.post("/api/v1/feedback", json={"article_id": "returns/nope", "outcome": "helpful"})
+    after = sql_rows(audience_app.config["DATABASE"], count, article_id=article_id)
 
     assert response.status_code == missing.status_code == 404
     assert response.get_json()["error"]["code"] == missing.get_json()["error"]["code"] == "article_not_found"

@@ -1,4 +1,4 @@
-"""Feedback and the query log, over a real server and a real SQLite file."""
+"""Feedback and the query log, over a real server and a real database: each test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import pytest
 import requests
 
 from kbserver.access import tokens
-from kbserver.store.db import SCHEMA_VERSION, connect
+from kbserver.store.db import connect, head_revision
 
-from conftest import ROOT, LiveServer, make_app
+from conftest import ROOT, LiveServer, make_app, sql_rows
+
+pytestmark = pytest.mark.store
 
 RAW_EMAIL = "jane.doe@example.com"
 RAW_CARD = "4111 1111 1111 1111"
@@ -30,12 +32,8 @@ def assert_api_error(response: requests.Response, status: int, code: str) -> Non
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
 
 
-def db_rows(app, sql: str, params: tuple = ()) -> list[dict]:
-    db = connect(app.config["DATABASE"])
-    try:
-        return [dict(row) for row in db.execute(sql, params)]
-    finally:
-        db.close()
+def db_rows(app, sql: str, **params) -> list[dict]:
+    return sql_rows(app.config["DATABASE"], sql, **params)
 
 
 def bytes_on_disk(folder: Path) -> bytes:
@@ -58,7 +56,7 @@ def test_feedback_round_trip_stores_row_routed_to_owner(app, live_server):
     body = response.json()
     assert body["routed_to"] == "Returns team"
     assert body["article_id"] == "returns/start-a-return"
-    rows = db_rows(app, "SELECT * FROM feedback WHERE id = ?", (body["id"],))
+    rows = db_rows(app, "SELECT * FROM feedback WHERE id = :id", id=body["id"])
     assert len(rows) == 1
     row = rows[0]
     assert (row["article_id"], row["owner"], row["outcome"], row["request_id"]) == (
@@ -119,7 +117,7 @@ def test_feedback_on_internal_article_is_404_for_public_token(app, live_server):
     assert db_rows(app, "SELECT * FROM feedback") == []
 
 
-def test_search_and_suggest_log_only_redacted_text(app, live_server, tmp_path):
+def test_search_and_suggest_log_only_redacted_text(app, live_server, tmp_path, backend, request):
     search = requests.get(f"{live_server.url}/api/v1/search", params={"q": RAW_MESSAGE}, timeout=60)
     suggest = requests.post(f"{live_server.url}/api/v1/suggest", json={"text": RAW_MESSAGE}, timeout=60)
     assert search.status_code == 200 and suggest.status_code == 200
@@ -136,6 +134,8 @@ def test_search_and_suggest_log_only_redacted_text(app, live_server, tmp_path):
     assert [r["score"] for r in json.loads(rows[1]["results"])] == suggest_scores
     assert rows[1]["no_confident_match"] == int(suggest.json()["no_confident_match"])
     on_disk = bytes_on_disk(tmp_path)
+    if backend == "postgresql":  # the server's files: tables and write-ahead log
+        on_disk += bytes_on_disk(request.getfixturevalue("postgres").data)
     for raw in (RAW_EMAIL, RAW_CARD, "4111111111111111", "LK-4829133"):
         assert raw.encode() not in on_disk
     assert expected.encode() in on_disk
@@ -149,8 +149,8 @@ def test_off_topic_search_is_logged_as_no_confident_match(app, client):
 
 
 def test_concurrent_feedback_from_two_servers_all_lands(app, kb_index, tmp_path, live_server):
-    # A second app (its own connections, like a second gunicorn worker) on the same file.
-    other = make_app(kb_index, tmp_path)
+    # A second app (its own connections, like a second gunicorn worker) on the same database.
+    other = make_app(kb_index, tmp_path, DATABASE=app.config["DATABASE"])
     assert other.config["DATABASE"] == app.config["DATABASE"]
     outcomes = ("helpful", "not_helpful", "resolved_first_contact", "escalated")
 
@@ -181,7 +181,7 @@ def test_concurrent_feedback_from_two_servers_all_lands(app, kb_index, tmp_path,
 
 WRITER = """
 import sys
-from kbserver.store.db import SCHEMA_VERSION, connect, to_ts, utc_now
+from kbserver.store.db import connect, to_ts, utc_now
 from kbserver.store.feedback import FeedbackRecord, insert_feedback
 
 path, worker = sys.argv[1], sys.argv[2]
@@ -193,59 +193,30 @@ db.close()
 """
 
 
-def test_concurrent_writer_processes_on_a_fresh_file_all_land(tmp_path):
-    path = tmp_path / "fresh" / "kb.sqlite3"  # folder and schema are created by whoever comes first
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w)], cwd=ROOT) for w in range(4)]
+def test_concurrent_writer_processes_on_a_fresh_database_all_land(tmp_path, backend, database_url):
+    # Folder, file and schema are created by whoever comes first; the others wait on the
+    # migration lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL).
+    path = str(tmp_path / "fresh" / "kb.sqlite3") if backend == "sqlite" else database_url
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, path, str(w)], cwd=ROOT) for w in range(4)]
     assert [p.wait(timeout=120) for p in writers] == [0, 0, 0, 0]
-    db = connect(path)
-    try:
-        assert db.execute("SELECT COUNT(DISTINCT request_id) FROM feedback").fetchone()[0] == 200
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    finally:
-        db.close()
+    assert sql_rows(path, "SELECT COUNT(DISTINCT request_id) AS n FROM feedback") == [{"n": 200}]
+    assert sql_rows(path, "SELECT version_num FROM alembic_version") == [{"version_num": head_revision()}]
+    if backend == "sqlite":
+        assert sql_rows(path, "PRAGMA journal_mode") == [{"journal_mode": "wal"}]
 
 
-def test_a_version_2_database_migrates_to_query_log_audiences_without_losing_a_row(tmp_path):
-    import sqlite3
+def test_an_unreachable_database_fails_writes_with_503_while_the_index_answers(kb_index, tmp_path):
+    # A real PostgreSQL URL on a port nothing listens on: every connection is refused.
+    from servers import free_port as closed_port
 
-    from kbserver.store.db import MIGRATIONS
-
-    path = tmp_path / "old.sqlite3"
-    old = sqlite3.connect(path)
-    for statements in MIGRATIONS[:2]:
-        for statement in statements:
-            old.execute(statement)
-    old.execute("PRAGMA user_version = 2")
-    old.executemany(
-        "INSERT INTO tokens (name, hash, scopes, created) VALUES (?, ?, ?, '2026-01-01')",
-        [("owner", "h1", "search,reports,internal"), ("helpdesk", "h2", "search,suggest"), ("internalish", "h3", "internalx")],
-    )
-    callers = ["owner", "helpdesk", "anonymous", "internalish", "gone-token"]
-    old.executemany(
-        "INSERT INTO query_log (request_id, ts, kind, mode, text, results, no_confident_match, caller)"
-        " VALUES (?, '2026-11-01T00:00:00.000000Z', 'search', 'hybrid', ?, '[]', 1, ?)",
-        [(f"r{i}", f"question {i}", caller) for i, caller in enumerate(callers)],
-    )
-    old.execute("INSERT INTO feedback (ts, article_id, owner, outcome, request_id, comment, caller)"
-                " VALUES ('2026-11-01T00:00:00.000000Z', 'returns/refund-policy', 'Returns team', 'helpful', 'r1', 'ok', 'helpdesk')")
-    old.commit()
-    old.close()
-
-    db = connect(path)
-    try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        rows = db.execute("SELECT request_id, text, caller, audience FROM query_log ORDER BY request_id").fetchall()
-        assert [tuple(r) for r in rows] == [
-            ("r0", "question 0", "owner", "internal"),
-            ("r1", "question 1", "helpdesk", "public"),
-            ("r2", "question 2", "anonymous", "internal"),  # the default anonymous scopes include internal
-            ("r3", "question 3", "internalish", "public"),
-            ("r4", "question 4", "gone-token", "public"),
-        ]
-        assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 1
-        assert db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == 3
-        column = next(c for c in db.execute("PRAGMA table_info(query_log)") if c["name"] == "audience")
-        assert (column["type"], column["notnull"], column["dflt_value"]) == ("TEXT", 1, "'public'")
-    finally:
-        db.close()
+    down = make_app(kb_index, tmp_path, DATABASE=f"postgresql://kb@127.0.0.1:{closed_port()}/kb")
+    client = down.test_client()
+    suggest = client.post("/api/v1/suggest", json={"text": "my parcel never arrived"})
+    assert suggest.status_code == 200 and suggest.get_json()["suggestions"]
+    assert client.get("/api/v1/search", query_string={"q": "refund"}).get_json()["results"]
+    refused = client.post("/api/v1/feedback", json={"article_id": "returns/refund-policy", "outcome": "helpful"})
+    assert refused.status_code == 503
+    assert refused.get_json()["error"]["code"] == "database_unavailable"
+    assert client.get("/api/v1/reports/articles").get_json()["error"]["code"] == "database_unavailable"
+    page = client.get("/reports")
+    assert page.status_code == 503 and b"The database is unreachable" in page.data

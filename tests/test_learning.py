@@ -19,6 +19,10 @@ from kbserver.store.learning import ExampleRecord, insert_examples, list_example
 
 from conftest import DATA_ARTICLES, LiveServer, build_into, make_app
 
+# The database tests run on both backends; the three that build an index take their examples
+# from a SQLite file (what they test is ranking, and an index build is the expensive part).
+pytestmark = pytest.mark.store
+
 # A phrasing no article in tests/data/articles uses: only a learned example can tie it to one.
 ODD_MESSAGE = "the purple zebra gizmo is doing the wobbly thing again"
 TARGET = "products/gift-cards"
@@ -33,7 +37,12 @@ def write_jsonl(path, rows) -> None:
 
 
 @pytest.fixture
-def database(tmp_path) -> str:
+def database(database_url) -> str:
+    return database_url
+
+
+@pytest.fixture
+def sqlite_database(tmp_path) -> str:
     return str(tmp_path / "kb.sqlite3")
 
 
@@ -125,9 +134,9 @@ def _examples_for(database, rows):
 
 
 @pytest.mark.slow  # builds its own index
-def test_learned_examples_lift_the_article_they_resolved(tmp_path, onnx_model, database):
+def test_learned_examples_lift_the_article_they_resolved(tmp_path, onnx_model, sqlite_database):
     phrasings = [ODD_MESSAGE, "purple zebra gizmo wobbling again", "my zebra gizmo (the purple one) wobbles"]
-    examples = _examples_for(database, [(TARGET, p) for p in phrasings])
+    examples = _examples_for(sqlite_database, [(TARGET, p) for p in phrasings])
     _, root = _learned_index(tmp_path, onnx_model, examples)
     client = make_app(root, tmp_path).test_client()
     top = client.post("/api/v1/suggest", json={"text": ODD_MESSAGE}).get_json()["suggestions"][0]
@@ -141,8 +150,8 @@ def test_learned_examples_lift_the_article_they_resolved(tmp_path, onnx_model, d
 
 
 @pytest.mark.slow  # builds its own index
-def test_examples_for_deleted_articles_are_dropped_at_build(tmp_path, onnx_model, database):
-    examples = _examples_for(database, [(TARGET, ODD_MESSAGE), ("returns/start-a-return", "send it back please")])
+def test_examples_for_deleted_articles_are_dropped_at_build(tmp_path, onnx_model, sqlite_database):
+    examples = _examples_for(sqlite_database, [(TARGET, ODD_MESSAGE), ("returns/start-a-return", "send it back please")])
     articles, root = _learned_index(tmp_path, onnx_model, examples)
     (articles / "products" / "gift-cards.md").unlink()
     report = build_index(articles, root, encoder_factory=lambda: get_encoder(onnx_path=onnx_model), examples=examples)
@@ -150,17 +159,17 @@ def test_examples_for_deleted_articles_are_dropped_at_build(tmp_path, onnx_model
 
 
 @pytest.mark.slow  # builds its own index
-def test_internal_articles_learned_examples_never_reach_public_callers(tmp_path, onnx_model, database):
+def test_internal_articles_learned_examples_never_reach_public_callers(tmp_path, onnx_model, sqlite_database):
     internal = "account/suspected-account-takeover"
-    examples = _examples_for(database, [(internal, ODD_MESSAGE)] * 1 + [(internal, "zebra gizmo purple wobbling")])
+    examples = _examples_for(sqlite_database, [(internal, ODD_MESSAGE)] * 1 + [(internal, "zebra gizmo purple wobbling")])
     _, root = _learned_index(tmp_path, onnx_model, examples)
     public = make_app(root, tmp_path, ANONYMOUS_SCOPES="search,suggest").test_client()
     body = public.post("/api/v1/suggest", json={"text": ODD_MESSAGE, "limit": 10}).get_json()
     assert internal not in json.dumps(body)
 
 
-def test_feedback_teaches_only_when_two_agents_agree(tmp_path, kb_index):
-    app = make_app(kb_index, tmp_path, ANONYMOUS_SCOPES="")
+def test_feedback_teaches_only_when_two_agents_agree(tmp_path, kb_index, database):
+    app = make_app(kb_index, tmp_path, ANONYMOUS_SCOPES="", DATABASE=database)
     db = connect(app.config["DATABASE"])
     secrets = [tokens.create(db, name, "search,suggest,feedback,internal")[1] for name in ("agent-1", "agent-2")]
     with LiveServer(app) as server:
@@ -182,9 +191,9 @@ def test_feedback_teaches_only_when_two_agents_agree(tmp_path, kb_index):
     assert {e.article_id for e in taught} == {TARGET}
 
 
-def test_one_agent_cannot_flood_an_article(tmp_path, kb_index, monkeypatch):
+def test_one_agent_cannot_flood_an_article(tmp_path, kb_index, monkeypatch, database):
     monkeypatch.setattr(learning, "MAX_PER_CALLER", 2)
-    app = make_app(kb_index, tmp_path)
+    app = make_app(kb_index, tmp_path, DATABASE=database)
     client = app.test_client()
     learned = []
     for i in range(4):
@@ -194,8 +203,8 @@ def test_one_agent_cannot_flood_an_article(tmp_path, kb_index, monkeypatch):
     assert learned == [True, True, False, False]
 
 
-def test_not_helpful_feedback_teaches_nothing(tmp_path, kb_index):
-    client = make_app(kb_index, tmp_path).test_client()
+def test_not_helpful_feedback_teaches_nothing(tmp_path, kb_index, database):
+    client = make_app(kb_index, tmp_path, DATABASE=database).test_client()
     answer = client.post("/api/v1/suggest", json={"text": "gift card is broken"}).get_json()
     body = {"article_id": TARGET, "outcome": "not_helpful", "request_id": answer["request_id"]}
     assert client.post("/api/v1/feedback", json=body).get_json()["learned"] is False

@@ -12,7 +12,9 @@ from kbserver.access import tokens
 from kbserver.cli import main
 from kbserver.store.db import connect
 
-from conftest import LiveServer, make_app
+from conftest import LiveServer, make_app, sql_rows
+
+pytestmark = pytest.mark.store
 
 
 def assert_api_error(response, status: int, code: str) -> None:
@@ -22,8 +24,8 @@ def assert_api_error(response, status: int, code: str) -> None:
 
 
 @pytest.fixture
-def database(tmp_path) -> str:
-    return str(tmp_path / "kb.sqlite3")
+def database(database_url) -> str:
+    return database_url
 
 
 def kb(*args: str):
@@ -45,13 +47,14 @@ def bearer(secret: str) -> dict[str, str]:
 # ---------------------------------------------------------------------------- kb token
 
 
-def test_token_create_prints_secret_once_and_stores_only_its_hash(database, tmp_path):
+def test_token_create_prints_secret_once_and_stores_only_its_hash(database, tmp_path, backend, request):
     result = kb("token", "create", "--name", "helpdesk", "--scopes", "search,suggest", "--database", database)
     assert result.exit_code == 0
     secret = result.stdout.strip()
     assert secret.startswith("kb_") and len(secret) > 40
     assert "shown only this once" in result.stderr
-    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    folder = request.getfixturevalue("postgres").data if backend == "postgresql" else tmp_path
+    on_disk = b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
     assert secret.encode() not in on_disk
     assert tokens.hash_token(secret).encode() in on_disk
 
@@ -110,11 +113,7 @@ def test_token_with_scope_is_accepted(app, live_server):
     response = requests.get(f"{live_server.url}/api/v1/search", params={"q": "refund"}, headers=bearer(secret), timeout=60)
     assert response.status_code == 200
     assert response.json()["results"]
-    db = connect(app.config["DATABASE"])
-    try:
-        assert [r["caller"] for r in db.execute("SELECT caller FROM query_log")] == ["helpdesk"]
-    finally:
-        db.close()
+    assert sql_rows(app.config["DATABASE"], "SELECT caller FROM query_log") == [{"caller": "helpdesk"}]
 
 
 @pytest.mark.parametrize(
@@ -182,6 +181,30 @@ def test_rate_limit_is_per_token_and_answers_429_json(kb_index, tmp_path):
         # Another token has its own budget; the page and /healthz are not metered.
         assert session.get(url, params={"q": "refund"}, headers=bearer(second), timeout=60).status_code == 200
         assert session.get(f"{server.url}/healthz", timeout=60).status_code == 200
+
+
+def test_two_apps_on_one_redis_spend_one_budget(kb_index, tmp_path, redis_server):
+    # Like two hosts (or two workers): their own processes' memory, one Redis.
+    database = str(tmp_path / "kb.sqlite3")
+    apps = [make_app(kb_index, tmp_path, DATABASE=database, RATE_LIMIT="4 per day",
+                     RATE_LIMIT_STORAGE=redis_server.url) for _ in range(2)]
+    secret = new_token(apps[0], f"shared-{tmp_path.name}", "search")  # a fresh name: Redis outlives the test
+    clients = [a.test_client() for a in apps]
+    statuses = [clients[i % 2].get("/api/v1/search", query_string={"q": "refund"}, headers=bearer(secret)).status_code
+                for i in range(4)]
+    assert statuses == [200, 200, 200, 200]
+    for client in clients:
+        assert_api_error(client.get("/api/v1/search", query_string={"q": "refund"}, headers=bearer(secret)), 429,
+                         "rate_limited")
+
+
+def test_an_unreachable_redis_counts_in_memory_instead_of_failing(kb_index, tmp_path):
+    from servers import free_port as closed_port
+
+    app = make_app(kb_index, tmp_path, RATE_LIMIT="2 per day", RATE_LIMIT_STORAGE=f"redis://127.0.0.1:{closed_port()}")
+    client = app.test_client()
+    statuses = [client.get("/api/v1/search", query_string={"q": "refund"}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]  # the fallback keeps the budget, per process
 
 
 def test_rate_limit_counts_anonymous_callers_by_address(kb_index, tmp_path):

@@ -7,7 +7,10 @@ tokens is limited too) by remote address. Excess requests get 429 with the usual
 
 Counters live where `RATE_LIMIT_STORAGE` says. The default, `memory://`, is per process: with
 N gunicorn workers a caller may get up to N times the budget. Point it at a shared store
-(`redis://...`) when that matters. Behind a reverse proxy every anonymous caller has the
+(`redis://...`) when that matters: every worker of every host then spends one budget
+(docs/deploy.md). When Redis cannot be reached, Flask-Limiter logs it and counts in memory,
+per process, until Redis answers again (its in-memory fallback): a Redis outage costs
+precision, never a request. Behind a reverse proxy every anonymous caller has the
 proxy's address unless the proxy's X-Forwarded-For is trusted (werkzeug's ProxyFix).
 """
 
@@ -44,6 +47,7 @@ def init_app(app: Flask) -> Limiter:
             response.headers.pop("Retry-After", None)
         return response
 
+    storage = str(app.config["RATE_LIMIT_STORAGE"])
     limiter = Limiter(
         caller_key,
         application_limits=[
@@ -52,7 +56,12 @@ def init_app(app: Flask) -> Limiter:
                 error_message=f"too many requests: the limit is {app.config['RATE_LIMIT']} per token or address",
             )
         ],
-        storage_uri=str(app.config["RATE_LIMIT_STORAGE"]),
+        storage_uri=storage,
+        # Short socket timeouts so that a Redis that is gone costs a request about a second once,
+        # then the fallback answers at once; swallow_errors keeps any other storage error a log line.
+        storage_options={"socket_connect_timeout": 1, "socket_timeout": 1} if storage.startswith("redis") else {},
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
         headers_enabled=True,
     )
     # The page, static files and /healthz are not limited: only API clients are metered.

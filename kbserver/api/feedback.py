@@ -6,6 +6,7 @@ API's JSON shape.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from flask import Response, current_app, jsonify
@@ -16,9 +17,10 @@ from kbserver.api.blueprint import bp
 from kbserver.errors import ApiError
 from kbserver.service import FEEDBACK_FIELDS, current_view, get_article_or_404, json_body, text_param
 from kbserver.store import learning
-from kbserver.store.db import get_db
+from kbserver.store.db import DatabaseUnavailable, get_db
 from kbserver.store.feedback import OUTCOMES, record_feedback
 
+log = logging.getLogger(__name__)
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -48,7 +50,12 @@ def feedback() -> tuple[Response, int]:
     receipt = record_feedback(get_db(), article, outcome, request_id, comment, caller)
     learned = False
     if request_id and config.is_learning_on(current_app.config["LEARNING"]):
-        learned = learning.learn_from_feedback(get_db(), request_id, article.id, outcome, caller)
+        try:
+            learned = learning.learn_from_feedback(get_db(), request_id, article.id, outcome, caller)
+        except DatabaseUnavailable:
+            # The feedback is committed: answer 201 for it (an acknowledged write is kept);
+            # only the example is missing, and the answer says so with "learned": false.
+            log.exception("feedback %s stored; learning from it failed", receipt.id)
     body = {"id": receipt.id, "article_id": article.id, "outcome": outcome, "routed_to": receipt.routed_to}
     return jsonify({**body, "learned": learned}), 201
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from kbserver.cli import bench, evaluate, index, learn, lint, new, prune, report, serve, suite, token
+from kbserver.cli import bench, db, evaluate, index, learn, lint, new, prune, report, serve, suite, token
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -16,5 +16,5 @@ def main() -> None:
     """kb: the knowledge base and answer assist for customer-service teams."""
 
 
-for module in (lint, new, index, serve, evaluate, suite, bench, report, prune, token, learn):
+for module in (lint, new, index, serve, evaluate, suite, bench, report, prune, token, learn, db):
     module.register(main)

@@ -19,8 +19,11 @@ class _App(BaseApplication):
 
     def load(self):
         from kbserver import create_app
+        from kbserver.access import tokens
 
-        return create_app(self.overrides)
+        app = create_app(self.overrides)
+        tokens.warm(app)  # each worker knows the live tokens before a database outage can start
+        return app
 
 
 def run_gunicorn(host: str, port: int, workers: int, overrides: Mapping[str, Any]) -> None:

@@ -160,9 +160,10 @@ def _learned_examples(database: str) -> list:
     """Active learned examples from the feedback database, if there is one and learning is on."""
     import os
 
-    if os.environ.get("KB_LEARNING", "on").lower() in ("off", "false", "0", "no") or not Path(database).is_file():
+    from kbserver.cli.options import database_exists, open_database
+
+    if os.environ.get("KB_LEARNING", "on").lower() in ("off", "false", "0", "no") or not database_exists(database):
         return []
-    from kbserver.cli.options import open_database
     from kbserver.store import learning
 
     with open_database(database) as db:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from kbserver.cli.options import articles_option, database_option, index_option, json_option, open_database
+from kbserver.cli.options import (
+    articles_option,
+    database_exists,
+    database_option,
+    index_option,
+    json_option,
+    open_database,
+)
 
 
 def register(group: click.Group) -> None:
@@ -171,7 +178,7 @@ def train_command(articles_dir: str, index_dir: str, database: str, kb_text: boo
         if not articles:
             raise click.ClickException(f"{articles_dir}: no articles (set --articles or KB_ARTICLES_DIR)")
         examples = []
-        if Path(database).is_file():
+        if database_exists(database):  # a SQLite file that exists, or a PostgreSQL server
             with open_database(database) as db:
                 examples = learning.active_examples(db)
         settings = adapt.Settings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,

@@ -11,7 +11,7 @@ import click
 from kbserver.config import defaults
 
 if TYPE_CHECKING:
-    import sqlite3
+    from kbserver.store.db import Database
 
 _DEFAULTS = defaults()
 
@@ -39,25 +39,38 @@ database_option = click.option(
     envvar="KB_DATABASE",
     default=_DEFAULTS["DATABASE"],
     show_default=True,
-    type=click.Path(dir_okay=False, path_type=str),
-    help="SQLite database for feedback, tokens and learned examples (env KB_DATABASE).",
+    help="Database for feedback, tokens and learned examples: a SQLite file path, sqlite:///path or "
+    "postgresql://user:password@host/db (env KB_DATABASE).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
-@contextmanager
-def open_database(path: str, *, must_exist: bool = False) -> Iterator[sqlite3.Connection]:
-    """A migrated connection to the database at `path`, closed afterwards; problems exit 1 with one line."""
-    import sqlite3
+def database_exists(value: str) -> bool:
+    """Whether the database `value` names may hold rows already: a SQLite file that exists, or any server.
 
-    from kbserver.store.db import SchemaTooNew, connect
+    Raises click.ClickException for a value kb does not accept.
+    """
+    from kbserver.store.db import BadDatabaseSetting, parse_database
 
-    if must_exist and not Path(path).is_file():
-        raise click.ClickException(f"{path}: no database here (set --database or KB_DATABASE)")
     try:
-        db = connect(path)
-    except (sqlite3.Error, SchemaTooNew, OSError) as exc:
-        raise click.ClickException(f"{path}: {exc}") from exc
+        url = parse_database(value)
+    except BadDatabaseSetting as exc:
+        raise click.ClickException(str(exc)) from exc
+    return not url.drivername.startswith("sqlite") or Path(url.database or "").is_file()
+
+
+@contextmanager
+def open_database(value: str, *, must_exist: bool = False) -> Iterator[Database]:
+    """The migrated database `value` names (path or URL), closed afterwards; problems exit 1 with one line."""
+    from kbserver.store.db import DatabaseUnavailable, SchemaTooNew, connect, describe, parse_database
+
+    if must_exist and not database_exists(value):
+        raise click.ClickException(f"{value}: no database here (set --database or KB_DATABASE)")
+    try:
+        shown = describe(parse_database(value))
+        db = connect(value)
+    except (ValueError, SchemaTooNew, DatabaseUnavailable, OSError) as exc:
+        raise click.ClickException(str(exc) if isinstance(exc, (ValueError, DatabaseUnavailable)) else f"{shown}: {exc}") from exc
     try:
         yield db
     finally:

@@ -41,20 +41,18 @@ def report(team: str | None, since: str, fmt: str, database: str, index_dir: str
 
     Example: kb report --team "Returns team" --since 7d --format md
     """
-    from pathlib import Path
-
     from kbserver import config
+    from kbserver.cli.options import database_exists, open_database
     from kbserver.retrieval.message import clean_query
     from kbserver.retrieval.reader import IndexUnavailable
     from kbserver.runtime import Services
     from kbserver.store import reports
-    from kbserver.store.db import connect
 
     try:
         reports.parse_window(since)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
-    if not Path(database).is_file():
+    if not database_exists(database):
         raise click.ClickException(f"{database}: no database here (set --database or KB_DATABASE)")
     # The index and the database are read directly: a report needs neither the web app nor a request.
     settings = config.from_env({"INDEX_DIR": index_dir, "DATABASE": database})
@@ -69,11 +67,8 @@ def report(team: str | None, since: str, fmt: str, database: str, index_dir: str
     known = reports.teams_of(view.articles.values())
     if team is not None and team not in known:
         raise click.ClickException(f"no articles are owned by '{team}'; teams: {', '.join(known)}")
-    db = connect(database)
-    try:
+    with open_database(database, must_exist=True) as db:
         result = reports.build_report(db, view.articles, services.embedder.embed_texts, since, clean=clean_query, team=team)
-    finally:
-        db.close()
     click.echo({"md": as_markdown, "csv": as_csv, "json": as_json}[fmt](result), nl=False)
 
 

@@ -30,12 +30,14 @@ def serve(index_dir: str, host: str, port: int, workers: int, watch: bool, artic
     Example: kb serve --watch --articles articles --index var/preview
     """
     from kbserver import config
+    from kbserver.store.db import parse_database
 
     overrides = {"INDEX_DIR": index_dir}  # given to the app, not through the environment
     settings = config.from_env(overrides)
     try:  # a bad setting stops here with one line, not in every worker with a traceback
         config.query_encoder(settings["QUERY_ENCODER"])
         config.no_match_threshold(settings["NO_MATCH_THRESHOLD"])
+        parse_database(settings["DATABASE"])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if watch and workers > 1:
@@ -50,6 +52,7 @@ def serve(index_dir: str, host: str, port: int, workers: int, watch: bool, artic
     from werkzeug.serving import make_server
 
     from kbserver import create_app
+    from kbserver.access import tokens
 
     app = create_app(overrides)
     if watch:
@@ -61,6 +64,7 @@ def serve(index_dir: str, host: str, port: int, workers: int, watch: bool, artic
         encoder_factory = once(make_encoder_factory(Path(index_dir), model=model))
         start_watching(Path(articles_dir), Path(index_dir), app, encoder_factory, model)
         click.echo(f"watching {articles_dir}: every save is rebuilt and published", err=True)
+    tokens.warm(app)
     server = make_server(host, port, app, threaded=True)
     click.echo(f"kb serving on http://{host}:{server.server_port}/ (index {index_dir})", err=True)
     try:

@@ -100,6 +100,8 @@ class Snapshot:
         self.build_id = files.build_id
         self.path = build
         self.manifest: Manifest = files.manifest
+        # Same articles, model and learned examples -> same value on every host (docs/deploy.md).
+        self.fingerprint = store.content_fingerprint(files.manifest, files.examples)
         # What `kb index` fitted for this build (thresholds, weights); None for a build without it.
         self.calibration: dict[str, Any] | None = files.calibration
         # The articles' recent commits (indexer.history); None when the folder was not in git.
@@ -327,6 +329,8 @@ class Reader:
         snap = self._snapshot
         return {
             "index_version": snap.build_id if snap else None,
+            "fingerprint": snap.fingerprint if snap else None,
             "articles": len(snap.articles) if snap else 0,
+            "examples": len(snap.examples) if snap else 0,
             "error": self.last_error,
         }

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from sqlalchemy import case, func, select
+
 from indexer.article import Article
-from kbserver.store.db import to_ts, utc_now
+from kbserver.store.db import Database, to_ts, utc_now
 from kbserver.store.redact import redact
+from kbserver.store.schema import feedback, query_log
 
 # Every outcome feedback may carry: the API's enum, the page's controls and the reports read
 # these. Migration 1's CHECK constraint spells the same four (a test keeps them equal).
@@ -61,9 +63,9 @@ class FeedbackItem:
 
 
 def record_feedback(
-    db: sqlite3.Connection, article: Article, outcome: str, request_id: str | None, comment: str | None, caller: str
+    db: Database, article: Article, outcome: str, request_id: str | None, comment: str | None, caller: str
 ) -> Receipt:
-    """Store one feedback about `article`, routed to its owner team. Raises sqlite3.Error if it cannot."""
+    """Store one feedback about `article`, routed to its owner team. Raises DatabaseUnavailable if it cannot."""
     record = FeedbackRecord(
         ts=to_ts(utc_now()),
         article_id=article.id,
@@ -76,27 +78,40 @@ def record_feedback(
     return Receipt(insert_feedback(db, record), article.owner)
 
 
-def insert_feedback(db: sqlite3.Connection, record: FeedbackRecord) -> int:
+def insert_feedback(db: Database, record: FeedbackRecord) -> int:
     """Store one feedback; returns its id."""
-    cursor = db.execute(
-        "INSERT INTO feedback (ts, article_id, owner, outcome, request_id, comment, caller)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (record.ts, record.article_id, record.owner, record.outcome, record.request_id, record.comment, record.caller),
-    )
-    return int(cursor.lastrowid or 0)
+    with db.write() as conn:
+        new_id = conn.execute(
+            feedback.insert()
+            .values(
+                ts=record.ts,
+                article_id=record.article_id,
+                owner=record.owner,
+                outcome=record.outcome,
+                request_id=record.request_id,
+                comment=record.comment,
+                caller=record.caller,
+            )
+            .returning(feedback.c.id)
+        ).scalar_one()
+    return int(new_id)
 
 
-def feedback_counts(db: sqlite3.Connection, since: str) -> list[FeedbackCount]:
+def feedback_counts(db: Database, since: str) -> list[FeedbackCount]:
     """Per article, owner and outcome: the feedback given since `since`."""
-    rows = db.execute(
-        "SELECT article_id, owner, outcome, COUNT(*) AS n FROM feedback WHERE ts >= ? GROUP BY 1, 2, 3",
-        (since,),
-    ).fetchall()
-    return [FeedbackCount(r["article_id"], r["owner"], r["outcome"], r["n"]) for r in rows]
+    c = feedback.c
+    query = (
+        select(c.article_id, c.owner, c.outcome, func.count().label("n"))
+        .where(c.ts >= since)
+        .group_by(c.article_id, c.owner, c.outcome)
+    )
+    with db.read() as conn:
+        rows = conn.execute(query).all()
+    return [FeedbackCount(r.article_id, r.owner, r.outcome, r.n) for r in rows]
 
 
 def feedback_items(
-    db: sqlite3.Connection, since: str, *, owner: str | None = None, outcomes: Iterable[str] = (), limit: int = 50,
+    db: Database, since: str, *, owner: str | None = None, outcomes: Iterable[str] = (), limit: int = 50,
     include_internal: bool = True,
 ) -> list[FeedbackItem]:
     """The latest feedback since `since`, optionally for one owner team and some outcomes.
@@ -104,20 +119,19 @@ def feedback_items(
     Without `include_internal`, the comment is withheld (None) when the answer it is about was
     asked by a caller with the `internal` scope (`query_log.audience`): their words may quote an
     internal procedure."""
-    sql = (
-        "SELECT f.id, f.ts, f.article_id, f.owner, f.outcome, f.request_id,"
-        " CASE WHEN ? OR COALESCE((SELECT q.audience FROM query_log AS q WHERE q.request_id = f.request_id),"
-        " 'public') = 'public' THEN f.comment END AS comment"
-        " FROM feedback AS f WHERE f.ts >= ?"
+    c = feedback.c
+    comment: Any = c.comment
+    if not include_internal:
+        asked_by = select(query_log.c.audience).where(query_log.c.request_id == c.request_id).scalar_subquery()
+        comment = case((func.coalesce(asked_by, "public") == "public", c.comment), else_=None)
+    query = select(c.id, c.ts, c.article_id, c.owner, c.outcome, c.request_id, comment.label("comment")).where(
+        c.ts >= since
     )
-    params: list[Any] = [int(include_internal), since]
     if owner is not None:
-        sql += " AND owner = ?"
-        params.append(owner)
+        query = query.where(c.owner == owner)
     outcomes = list(outcomes)
     if outcomes:
-        sql += f" AND outcome IN ({', '.join('?' * len(outcomes))})"
-        params.extend(outcomes)
-    sql += " ORDER BY ts DESC, id DESC LIMIT ?"
-    params.append(limit)
-    return [FeedbackItem(*tuple(r)) for r in db.execute(sql, params).fetchall()]
+        query = query.where(c.outcome.in_(outcomes))
+    query = query.order_by(c.ts.desc(), c.id.desc()).limit(limit)
+    with db.read() as conn:
+        return [FeedbackItem(*tuple(r)) for r in conn.execute(query).all()]

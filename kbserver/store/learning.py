@@ -23,15 +23,18 @@ import csv
 import hashlib
 import io
 import json
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
 from indexer.store import Example
-from kbserver.store.db import to_ts, transaction, utc_now
+from kbserver.store.db import Database, to_ts, utc_now
 from kbserver.store.querylog import logged_query_text
 from kbserver.store.redact import redact
+from kbserver.store.schema import learned_examples
 
 WEIGHTS = {"resolved_first_contact": 1.0, "helpful": 0.6}
 MAX_PER_CALLER = 20
@@ -87,7 +90,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
 
 
 def import_file(
-    db: sqlite3.Connection,
+    db: Database,
     path: Path,
     known_ids: set[str],
     *,
@@ -125,7 +128,7 @@ def import_file(
     return report
 
 
-def learn_from_feedback(db: sqlite3.Connection, request_id: str, article_id: str, outcome: str, caller: str) -> bool:
+def learn_from_feedback(db: Database, request_id: str, article_id: str, outcome: str, caller: str) -> bool:
     """Make a logged request's redacted text an example for `article_id`. Returns True when one was added."""
     if outcome not in WEIGHTS:
         return False
@@ -140,7 +143,7 @@ def learn_from_feedback(db: sqlite3.Connection, request_id: str, article_id: str
     return insert_examples(db, [record]) == 1
 
 
-def active_examples(db: sqlite3.Connection) -> list[Example]:
+def active_examples(db: Database) -> list[Example]:
     """The examples a build should use, after the agreement rule; weights by outcome."""
     rows = list_examples(db, status="active")
     callers: dict[str, set[str]] = {}
@@ -214,76 +217,97 @@ class ExampleStat:
     removed: int
 
 
-def insert_examples(db: sqlite3.Connection, records: Iterable[ExampleRecord]) -> int:
+# INSERT ... ON CONFLICT DO NOTHING: both dialects have it, each under its own insert().
+_INSERT_IGNORING_DUPLICATES: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def insert_examples(db: Database, records: Iterable[ExampleRecord]) -> int:
     """Store examples in one transaction, skipping any whose (source, source_key) exists. Returns how many were new."""
+    # RETURNING counts what was inserted on both dialects (psycopg's rowcount is -1 here).
+    statement = (
+        _INSERT_IGNORING_DUPLICATES[db.backend](learned_examples)
+        .on_conflict_do_nothing(index_elements=["source", "source_key"])
+        .returning(learned_examples.c.id)
+    )
     added = 0
-    with transaction(db):
+    with db.write() as conn:
         for r in records:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO learned_examples (ts, article_id, text, outcome, source, source_key, caller)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (r.ts, r.article_id, r.text, r.outcome, r.source, r.source_key, r.caller),
+            added += len(
+                conn.execute(
+                    statement.values(
+                        ts=r.ts, article_id=r.article_id, text=r.text, outcome=r.outcome, source=r.source,
+                        source_key=r.source_key, caller=r.caller,
+                    )
+                ).all()
             )
-            added += cursor.rowcount
     return added
 
 
-def count_caller_examples(db: sqlite3.Connection, caller: str, article_id: str) -> int:
+def count_caller_examples(db: Database, caller: str, article_id: str) -> int:
     """Active feedback examples one caller has taught for one article."""
-    return db.execute(
-        "SELECT COUNT(*) FROM learned_examples WHERE caller = ? AND article_id = ? AND source = 'feedback'"
-        " AND status = 'active'",
-        (caller, article_id),
-    ).fetchone()[0]
+    c = learned_examples.c
+    query = select(func.count()).where(
+        c.caller == caller, c.article_id == article_id, c.source == "feedback", c.status == "active"
+    )
+    with db.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+_ROW_COLUMNS = tuple(
+    learned_examples.c[name] for name in ("id", "ts", "article_id", "text", "outcome", "source", "caller", "status")
+)
 
 
 def list_examples(
-    db: sqlite3.Connection, *, article_id: str | None = None, status: str | None = "active", limit: int | None = None
+    db: Database, *, article_id: str | None = None, status: str | None = "active", limit: int | None = None
 ) -> list[ExampleRow]:
     """Learned examples, newest first, optionally for one article or status."""
-    sql = "SELECT id, ts, article_id, text, outcome, source, caller, status FROM learned_examples WHERE 1 = 1"
-    args: list[Any] = []
+    c = learned_examples.c
+    query = select(*_ROW_COLUMNS)
     if article_id is not None:
-        sql += " AND article_id = ?"
-        args.append(article_id)
+        query = query.where(c.article_id == article_id)
     if status is not None:
-        sql += " AND status = ?"
-        args.append(status)
-    sql += " ORDER BY id DESC"
+        query = query.where(c.status == status)
+    query = query.order_by(c.id.desc())
     if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit)
-    return [ExampleRow(*tuple(r)) for r in db.execute(sql, args).fetchall()]
+        query = query.limit(limit)
+    with db.read() as conn:
+        return [ExampleRow(*tuple(r)) for r in conn.execute(query).all()]
 
 
 def remove_examples(
-    db: sqlite3.Connection, *, ids: Iterable[int] = (), article_id: str | None = None, caller: str | None = None
+    db: Database, *, ids: Iterable[int] = (), article_id: str | None = None, caller: str | None = None
 ) -> int:
     """Mark examples removed (kept for the audit trail, never used again). Returns how many changed."""
+    c = learned_examples.c
+    remove = learned_examples.update().where(c.status == "active").values(status="removed")
     changed = 0
     ids = list(ids)
-    if ids:
-        marks = ",".join("?" * len(ids))
-        changed += db.execute(
-            f"UPDATE learned_examples SET status = 'removed' WHERE status = 'active' AND id IN ({marks})", ids
-        ).rowcount
-    if article_id is not None or caller is not None:
-        sql = "UPDATE learned_examples SET status = 'removed' WHERE status = 'active'"
-        args: list[Any] = []
-        if article_id is not None:
-            sql += " AND article_id = ?"
-            args.append(article_id)
-        if caller is not None:
-            sql += " AND caller = ?"
-            args.append(caller)
-        changed += db.execute(sql, args).rowcount
+    with db.write() as conn:
+        if ids:
+            changed += conn.execute(remove.where(c.id.in_(ids))).rowcount
+        if article_id is not None or caller is not None:
+            chosen = remove
+            if article_id is not None:
+                chosen = chosen.where(c.article_id == article_id)
+            if caller is not None:
+                chosen = chosen.where(c.caller == caller)
+            changed += conn.execute(chosen).rowcount
     return changed
 
 
-def example_stats(db: sqlite3.Connection) -> list[ExampleStat]:
+def example_stats(db: Database) -> list[ExampleStat]:
     """Per article and source: active and removed counts."""
-    rows = db.execute(
-        "SELECT article_id, source, SUM(status = 'active') AS active, SUM(status = 'removed') AS removed"
-        " FROM learned_examples GROUP BY article_id, source ORDER BY article_id, source"
-    ).fetchall()
-    return [ExampleStat(*tuple(r)) for r in rows]
+    c = learned_examples.c
+    query = (
+        select(
+            c.article_id,
+            c.source,
+            func.sum(case((c.status == "active", 1), else_=0)).label("active"),
+            func.sum(case((c.status == "removed", 1), else_=0)).label("removed"),
+        )
+        .group_by(c.article_id, c.source)
+        .order_by(c.article_id, c.source)
+    )
+    with db.read() as conn:
+        return [ExampleStat(r.article_id, r.source, int(r.active), int(r.removed)) for r in conn.execute(query).all()]

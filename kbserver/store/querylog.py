@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from kbserver.store.db import to_ts, utc_now
+from sqlalchemy import exc, select, text
+
+from kbserver.store.db import Database, DatabaseUnavailable, to_ts, utc_now
 from kbserver.store.redact import redact
+from kbserver.store.schema import query_log
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,7 @@ class Answer(Protocol):
     def items(self) -> Sequence[_Item]: ...
 
 
-def log_query(db: sqlite3.Connection, kind: str, text: str, answer: Answer, caller: str, *, audience: str) -> None:
+def log_query(db: Database, kind: str, text: str, answer: Answer, caller: str, *, audience: str) -> None:
     """Log one search or suggest answer: redacted text, top results with scores, no_confident_match,
     and the caller's `audience` ('internal' if it held the `internal` scope, else 'public')."""
     if audience not in AUDIENCES:
@@ -112,63 +114,70 @@ def log_query(db: sqlite3.Connection, kind: str, text: str, answer: Answer, call
     )
     try:
         insert_query(db, record)
-    except sqlite3.Error:
-        # The agent's answer matters more than its log row: answer anyway. The busy timeout
-        # already absorbed ordinary contention, so this is a broken disk or file; it is logged
-        # (without the text) for the operator.
+    except (DatabaseUnavailable, exc.SQLAlchemyError):
+        # The agent's answer matters more than its log row: answer anyway (also while PostgreSQL
+        # is unreachable). The busy timeout already absorbed ordinary contention, so this is a
+        # broken disk, file or server; it is logged (without the text) for the operator.
         log.exception("could not log %s request %s", kind, record.request_id)
 
 
-def insert_query(db: sqlite3.Connection, record: QueryRecord) -> None:
+def insert_query(db: Database, record: QueryRecord) -> None:
     """Store one query log row."""
-    db.execute(
-        "INSERT INTO query_log (request_id, ts, kind, mode, text, results, no_confident_match, caller, audience)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            record.request_id,
-            record.ts,
-            record.kind,
-            record.mode,
-            record.text,
-            record.results_json,
-            int(record.no_confident_match),
-            record.caller,
-            record.audience,
-        ),
-    )
+    with db.write() as conn:
+        conn.execute(
+            query_log.insert().values(
+                request_id=record.request_id,
+                ts=record.ts,
+                kind=record.kind,
+                mode=record.mode,
+                text=record.text,
+                results=record.results_json,
+                no_confident_match=int(record.no_confident_match),
+                caller=record.caller,
+                audience=record.audience,
+            )
+        )
 
 
-def result_counts(db: sqlite3.Connection, since: str) -> list[ResultCount]:
+# The one query the two dialects spell differently: unnesting the JSON list of results.
+_RESULT_COUNTS = {
+    "sqlite": "SELECT j.value ->> '$.id' AS article_id, q.kind AS kind, COUNT(*) AS n"
+    " FROM query_log AS q, json_each(q.results) AS j WHERE q.ts >= :since GROUP BY 1, 2",
+    "postgresql": "SELECT j.value ->> 'id' AS article_id, q.kind AS kind, COUNT(*) AS n"
+    " FROM query_log AS q, jsonb_array_elements(q.results::jsonb) AS j(value) WHERE q.ts >= :since GROUP BY 1, 2",
+}
+
+
+def result_counts(db: Database, since: str) -> list[ResultCount]:
     """How many logged searches/suggestions listed each article since `since`."""
-    rows = db.execute(
-        "SELECT j.value ->> '$.id' AS article_id, q.kind AS kind, COUNT(*) AS n"
-        " FROM query_log AS q, json_each(q.results) AS j"
-        " WHERE q.ts >= ? GROUP BY 1, 2",
-        (since,),
-    ).fetchall()
-    return [ResultCount(r["article_id"], r["kind"], r["n"]) for r in rows]
+    with db.read() as conn:
+        rows = conn.execute(text(_RESULT_COUNTS[db.backend]), {"since": since}).all()
+    return [ResultCount(r.article_id, r.kind, r.n) for r in rows]
 
 
-def gap_queries(db: sqlite3.Connection, since: str, limit: int) -> list[GapQuery]:
+def gap_queries(db: Database, since: str, limit: int) -> list[GapQuery]:
     """The latest logged queries since `since` that found no confident match or got "not helpful"."""
-    rows = db.execute(
+    sql = text(
         "SELECT q.request_id, q.ts, q.text, q.results, q.no_confident_match, q.audience,"
         " (SELECT f.article_id FROM feedback AS f WHERE f.request_id = q.request_id"
         "  AND f.outcome = 'not_helpful' ORDER BY f.id DESC LIMIT 1) AS not_helpful_article"
         " FROM query_log AS q"
-        " WHERE q.ts >= ? AND (q.no_confident_match = 1 OR EXISTS ("
+        " WHERE q.ts >= :since AND (q.no_confident_match = 1 OR EXISTS ("
         "  SELECT 1 FROM feedback AS f WHERE f.request_id = q.request_id AND f.outcome = 'not_helpful'))"
-        " ORDER BY q.ts DESC LIMIT ?",
-        (since, limit),
-    ).fetchall()
+        " ORDER BY q.ts DESC LIMIT :limit"
+    )
+    with db.read() as conn:
+        rows = conn.execute(sql, {"since": since, "limit": limit}).all()
     return [
-        GapQuery(r["request_id"], r["ts"], r["text"], r["results"], bool(r["no_confident_match"]), r["not_helpful_article"],
-                 r["audience"])
+        GapQuery(r.request_id, r.ts, r.text, r.results, bool(r.no_confident_match), r.not_helpful_article, r.audience)
         for r in rows
     ]
 
 
-def logged_query_text(db: sqlite3.Connection, request_id: str) -> LoggedQuery | None:
+def logged_query_text(db: Database, request_id: str) -> LoggedQuery | None:
     """The redacted text and kind of a logged request, or None."""
-    row = db.execute("SELECT text, kind FROM query_log WHERE request_id = ?", (request_id,)).fetchone()
-    return LoggedQuery(row["text"], row["kind"]) if row else None
+    with db.read() as conn:
+        row = conn.execute(
+            select(query_log.c.text, query_log.c.kind).where(query_log.c.request_id == request_id)
+        ).first()
+    return LoggedQuery(row.text, row.kind) if row else None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -27,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from indexer.article import Article
-from kbserver.store.db import to_ts, utc_now
+from kbserver.store.db import Database, to_ts, utc_now
 from kbserver.store.feedback import OPEN_OUTCOMES, feedback_counts, feedback_items
 from kbserver.store.querylog import gap_queries, result_counts
 
@@ -127,7 +126,7 @@ class Gap:
 
 
 def article_report(
-    db: sqlite3.Connection,
+    db: Database,
     articles: Mapping[str, Article],
     since: str,
     *,
@@ -166,7 +165,7 @@ def article_report(
 
 
 def team_report(
-    db: sqlite3.Connection,
+    db: Database,
     articles: Mapping[str, Article],
     since: str,
     *,
@@ -204,7 +203,7 @@ def team_report(
 
 
 def open_feedback(
-    db: sqlite3.Connection, articles: Mapping[str, Article], since: str, *, team: str | None = None, limit: int = 20,
+    db: Database, articles: Mapping[str, Article], since: str, *, team: str | None = None, limit: int = 20,
     include_internal: bool = True,
 ) -> list[dict[str, Any]]:
     """The latest not_helpful/escalated feedback routed to `team` (or any), for visible articles;
@@ -275,7 +274,7 @@ class _Phrasing:
 
 
 def gap_report(
-    db: sqlite3.Connection,
+    db: Database,
     articles: Mapping[str, Article],
     embed: Callable[[list[str]], np.ndarray],
     since: str,
@@ -358,7 +357,7 @@ class Report:
 
 
 def build_report(
-    db: sqlite3.Connection,
+    db: Database,
     articles: Mapping[str, Article],
     embed: Callable[[list[str]], np.ndarray],
     window: str,

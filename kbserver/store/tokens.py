@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from sqlalchemy import exc, select
+
+from kbserver.store.db import Database
+from kbserver.store.schema import tokens
 
 
 class DuplicateName(ValueError):
@@ -20,31 +24,42 @@ class TokenRow:
     revoked: str | None
 
 
-def insert_token(db: sqlite3.Connection, name: str, token_hash: str, scopes: str, created: str) -> None:
+def insert_token(db: Database, name: str, token_hash: str, scopes: str, created: str) -> None:
     """Store a new token's hash. Raises DuplicateName when `name` is taken."""
     try:
-        db.execute(
-            "INSERT INTO tokens (name, hash, scopes, created) VALUES (?, ?, ?, ?)",
-            (name, token_hash, scopes, created),
-        )
-    except sqlite3.IntegrityError as exc:
-        raise DuplicateName(f"a token named '{name}' already exists") from exc
+        with db.write() as conn:
+            conn.execute(tokens.insert().values(name=name, hash=token_hash, scopes=scopes, created=created))
+    except exc.IntegrityError as error:
+        raise DuplicateName(f"a token named '{name}' already exists") from error
 
 
-def find_token(db: sqlite3.Connection, token_hash: str) -> TokenRow | None:
+_COLUMNS = (tokens.c.name, tokens.c.scopes, tokens.c.created, tokens.c.revoked)
+
+
+def find_token(db: Database, token_hash: str) -> TokenRow | None:
     """The live (not revoked) token with this hash, or None."""
-    row = db.execute(
-        "SELECT name, scopes, created, revoked FROM tokens WHERE hash = ? AND revoked IS NULL", (token_hash,)
-    ).fetchone()
+    with db.read() as conn:
+        row = conn.execute(select(*_COLUMNS).where(tokens.c.hash == token_hash, tokens.c.revoked.is_(None))).first()
     return TokenRow(*tuple(row)) if row else None
 
 
-def all_tokens(db: sqlite3.Connection) -> list[TokenRow]:
+def all_tokens(db: Database) -> list[TokenRow]:
     """Every token (revoked ones too), by name; never the hash."""
-    return [TokenRow(*tuple(r)) for r in db.execute("SELECT name, scopes, created, revoked FROM tokens ORDER BY name")]
+    with db.read() as conn:
+        return [TokenRow(*tuple(r)) for r in conn.execute(select(*_COLUMNS).order_by(tokens.c.name)).all()]
 
 
-def revoke_token(db: sqlite3.Connection, name: str, when: str) -> bool:
+def revoke_token(db: Database, name: str, when: str) -> bool:
     """Mark the token revoked; False when no live token has that name."""
-    cursor = db.execute("UPDATE tokens SET revoked = ? WHERE name = ? AND revoked IS NULL", (when, name))
-    return cursor.rowcount == 1
+    with db.write() as conn:
+        result = conn.execute(
+            tokens.update().where(tokens.c.name == name, tokens.c.revoked.is_(None)).values(revoked=when)
+        )
+    return result.rowcount == 1
+
+
+def live_tokens(db: Database) -> list[tuple[str, TokenRow]]:
+    """Every live token as (hash, row): what a server keeps to answer while the database is unreachable."""
+    with db.read() as conn:
+        rows = conn.execute(select(tokens.c.hash, *_COLUMNS).where(tokens.c.revoked.is_(None))).all()
+    return [(r[0], TokenRow(*tuple(r)[1:])) for r in rows]

@@ -1,0 +1,80 @@
+"""The tables as SQLAlchemy Core sees them at the current schema (the head Alembic revision).
+
+Queries are written against these objects, so one expression is rendered as SQLite or as
+PostgreSQL SQL by the dialect. The migrations under `migrations/versions/` create the same
+tables step by step; they are history and never import this module, which always describes
+the latest schema (`tests/test_migrations.py` checks the two agree).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint, Column, Index, Integer, MetaData, Table, Text, UniqueConstraint
+
+metadata = MetaData()
+
+query_log = Table(
+    "query_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", Text, nullable=False, unique=True),
+    Column("ts", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("mode", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("results", Text, nullable=False),
+    Column("no_confident_match", Integer, nullable=False),
+    Column("caller", Text, nullable=False),
+    # r3: 'internal' when the caller held the `internal` scope (querylog.AUDIENCES)
+    Column("audience", Text, nullable=False, server_default="public"),
+    CheckConstraint("kind IN ('search', 'suggest')"),
+    Index("query_log_ts", "ts"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ts", Text, nullable=False),
+    Column("article_id", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("request_id", Text),
+    Column("comment", Text),
+    Column("caller", Text, nullable=False),
+    CheckConstraint("outcome IN ('helpful', 'not_helpful', 'resolved_first_contact', 'escalated')"),
+    Index("feedback_ts", "ts"),
+    Index("feedback_owner_ts", "owner", "ts"),
+    Index("feedback_request", "request_id"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("hash", Text, nullable=False, unique=True),
+    Column("scopes", Text, nullable=False),
+    Column("created", Text, nullable=False),
+    Column("revoked", Text),
+)
+
+learned_examples = Table(
+    "learned_examples",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ts", Text, nullable=False),
+    Column("article_id", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_key", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default="active"),
+    Column("caller", Text, nullable=False, server_default=""),
+    CheckConstraint("source IN ('feedback', 'import')"),
+    CheckConstraint("status IN ('active', 'removed')"),
+    UniqueConstraint("source", "source_key"),
+    Index("learned_examples_article", "article_id", "status"),
+    Index("learned_examples_caller", "caller", "article_id", "status"),
+)
+
+# Every table, in the order `kb db copy` moves them (no foreign keys, so any order would do).
+TABLES = (tokens, query_log, feedback, learned_examples)
