@@ -35,6 +35,17 @@ MESSAGE = (
     "Can I swap them for a size 9? Order LK-482113. Thanks, Sam"
 )
 OFF_TOPIC = "What will the weather be like on Mars tomorrow?"
+# A refund chased as a late delivery: two candidates too close to call, shown as a choice.
+UNSURE = ("Hi, I sent back a pair of boots on the 3rd of March and got an email saying you'd got them, "
+          "but there's still nothing in my bank. It's been nearly two weeks. Where is my money?? Order LK-4402198")
+STEERED = '"proof of postage" -gift'
+FEEDBACK = [  # (article, outcome, comment): something for the reports page to show
+    ("returns/refund-not-received", "resolved_first_contact", None),
+    ("returns/refund-not-received", "helpful", None),
+    ("returns/start-a-return", "not_helpful", "Customer had no receipt and the article does not say what to do"),
+    ("delivery/where-is-my-order", "resolved_first_contact", None),
+    ("payments/payment-declined", "not_helpful", "It was a refund question, not a declined card"),
+]
 WAIT_S = 20
 
 
@@ -95,6 +106,28 @@ def main() -> None:
 
             suggest(driver, base, OFF_TOPIC, "[data-no-match]")
             shoot(driver, args.out / "no-confident-match.png", 1280, 1100)
+
+            suggest(driver, base, UNSURE, "[data-choice]")  # the compact list; each opens in place
+            shoot(driver, args.out / "choice.png", 1280, 1100)
+
+            driver.get(base + "/")
+            driver.find_element(By.ID, "q").send_keys(STEERED)
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "a.result-link"))
+            shoot(driver, args.out / "steered-search.png", 1280, 900)
+
+            driver.get(base + "/changes?since=90d")
+            shoot(driver, args.out / "what-changed.png", 1280, 1400)
+
+            for article_id, outcome, comment in FEEDBACK:
+                body = {"article_id": article_id, "outcome": outcome, **({"comment": comment} if comment else {})}
+                status = driver.execute_async_script(
+                    "var done = arguments[arguments.length - 1];"
+                    "fetch('/api/v1/feedback', {method: 'POST', headers: {'Content-Type': 'application/json'},"
+                    " body: JSON.stringify(arguments[0])}).then(function (r) { done(r.status); });", body)
+                if status >= 300:
+                    raise SystemExit(f"feedback for the reports screenshot was refused: {status}")
+            driver.get(base + "/reports")
+            shoot(driver, args.out / "reports.png", 1280, 1800)
 
             driver.set_window_size(380, 900)
             driver.get(f"{base}/articles/{ARTICLE}")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Protocol, cast
+from typing import Any, Callable, Protocol, cast
 
 import numpy as np
 
@@ -180,7 +181,7 @@ def build_index(
             store.write_articles(build, [articles[i] for i in sorted(articles)])
             store.write_rendered(build, _render(articles, hashes, old_hashes, None if full else previous_build, render_key))
             store.write_chunks(build, chunks, embeddings)
-            store.write_examples(build, kept, example_vectors)
+            examples_key = _write_examples(build, kept, example_vectors, live_build)
             graph_key = _write_example_index(build, kept, example_vectors, live_build, exact_examples_below)
             store.write_lint_cache(build, cache_key, lint.parsed, chunks)
             postings = _postings(chunks, articles, reused, live)
@@ -215,6 +216,7 @@ def build_index(
                     dim=DIM,
                     examples=len(kept),
                     stats={"embedded": report.embedded, "full": full, "render_key": render_key,
+                           **({"examples": examples_key} if examples_key else {}),
                            **({"example_index": graph_key} if graph_key else {})},
                     model_path=_relative_model_path(model, index_root),
                 ),
@@ -229,6 +231,34 @@ def build_index(
         return report
 
 
+def _write_examples(build: Path, kept: list[Example], vectors: np.ndarray, live_build: Path | None) -> str | None:
+    """The learned examples beside the chunks; their key (the manifest's `stats.examples`).
+
+    600,000 examples are 0.9 GB of vectors: when the live build holds exactly the same
+    examples (an article edit, no new feedback), its files are hard-linked, not rewritten."""
+    if not kept:
+        store.write_examples(build, kept, vectors)
+        return None
+    key = example_index.index_key([e.hash for e in kept])
+    if live_build is not None and _live_stat(live_build, "examples") == key:
+        try:
+            for name in ("examples.jsonl", "examples.npy"):
+                os.link(live_build / name, build / name)
+            return key
+        except OSError:
+            for name in ("examples.jsonl", "examples.npy"):
+                (build / name).unlink(missing_ok=True)
+    store.write_examples(build, kept, vectors)
+    return key
+
+
+def _live_stat(live_build: Path, name: str) -> Any:
+    try:
+        return store.read_manifest(live_build).stats.get(name)
+    except store.IndexError_:
+        return None
+
+
 def _write_example_index(
     build: Path, kept: list[Example], vectors: np.ndarray, live_build: Path | None, exact_below: int,
 ) -> str | None:
@@ -238,12 +268,8 @@ def _write_example_index(
         return None
     key = example_index.index_key([e.hash for e in kept])
     reuse = None
-    if live_build is not None:
-        try:
-            if store.read_manifest(live_build).stats.get("example_index") == key:
-                reuse = live_build / example_index.FILE
-        except store.IndexError_:
-            reuse = None
+    if live_build is not None and _live_stat(live_build, "example_index") == key:
+        reuse = live_build / example_index.FILE
     example_index.write(build / example_index.FILE, vectors, reuse_from=reuse)
     return key
 

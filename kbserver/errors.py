@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, Mapping
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -29,6 +30,7 @@ STATUS_CODES = {
 ERROR_CODES: tuple[str, ...] = (
     "malformed_json",
     "unsupported_media_type",
+    "unknown_field",
     "missing_text",
     "empty_text",
     "invalid_text",
@@ -72,11 +74,16 @@ ERROR_CODES: tuple[str, ...] = (
 class ApiError(HTTPException):
     """An error with a stable code: raise it anywhere under /api/v1."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None,
+                 **extra: str) -> None:
         super().__init__(description=message)
         self.code = status
         self.error_code = code
         self.extra = extra  # more keys for the error object, e.g. the `field` a 400 is about
+        self.headers = dict(headers or {})  # e.g. a 401's WWW-Authenticate
+
+    def get_headers(self, environ: Any = None, scope: Any = None) -> list[tuple[str, str]]:
+        return [*super().get_headers(environ, scope), *self.headers.items()]
 
 
 def api_error(status: int, code: str, message: str, **extra: str) -> tuple[Response, int]:

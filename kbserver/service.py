@@ -35,6 +35,8 @@ DEFAULT_SEARCH_LIMIT = 10
 DEFAULT_SUGGEST_LIMIT = 3
 DEFAULT_GAPS_LIMIT = 20
 DEFAULT_WINDOW = "30d"
+SUGGEST_FIELDS = ("text", "limit")
+FEEDBACK_FIELDS = ("article_id", "outcome", "request_id", "comment", "ticket_id")
 # A kb body is one flat object; 32 levels is generous, and far below the ~1,000 at which the
 # json module's recursion would raise RecursionError (a 500) on a 2 KB body of brackets.
 MAX_JSON_DEPTH = 32
@@ -110,12 +112,13 @@ def text_param(value: Any, name: str, *, measured: str | None = None) -> str:
     return value
 
 
-def limit_param(value: Any, default: int) -> int:
-    """`limit`, from 1 to MAX_LIMIT; `default` when absent. Raises ApiError(400) `invalid_limit`."""
-    if value is None or value == "":
+def limit_param(value: Any, default: int, *, is_json: bool = False) -> int:
+    """`limit`, from 1 to MAX_LIMIT; `default` when absent. In a JSON body (`is_json`) it must be
+    a JSON number: "3" is refused there, as the schema says. Raises ApiError(400) `invalid_limit`."""
+    if value is None or (value == "" and not is_json):
         return default
     max_limit = int(current_app.config["MAX_LIMIT"])
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (is_json and isinstance(value, str)):
         value = None
     elif isinstance(value, float) and value.is_integer():
         value = int(value)  # JSON has one number type: 3.0 is the integer 3 (as JSON Schema says)
@@ -171,12 +174,13 @@ def _check_strings(value: Any, name: str) -> None:
             _check_strings(item, f"{name}.{key}" if name else key)
 
 
-def json_body() -> dict[str, Any]:
+def json_body(fields: tuple[str, ...] | None = None) -> dict[str, Any]:
     """This request's JSON object: the one place a JSON body is decoded.
 
     Raises ApiError 415 (not JSON), 400 `malformed_json`, 400 `json_too_deep` (nested more than
-    MAX_JSON_DEPTH levels, checked before parsing) or 400 `invalid_unicode` (a lone surrogate in
-    any key or string, naming it)."""
+    MAX_JSON_DEPTH levels, checked before parsing), 400 `invalid_unicode` (a lone surrogate in
+    any key or string, naming it) or, when `fields` is given, 400 `unknown_field` naming a key
+    outside them (a misspelt "limt" would otherwise be silently ignored)."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send JSON with Content-Type: application/json")
     raw = request.get_data(cache=True) or b"null"
@@ -189,6 +193,10 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
     _check_strings(body, "")
+    unknown = [key for key in body if fields is not None and key not in fields]
+    if unknown:
+        raise ApiError(400, "unknown_field", f"unknown field '{unknown[0]}': the body takes {', '.join(fields or ())}",
+                       field=unknown[0])
     return body
 
 
@@ -247,7 +255,7 @@ def run_suggest(body: Mapping[str, Any]) -> SuggestAnswer:
     # quoted thread under them (the body itself stays within MAX_CONTENT_LENGTH).
     text_param(raw, "text", measured=message.own_words if message else None)
     assert message is not None  # text_param raised for anything else
-    limit = limit_param(body.get("limit"), DEFAULT_SUGGEST_LIMIT)
+    limit = limit_param(body.get("limit"), DEFAULT_SUGGEST_LIMIT, is_json=True)
     view = current_view()
     answer = answers.suggest(
         view, services().embedder_for(view.snapshot), message, request_id=new_request_id(), limit=limit,

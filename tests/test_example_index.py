@@ -114,9 +114,13 @@ def test_an_article_edit_reuses_the_graph_and_new_examples_rebuild_it(tmp_path, 
     build(articles, root, onnx_model, examples, exact_examples_below=1)
     second = store.current_build_path(root) / example_index.FILE
     assert second != first and second.stat().st_ino == first.stat().st_ino  # hard-linked, not rebuilt
+    for name in ("examples.npy", "examples.jsonl"):  # and the examples themselves, not rewritten
+        assert (second.parent / name).stat().st_ino == (first.parent / name).stat().st_ino
     build(articles, root, onnx_model, tickets()[:401], exact_examples_below=1)
     third = store.current_build_path(root) / example_index.FILE
     assert third.stat().st_ino != second.stat().st_ino
+    assert (third.parent / "examples.npy").stat().st_ino != (second.parent / "examples.npy").stat().st_ino
+    assert len(store.read_examples(third.parent)[0]) == 401
     assert len(example_index.open_view(third, 401)) == 401
 
 

@@ -12,6 +12,9 @@ from kbserver.errors import ApiError
 
 __all__ = ["SCOPES", "Caller", "current_caller", "parse_scopes", "require"]
 
+# RFC 6750 section 3: a 401 names the scheme it wants, and why the token was refused.
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kb", error="invalid_token"'}
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -34,10 +37,10 @@ def current_caller() -> Caller:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "invalid_token", "Authorization must be 'Bearer <token>'")
+            raise ApiError(401, "invalid_token", "Authorization must be 'Bearer <token>'", headers=CHALLENGE)
         found = tokens.lookup(token.strip())
         if found is None:
-            raise ApiError(401, "invalid_token", "unknown or revoked token")
+            raise ApiError(401, "invalid_token", "unknown or revoked token", headers=CHALLENGE)
         caller = Caller(found.name, found.scopes)
     else:
         caller = Caller("anonymous", parse_scopes(current_app.config["ANONYMOUS_SCOPES"]))

@@ -15,7 +15,14 @@ from kbserver import config
 from kbserver.access.auth import current_caller, require
 from kbserver.api.blueprint import bp
 from kbserver.errors import ApiError
-from kbserver.service import current_view, get_article_or_404, json_body, text_param, ticket_id_param
+from kbserver.service import (
+    FEEDBACK_FIELDS,
+    current_view,
+    get_article_or_404,
+    json_body,
+    text_param,
+    ticket_id_param,
+)
 from kbserver.store import learning
 from kbserver.store.db import DatabaseUnavailable, get_db
 from kbserver.store.feedback import OUTCOMES, record_feedback
@@ -32,7 +39,7 @@ def feedback() -> tuple[Response, int]:
     may not see (unknown, or internal without the `internal` scope).
     """
     require("feedback")
-    body = json_body()
+    body = json_body(FEEDBACK_FIELDS)
     article_id = text_param(body.get("article_id"), "article_id")
     outcome = text_param(body.get("outcome"), "outcome")
     if outcome not in OUTCOMES:

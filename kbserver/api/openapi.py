@@ -408,6 +408,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                         "query": "refund not recieved",
                                         "mode": "hybrid",
                                         "did_you_mean": "refund not received",
+                                        "no_confident_match": False,
                                         "steered": False,
                                         "results": [
                                             {
@@ -435,6 +436,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
+                                    "additionalProperties": False,
                                     "required": ["text"],
                                     "properties": {
                                         "text": {
@@ -616,6 +618,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
+                                    "additionalProperties": False,
                                     "required": ["article_id", "outcome"],
                                     "properties": {
                                         "article_id": {

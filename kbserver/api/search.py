@@ -18,7 +18,7 @@ def search() -> Response:
 @bp.post("/suggest")
 def suggest() -> Response:
     require("suggest")
-    return jsonify(service.run_suggest(service.json_body()).to_json())
+    return jsonify(service.run_suggest(service.json_body(service.SUGGEST_FIELDS)).to_json())
 
 
 @bp.get("/articles/<path:article_id>")

@@ -1,7 +1,7 @@
 """Search that agents can steer: phrases, exclusions, fields, prefixes and fuzzy terms, parsed by Whoosh.
 
     "proof of postage"      the words in this order (Whoosh phrase over positions)
-    -gift  NOT gift         no article that mentions gift (also -"gift card")
+    -gift  NOT gift         no article about gift: in its title, aliases, summary or tags (also -"gift card")
     title:refund            refund in the title; also tag:, type:, owner: (and aliases:, summary:, heading:, body:)
     refun*                  a word starting with refun
     refnd~  refnd~2         a word within 1 (or 2) edits of refnd
@@ -109,9 +109,9 @@ def _split(tree: Any) -> tuple[list[Any], list[Any]]:
             pending[:0] = list(node.subqueries)
         elif isinstance(node, wq.AndNot):
             pending.insert(0, node.a)
-            exclusions.append(node.b)
+            exclusions.append(_about(node.b))
         elif isinstance(node, wq.Not):
-            exclusions.append(node.query)
+            exclusions.append(_about(node.query))
         elif node is wq.NullQuery or isinstance(node, wq.Every) or _is_plain_word(node):
             continue
         elif isinstance(node, wq.Or) and all(isinstance(q, wq.Every) for q in node.subqueries):
@@ -119,6 +119,25 @@ def _split(tree: Any) -> tuple[list[Any], list[Any]]:
         else:
             constraints.append(node)
     return constraints, exclusions
+
+
+# What an article is about: a plain word excluded with -word must not be in these. A passing
+# mention in the body does not exclude: the refund policy mentions gift cards once, and
+# `refund -gift` is asked to find it, not to lose it.
+ABOUT_FIELDS = ("title", "aliases", "summary")
+
+
+def _about(node: Any) -> Any:
+    """An exclusion as kb applies it: a plain word or phrase across every search field is
+    narrowed to the fields that say what an article is about (and its tags); a field the
+    agent named (`-title:gift`, `-type:policy`) stays as typed."""
+    if isinstance(node, wq.Or) and node.subqueries and all(
+        getattr(q, "fieldname", None) in SEARCH_FIELDS for q in node.subqueries
+    ):
+        kept = [q for q in node.subqueries if q.fieldname in ABOUT_FIELDS]
+        tags = [wq.Term("tags", q.text) for q in node.subqueries if isinstance(q, wq.Term) and q.fieldname == "title"]
+        return wq.Or(kept + tags)
+    return node
 
 
 WORDS_RE = re.compile(
