@@ -75,8 +75,13 @@ def _history(articles_dir: Path, articles: dict[str, Article], live_build: Path 
              today: dt.date) -> dict | None:
     """The articles' recent changes from git (None outside a work tree), reusing the live build's."""
     root = Path(articles_dir).resolve()
-    ids = {Path(a.path).resolve().relative_to(root).as_posix(): a.id for a in articles.values()
-           if Path(a.path).resolve().is_relative_to(root)}
+    if history.head_commit(root) is None:
+        return None  # not a git work tree: no need to resolve 5,000 paths (0.7 s of a one-edit rebuild)
+    ids = {}
+    for a in articles.values():
+        path = Path(a.path).resolve()  # once: resolving is a system call per path component
+        if path.is_relative_to(root):
+            ids[path.relative_to(root).as_posix()] = a.id
     earlier = None
     if live_build is not None:
         try:
