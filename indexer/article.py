@@ -166,6 +166,15 @@ def bullet_items(markdown: str) -> list[str]:
     return items
 
 
+def section_items(markdown: str) -> list[str]:
+    """A section as a list, the way steps are one: its top-level list items, or, for a section
+    written as paragraphs (an escalation note), each paragraph on one line."""
+    items = bullet_items(markdown)
+    if items:
+        return items
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", markdown) if p.strip()]
+
+
 class FindingLog:
     """Collects the findings of one file while it is parsed (front matter and body alike)."""
 

@@ -234,3 +234,19 @@ def test_suggest_cuts_the_email_cruft_off_a_message_once(client, monkeypatch):
     response = client.post("/api/v1/suggest", json={"text": email})
     assert response.status_code == 200 and response.get_json()["suggestions"]
     assert calls == [email]  # the limit, ranking and the query log share one cut
+
+
+def test_suggest_gives_exceptions_offers_and_escalation_as_lists_too(client):
+    data = client.post("/api/v1/suggest", json={"text": "I want to return a tent I bought two weeks ago"}).get_json()
+    top = data["suggestions"][0]
+    items = top["section_items"]
+    assert set(items) == {"exceptions", "what_you_can_offer", "escalation"}
+    for key in items:
+        if top[key]:
+            assert items[key] and all(isinstance(i, str) and i for i in items[key])
+            # Each item is text of the Markdown, without its bullet.
+            assert all(not i.startswith(("- ", "* ")) and i.split()[0] in top[key] for i in items[key])
+        else:
+            assert items[key] == []
+    for policy in top["policies"]:
+        assert set(policy["section_items"]) == {"exceptions", "what_you_can_offer"}

@@ -807,3 +807,13 @@ def test_every_bundled_procedure_has_steps_and_names_its_policies(bundled):
 
     assert all(len(a.steps) >= 2 for a in procedures), [a.id for a in procedures if len(a.steps) < 2]
     assert all(a.policies for a in procedures), [a.id for a in procedures if not a.policies]
+
+
+def test_section_items_are_list_items_or_paragraphs():
+    from indexer.article import section_items
+
+    assert section_items("- A team leader may approve.\n- Over £500:\n  ask Payments.\n") == [
+        "A team leader may approve.", "Over £500: ask Payments."]
+    assert section_items("Send to the queue when\nthe carrier is late.\n\nBrief the team.") == [
+        "Send to the queue when the carrier is late.", "Brief the team."]
+    assert section_items("") == []

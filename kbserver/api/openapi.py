@@ -61,10 +61,17 @@ policy = {
         {"$ref": "#/components/schemas/ArticleRef"},
         {
             "type": "object",
-            "required": ["exceptions", "what_you_can_offer"],
+            "required": ["exceptions", "what_you_can_offer", "section_items"],
             "properties": {
                 "exceptions": {"type": ["string", "null"]},
                 "what_you_can_offer": {"type": ["string", "null"]},
+                "section_items": {
+                    "type": "object",
+                    "description": "exceptions and what_you_can_offer as lists of items (Markdown inline text), [] when absent",
+                    "required": ["exceptions", "what_you_can_offer"],
+                    "properties": {k: {"type": "array", "items": {"type": "string"}}
+                                   for k in ["exceptions", "what_you_can_offer"]},
+                },
             },
         },
     ]
@@ -120,6 +127,7 @@ suggestion = {
         "steps",
         "policies",
         "escalation",
+        "section_items",
         "follow_up",
         "related",
         "customer_reply",
@@ -140,6 +148,14 @@ suggestion = {
         "exceptions": {"type": ["string", "null"]},
         "what_you_can_offer": {"type": ["string", "null"]},
         "escalation": {"type": ["string", "null"]},
+        "section_items": {
+            "type": "object",
+            "description": "exceptions, what_you_can_offer and escalation as lists of items, the way steps are structured: "
+            "a section's list items, or its paragraphs; [] when the article has no such section",
+            "required": ["exceptions", "what_you_can_offer", "escalation"],
+            "properties": {k: {"type": "array", "items": {"type": "string"}}
+                           for k in ["exceptions", "what_you_can_offer", "escalation"]},
+        },
         "follow_up": {"type": "array", "items": {"type": "string"}},
         "related": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
         "sections": {"type": "array", "items": {"$ref": "#/components/schemas/Section"}},

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from indexer.article import Article, Step, bullet_items
+from indexer.article import Article, Step, bullet_items, section_items
 from indexer.chunking import plain_text
 from kbserver.retrieval.embedder import QueryEmbedder
 from kbserver.retrieval.message import CleanedMessage
@@ -89,7 +89,14 @@ class PolicyRef:
 
     def to_json(self) -> dict[str, Any]:
         """This value as the API writes it, key for key."""
-        return {**self.ref.to_json(), "exceptions": self.exceptions, "what_you_can_offer": self.what_you_can_offer}
+        return {**self.ref.to_json(), "exceptions": self.exceptions, "what_you_can_offer": self.what_you_can_offer,
+                "section_items": items_of({"exceptions": self.exceptions, "what_you_can_offer": self.what_you_can_offer})}
+
+
+def items_of(sections: dict[str, str | None]) -> dict[str, list[str]]:
+    """Each section's Markdown as a list of items (`article.section_items`), [] for one it lacks:
+    what an integration renders without parsing Markdown, as it renders steps."""
+    return {key: section_items(text) if text else [] for key, text in sections.items()}
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,8 @@ class Suggestion:
             "exceptions": self.exceptions,
             "what_you_can_offer": self.what_you_can_offer,
             "escalation": self.escalation,
+            "section_items": items_of({"exceptions": self.exceptions, "what_you_can_offer": self.what_you_can_offer,
+                                       "escalation": self.escalation}),
             "follow_up": list(self.follow_up),
             "related": [r.to_json() for r in self.related],
             "customer_reply": self.customer_reply,
