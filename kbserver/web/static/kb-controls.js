@@ -43,6 +43,27 @@ export function enhance(root) {
   if (urls.feedback) root.querySelectorAll("[data-feedback], [data-not-this-one-box]").forEach(function (box) { box.hidden = false; });
 }
 
+// POST one feedback event (with the helpdesk's ticket id, if the panel has one) and tell the
+// parent frame. Resolves to null once recorded, else to the message to show.
+function postFeedback(payload, failed) {
+  if (ticketId()) payload.ticket_id = ticketId();
+  return fetch(urls.feedback, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(payload),
+  })
+    .then(function (response) {
+      if (response.ok) {
+        notifyParent("kb:feedback", { article_id: payload.article_id, outcome: payload.outcome });
+        return null;
+      }
+      return response.json().catch(function () { return null; }).then(function (data) {
+        return failed + errorMessage(data, response.status);
+      });
+    })
+    .catch(function () { return "Couldn't reach kb to record it; try again."; });
+}
+
 // "Not this one" on a candidate of a choice: recorded as not helpful for that article, the
 // candidate folds away, and focus moves to the next candidate still open to choose.
 function dismissChoice(button) {
@@ -50,34 +71,22 @@ function dismissChoice(button) {
   var status = item.querySelector(".feedback-status");
   var payload = { article_id: button.dataset.articleId, outcome: "not_helpful" };
   if (button.dataset.requestId) payload.request_id = button.dataset.requestId;
-  if (ticketId()) payload.ticket_id = ticketId();
   // aria-disabled, not disabled: a disabled button would drop keyboard focus to <body>.
   if (button.getAttribute("aria-disabled") === "true") return;
   button.setAttribute("aria-disabled", "true");
   status.textContent = "Sending\u2026";
-  fetch(urls.feedback, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(payload),
-  })
-    .then(function (response) {
-      if (!response.ok) {
-        return response.json().catch(function () { return null; }).then(function (data) {
-          status.textContent = "Couldn't record it: " + errorMessage(data, response.status);
-          button.removeAttribute("aria-disabled");
-        });
-      }
-      notifyParent("kb:feedback", { article_id: payload.article_id, outcome: payload.outcome });
-      item.classList.add("choice-dismissed");
-      item.querySelector("details").open = false;
-      status.textContent = "Marked not this one.";
-      var next = item.parentElement.querySelector("[data-choice-item]:not(.choice-dismissed) summary");
-      (next || status).focus();
-    })
-    .catch(function () {
-      status.textContent = "Couldn't reach kb to record it; try again.";
+  postFeedback(payload, "Couldn't record it: ").then(function (problem) {
+    if (problem) {
+      status.textContent = problem;
       button.removeAttribute("aria-disabled");
-    });
+      return;
+    }
+    item.classList.add("choice-dismissed");
+    item.querySelector("details").open = false;
+    status.textContent = "Marked not this one.";
+    var next = item.parentElement.querySelector("[data-choice-item]:not(.choice-dismissed) summary");
+    (next || status).focus();
+  });
 }
 
 function sendFeedback(button) {
@@ -86,34 +95,20 @@ function sendFeedback(button) {
   var status = box.querySelector(".feedback-status");
   var payload = { article_id: box.dataset.articleId, outcome: button.dataset.outcome };
   if (box.dataset.requestId) payload.request_id = box.dataset.requestId;
-  if (ticketId()) payload.ticket_id = ticketId();
   // Locked with aria-disabled, not disabled: a disabled button drops keyboard focus to <body>.
   if (box.getAttribute("aria-busy") === "true" || button.getAttribute("aria-disabled") === "true") return;
   box.setAttribute("aria-busy", "true");
   buttons.forEach(function (b) { b.setAttribute("aria-disabled", "true"); b.setAttribute("aria-pressed", String(b === button)); });
   status.textContent = "Sending\u2026";
-  fetch(urls.feedback, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(payload),
-  })
-    .then(function (response) {
-      box.removeAttribute("aria-busy");
-      if (response.ok) {
-        status.textContent = "Thanks, your feedback is recorded.";
-        notifyParent("kb:feedback", { article_id: payload.article_id, outcome: payload.outcome });
-        return;
-      }
-      return response.json().catch(function () { return null; }).then(function (data) {
-        status.textContent = "Couldn't record feedback: " + errorMessage(data, response.status);
-        buttons.forEach(function (b) { b.removeAttribute("aria-disabled"); b.removeAttribute("aria-pressed"); });
-      });
-    })
-    .catch(function () {
-      box.removeAttribute("aria-busy");
-      status.textContent = "Couldn't reach kb to record feedback; try again.";
-      buttons.forEach(function (b) { b.removeAttribute("aria-disabled"); b.removeAttribute("aria-pressed"); });
-    });
+  postFeedback(payload, "Couldn't record feedback: ").then(function (problem) {
+    box.removeAttribute("aria-busy");
+    if (!problem) {
+      status.textContent = "Thanks, your feedback is recorded.";
+      return;
+    }
+    status.textContent = problem;
+    buttons.forEach(function (b) { b.removeAttribute("aria-disabled"); b.removeAttribute("aria-pressed"); });
+  });
 }
 
 // One listener per event for the whole page, so controls added later (a rendered suggestion) work too.
