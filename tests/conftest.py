@@ -205,6 +205,25 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
+@contextlib.contextmanager
+def recording_feedback_server(app):
+    """The app on a real port with its feedback endpoint wrapped to record each JSON body the
+    page sent (`server.feedback_sent`), still storing it for real."""
+    from flask import request
+
+    sent: list[dict] = []
+    real = app.view_functions["api.feedback"]
+
+    def recording_feedback():
+        sent.append(request.get_json())
+        return real()
+
+    app.view_functions["api.feedback"] = recording_feedback
+    with LiveServer(app) as live:
+        live.feedback_sent = sent
+        yield live
+
+
 @pytest.fixture
 def live_server(app):
     with LiveServer(app) as server:

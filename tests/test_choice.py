@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import pytest
-from flask import request
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -23,7 +22,7 @@ from kbserver.retrieval import scoring
 from kbserver.retrieval.scoring import DEFAULT_PARAMS, Ranked, ambiguity
 
 from chromium import AXE, axe_violations, headless_chromium, needs_chromium
-from conftest import LiveServer, build_into, make_app
+from conftest import build_into, make_app, recording_feedback_server
 
 REFUND_MESSAGE = "Hi, I paid by card and my refund still hasn't reached my card, can you check where it is?"
 CLEAR_MESSAGE = "I moved house last week, can you send my order to my new address instead?"
@@ -192,17 +191,7 @@ def test_the_page_keeps_one_answer_for_a_clear_message(choice_client):
 
 @pytest.fixture(scope="module")
 def choice_server(choice_index, tmp_path_factory):
-    app = make_app(choice_index, tmp_path_factory.mktemp("choice-browser"))
-    sent: list[dict] = []
-    real = app.view_functions["api.feedback"]
-
-    def recording_feedback():
-        sent.append(request.get_json())
-        return real()
-
-    app.view_functions["api.feedback"] = recording_feedback
-    with LiveServer(app) as live:
-        live.feedback_sent = sent
+    with recording_feedback_server(make_app(choice_index, tmp_path_factory.mktemp("choice-browser"))) as live:
         yield live
 
 

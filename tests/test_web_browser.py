@@ -10,7 +10,6 @@ import re
 from urllib.parse import urlencode
 
 import pytest
-from flask import jsonify, request
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -18,7 +17,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from chromium import headless_chromium, needs_chromium
-from conftest import LiveServer, make_app
+from conftest import make_app, recording_feedback_server
 
 WAIT_S = 15
 
@@ -35,20 +34,7 @@ OFF_TOPIC_MESSAGE = "What will the weather be like on Mars tomorrow afternoon?"
 @pytest.fixture(scope="module")
 def server(kb_index, tmp_path_factory):
     """The app on a real port, with the feedback endpoint wrapped to record what the page sent."""
-    app = make_app(kb_index, tmp_path_factory.mktemp("web-browser"))
-    sent: list[dict] = []
-    real = app.view_functions.get("api.feedback")
-
-    def recording_feedback():
-        sent.append(request.get_json())
-        return real() if real else (jsonify({"id": len(sent)}), 201)
-
-    if real is None:
-        app.add_url_rule("/api/v1/feedback", "api.feedback", recording_feedback, methods=["POST"])
-    else:
-        app.view_functions["api.feedback"] = recording_feedback
-    with LiveServer(app) as live:
-        live.feedback_sent = sent
+    with recording_feedback_server(make_app(kb_index, tmp_path_factory.mktemp("web-browser"))) as live:
         yield live
 
 
