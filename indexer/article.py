@@ -199,3 +199,6 @@ class Parsed:
     article: Article
     findings: tuple[Finding, ...]
     key_lines: dict[str, int]
+    # (size, mtime_ns, ctime_ns, inode) when the file was read, if its times were then safely
+    # in the past: a rebuild that finds the same four reuses `sha256` without reading the file.
+    stat: tuple[int, int, int, int] | None = None

@@ -27,7 +27,7 @@ import numpy as np
 from indexer.terms import Postings, TermMatrix, analyse, words
 
 __all__ = ["B", "K1", "Postings", "TermMatrix", "analyse", "analyse_docs", "build_term_matrix", "impacts",
-           "merge_postings", "words"]
+           "merge_postings", "sort_postings", "words"]
 
 K1 = 1.2
 B = 0.75
@@ -93,6 +93,28 @@ def merge_postings(
     )
 
 
+def sort_postings(postings: Postings) -> Postings:
+    """`postings` in term order (by term text, then row), the order `impacts` lays them out in.
+
+    Stored this way, a rebuild's merged postings are one long sorted run plus the few rows
+    it analysed afresh, which a stable sort (timsort) puts in order in linear time: at 5,000
+    articles sorting them from scratch was the largest part of a one-edit rebuild's keyword
+    work, and it grows as n log n."""
+    if not len(postings.rows):
+        return postings
+    names_order = np.argsort(postings.terms, kind="stable")
+    rank_of = np.empty(len(postings.terms), dtype=np.int64)
+    rank_of[names_order] = np.arange(len(postings.terms))
+    key = rank_of[postings.term_ids.astype(np.int64)] * max(postings.n_rows, 1) + postings.rows
+    order = np.argsort(key, kind="stable")
+    if np.array_equal(order, np.arange(len(order))):
+        return postings
+    return Postings(
+        terms=postings.terms, rows=postings.rows[order], fields=postings.fields[order],
+        term_ids=postings.term_ids[order], counts=postings.counts[order], lengths=postings.lengths,
+    )
+
+
 def impacts(postings: Postings, boosts: Mapping[str, float]) -> TermMatrix:
     """The BM25F impact of every (term, row) of `postings`, with per-field `boosts` (numpy only)."""
     n_rows = postings.n_rows
@@ -105,8 +127,7 @@ def impacts(postings: Postings, boosts: Mapping[str, float]) -> TermMatrix:
 
     # Whoosh's statistics: N counts every document, df and average length are per field.
     n_terms = len(postings.terms)
-    df = np.zeros((n_terms, len(fields)), dtype=np.float64)
-    np.add.at(df, (tids, fids), 1.0)
+    df = np.bincount(tids * len(fields) + fids, minlength=n_terms * len(fields)).reshape(n_terms, len(fields))
     idf = np.log(max(n_rows, 1) / (df + 1.0)) + 1.0
     avg = lengths.sum(axis=0) / max(n_rows, 1)
     avg[avg == 0] = 1.0

@@ -59,6 +59,8 @@ class BuildReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     warnings: list[Finding] = field(default_factory=list)
+    # Wall seconds by step (lint, chunk, embed, write, postings, ...), so a slow rebuild says where.
+    phases: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         kind = "full build" if self.full else "incremental"
@@ -121,6 +123,8 @@ def build_index(
     when at least one chunk needs embedding.
     """
     started = time.perf_counter()
+    phases: dict[str, float] = {}
+    clock = _Clock(phases)
     articles_dir = Path(articles_dir)
     index_root = Path(index_root)
     today = dt.date.today()
@@ -130,7 +134,9 @@ def build_index(
     live = None if full else store.current_build_path(index_root)
     earlier, earlier_chunks = store.read_lint_cache(live, cache_key) if live is not None else ({}, {})
     # The folder given is the root ids are relative to, even when it sits below another folder named `articles`.
+    clock.lap("read previous")
     lint = lint_articles(articles_dir, base=articles_dir, today=today, reuse=earlier)
+    clock.lap("lint")
     if lint.errors:
         raise LintFailed(lint.findings)
 
@@ -153,9 +159,11 @@ def build_index(
             # The first build with a newly adapted model: `kb learn train` embedded the chunks with it already.
             reuse = store.read_vector_cache(model.folder, model.sha256)
         full = full or previous is None
+        clock.lap("read previous")
         old_hashes = {} if previous is None else previous.article_hashes
 
-        report = BuildReport(build_id=store.new_build_id(), articles=len(articles), full=full, warnings=lint.warnings)
+        report = BuildReport(build_id=store.new_build_id(), articles=len(articles), full=full, warnings=lint.warnings,
+                             phases=phases)
         report.added = sorted(set(hashes) - set(old_hashes))
         report.removed = sorted(set(old_hashes) - set(hashes))
         report.changed = sorted(i for i in hashes if i in old_hashes and old_hashes[i] != hashes[i])
@@ -168,6 +176,7 @@ def build_index(
         }
         chunks = [c for aid in sorted(chunks_by_article) for c in chunks_by_article[aid]]
         report.chunks = len(chunks)
+        clock.lap("chunk")
 
         render_key = _render_key()
         kept = select_examples(examples or [], set(articles))
@@ -176,24 +185,39 @@ def build_index(
         def text_of(row: int) -> str:  # read only for rows that need embedding
             return chunks[row].embed_text if row < len(chunks) else kept[row - len(chunks)].text
 
-        vectors, report.embedded, report.embed_seconds = _embed(keys, text_of, reuse, encoder_factory, progress_factory)
-        embeddings, example_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
+        slots, fresh, example_vectors, report.embedded, report.embed_seconds = _embed(
+            keys, len(chunks), text_of, reuse, encoder_factory, progress_factory
+        )
         report.examples = len(kept)
+        clock.lap("embed")
 
         build = store.builds_dir(index_root) / report.build_id
         build.mkdir(parents=True)
+        syncer = store.BackgroundSync()
         try:
             store.write_articles(build, [articles[i] for i in sorted(articles)])
-            store.write_rendered(build, _render(articles, hashes, old_hashes, None if full else previous_build, render_key))
-            store.write_chunks(build, chunks, embeddings)
+            rendered = _render(articles, hashes, old_hashes, None if full else previous_build, render_key)
+            clock.lap("render")
+            store.write_rendered(build, rendered)
+            vector_stats = store.write_chunks(build, chunks, slots, fresh, base_log=reuse.log)
+            syncer.add(build / "articles.json", build / "rendered.json", build / "chunks.jsonl")
+            clock.lap("write articles and chunks")
             examples_key = _write_examples(build, kept, example_vectors, live_build)
             graph_key = _write_example_index(build, kept, example_vectors, live_build, exact_examples_below)
+            clock.lap("write examples")
             store.write_lint_cache(build, cache_key, lint.parsed, chunks)
-            postings = _postings(chunks, articles, reused, live)
+            clock.lap("write lint cache")
+            postings = bm25.sort_postings(_postings(chunks, articles, reused, live))
+            clock.lap("postings")
             store.write_postings(build, postings, [c.id for c in chunks])
+            syncer.add(build / "postings.npz", build / store.LINT_CACHE)
+            clock.lap("write postings")
             store.write_term_matrix(build, impacts(postings, FIELD_BOOSTS))
+            clock.lap("impacts")
             store.write_vocabulary(build, _vocabulary(articles, chunks, reused, earlier, earlier_chunks, live))
+            clock.lap("vocabulary")
             store.write_history(build, _history(articles_dir, articles, live_build, today))
+            clock.lap("history")
             # A reused StoredChunk reads like a Chunk for everything the keyword index asks of it.
             keyword_chunks = cast(dict[str, list[Chunk]], chunks_by_article)
             if full:
@@ -207,6 +231,9 @@ def build_index(
                     previous=previous_build / "whoosh",
                     replace_ids=[*report.added, *report.changed, *report.removed],
                 )
+            clock.lap("keyword index")
+            syncer.wait()
+            clock.lap("fsync")
             report.seconds = time.perf_counter() - started
             store.write_manifest(
                 build,
@@ -220,20 +247,40 @@ def build_index(
                     chunks=len(chunks),
                     dim=DIM,
                     examples=len(kept),
-                    stats={"embedded": report.embedded, "full": full, "render_key": render_key,
+                    stats={"embedded": report.embedded, "full": full, "render_key": render_key, "vectors": vector_stats,
                            **({"examples": examples_key} if examples_key else {}),
                            **({"example_index": graph_key} if graph_key else {})},
                     model_path=_relative_model_path(model, index_root),
                 ),
             )
+            clock.lap("fsync")
             if finalize is not None:
                 finalize(build)
+                clock.lap("finalize")
         except BaseException:
+            try:
+                syncer.wait()
+            except Exception:
+                pass  # the build is being removed: its fsync errors no longer matter
             shutil.rmtree(build, ignore_errors=True)
             raise
         store.publish(index_root, report.build_id)
+        clock.lap("publish")
         report.seconds = time.perf_counter() - started
         return report
+
+
+class _Clock:
+    """Adds the wall time since the last lap to `phases[name]`."""
+
+    def __init__(self, phases: dict[str, float]) -> None:
+        self.phases = phases
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = round(self.phases.get(name, 0.0) + now - self.last, 3)
+        self.last = now
 
 
 def _write_examples(build: Path, kept: list[Example], vectors: np.ndarray, live_build: Path | None) -> str | None:
@@ -259,7 +306,7 @@ def _write_examples(build: Path, kept: list[Example], vectors: np.ndarray, live_
 
 def _live_stat(live_build: Path, name: str) -> Any:
     try:
-        return store.read_manifest(live_build).stats.get(name)
+        return store.read_previous_manifest(live_build).stats.get(name)
     except store.IndexError_:
         return None
 
@@ -299,7 +346,7 @@ def _usable_previous(index_root: Path, model: Model = BASE_MODEL) -> tuple[Path 
     if build is None:
         return None, None
     try:
-        manifest = store.read_manifest(build)
+        manifest = store.read_previous_manifest(build)
     except store.IndexError_:
         return None, None
     if manifest.model_id != model.model_id or manifest.model_sha256 != model.sha256:
@@ -385,18 +432,19 @@ def _render(
     old_hashes: dict[str, str],
     previous_build: Path | None,
     render_key: str,
-) -> dict[str, dict[str, str]]:
+) -> dict[str, dict[str, str] | str]:
     """Sanitised HTML of every article, reusing the previous build's for unchanged sources.
 
     Rendering (Markdown, then nh3) is the slowest step of a rebuild: re-rendering 5,000
     unchanged articles took 35 s of a 72 s one-edit rebuild (issue 8). HTML is reused only
-    when the source hash is the same and the previous build was rendered by this renderer.
+    when the source hash is the same and the previous build was rendered by this renderer;
+    it is copied as its line of the previous `rendered.json`, never decoded (a `str` value).
     """
-    previous: dict[str, dict[str, str]] = {}
+    previous: dict[str, str] = {}
     if previous_build is not None:
         try:
-            if store.read_manifest(previous_build).stats.get("render_key") == render_key:
-                previous = store.read_rendered(previous_build)
+            if store.read_previous_manifest(previous_build).stats.get("render_key") == render_key:
+                previous = store.read_rendered_lines(previous_build)
         except (OSError, ValueError, store.IndexError_):
             previous = {}  # nothing to reuse: render everything, as a full build does
     return {
@@ -424,28 +472,55 @@ def select_examples(examples: list[Example], article_ids: set[str]) -> list[Exam
 
 def _embed(
     keys: list[str],
+    n_chunks: int,
     text_of: Callable[[int], str],
     reuse: store.ReusableVectors,
     encoder_factory: Callable[[], SupportsEncode],
     progress_factory: Callable[[int], Callable[[int], None]] | None,
-) -> tuple[np.ndarray, int, float]:
-    """Vectors for each row's text, reusing any whose key (sha256 of the text) an earlier build embedded."""
-    matrix = np.zeros((len(keys), DIM), dtype=np.float32)
-    found = np.array([reuse.rows.get(key, -1) for key in keys], dtype=np.int64)
-    have = np.flatnonzero(found >= 0)
-    if len(have):
-        matrix[have] = reuse.matrix[found[have]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
+    """Vectors for each row's text, reusing any whose key (sha256 of the text) an earlier build embedded.
+
+    Rows below `n_chunks` are chunks, the rest learned examples. Returns `(slots, fresh,
+    examples, embedded, seconds)`: chunk row i's vector is row `slots[i]` of the live
+    build's vector log (`reuse.log`, linked, never copied) when `slots[i] >= 0`, else
+    `fresh[-slots[i] - 1]` (one per distinct text); `examples` holds the examples' vectors.
+    """
+    found = np.fromiter((reuse.rows.get(key, -1) for key in keys), dtype=np.int64, count=len(keys))
     todo: dict[str, list[int]] = {}
     for row in np.flatnonzero(found < 0).tolist():
         todo.setdefault(keys[row], []).append(row)
-    if not todo:
-        return matrix, 0, 0.0
-    pending = [text_of(rows[0]) for rows in todo.values()]
-    encoder = encoder_factory()
-    started = time.perf_counter()
-    progress = progress_factory(len(pending)) if progress_factory else None
-    vectors = encoder.encode(pending, progress=progress)
-    seconds = time.perf_counter() - started
-    for vector, rows in zip(vectors, todo.values()):
-        matrix[rows] = vector
-    return matrix, len(pending), seconds
+    encoded = np.zeros((0, DIM), dtype=np.float32)
+    embedded, seconds = 0, 0.0
+    if todo:
+        pending = [text_of(rows[0]) for rows in todo.values()]
+        encoder = encoder_factory()
+        started = time.perf_counter()
+        progress = progress_factory(len(pending)) if progress_factory else None
+        encoded = np.asarray(encoder.encode(pending, progress=progress), dtype=np.float32)
+        seconds = time.perf_counter() - started
+        embedded = len(pending)
+        for j, rows in enumerate(todo.values()):
+            found[rows] = -j - 1  # below zero: row -found-1 of `encoded`
+
+    def vectors_of(where: np.ndarray) -> np.ndarray:
+        """The vectors for entries of `found` (reused rows and encoded ones)."""
+        out = np.empty((len(where), DIM), dtype=np.float32)
+        old = where >= 0
+        if old.any():
+            out[old] = reuse.matrix[where[old]]
+        if (~old).any():
+            out[~old] = encoded[-where[~old] - 1]
+        return out
+
+    chunk_found = found[:n_chunks]
+    in_log = (chunk_found >= 0) & (chunk_found < reuse.log_rows) if reuse.log is not None else np.zeros(n_chunks, bool)
+    slots = np.where(in_log, chunk_found, -1)
+    fresh_of: dict[str, int] = {}
+    firsts: list[int] = []
+    for row in np.flatnonzero(~in_log).tolist():
+        j = fresh_of.setdefault(keys[row], len(fresh_of))
+        if j == len(firsts):
+            firsts.append(row)
+        slots[row] = -j - 1
+    fresh = vectors_of(chunk_found[np.asarray(firsts, dtype=np.int64)])
+    return slots, fresh, vectors_of(found[n_chunks:]), embedded, seconds

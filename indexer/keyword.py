@@ -8,6 +8,7 @@ formula; did-you-mean corrects against the vocabulary `spelling_vocabulary` coun
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Iterable
@@ -107,7 +108,11 @@ def write_keyword_index(
     if previous is not None and _schema_version(previous) != SCHEMA_VERSION:
         previous = None  # an index of another schema: rewrite it whole
     if previous is not None:
-        shutil.copytree(previous, target)
+        # Whoosh never rewrites a file it has written (a commit adds segment and TOC files and
+        # records deletions in the TOC), so the previous index's files are hard-linked, not
+        # copied: at 50,000 articles that is 350 MB less to write and fsync for one edit.
+        shutil.copytree(previous, target, copy_function=_link_or_copy,
+                        ignore=shutil.ignore_patterns("*WRITELOCK*", SCHEMA_FILE))
         ix = whoosh_index.open_dir(str(target))
         ids = set(replace_ids)
     else:
@@ -132,8 +137,15 @@ def write_keyword_index(
         raise
     finally:
         ix.close()
-    (target / SCHEMA_FILE).write_text(SCHEMA_VERSION + "\n", encoding="utf-8")
+    (target / SCHEMA_FILE).write_text(SCHEMA_VERSION + "\n", encoding="utf-8")  # not linked: written anew
     return written
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _schema_version(folder: Path) -> str | None:

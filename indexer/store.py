@@ -7,8 +7,10 @@ Layout under the index root::
     <root>/builds/<build-id>/
         articles.json              every parsed Article, so the server never parses Markdown
         rendered.json              sanitised HTML of each article's sections, rendered once
-        chunks.jsonl               one chunk per line; row i of embeddings.npy is line i
-        embeddings.npy             float32 (n_chunks, dim), L2-normalised
+        chunks.jsonl               one chunk per line
+        vector_slots.npy           int64, one per chunk line: the row of vectors.f32 with its vector
+        vectors.f32                float32 rows (dim each, L2-normalised, no header): an append-only
+                                   log hard-linked from build to build (indexer.vectors)
         whoosh/                    the keyword index (BM25F)
         keyword.npz                BM25F impacts term by term (indexer.bm25), what the server scores with
         vocabulary.json            words and their counts (all, public) for did-you-mean
@@ -37,10 +39,11 @@ from typing import IO, Any, cast
 
 import numpy as np
 
+from indexer import vectors
 from indexer.article import Article, Finding, Parsed
 from indexer.terms import Postings, TermMatrix
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5  # 5: chunk vectors in a shared append-only log (indexer.vectors)
 CURRENT = "CURRENT"
 BUILDS = "builds"
 MANIFEST = "manifest.json"
@@ -189,15 +192,26 @@ def new_build_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)) + f".{micros:06d}-{os.getpid()}"
 
 
-def read_manifest(build: Path) -> Manifest:
-    """The manifest of a complete build. Raises IndexError_ when the build is incomplete or foreign."""
+# Earlier formats that differ from this one only in how chunk vectors are stored (format 4:
+# one embeddings.npy per build): a rebuild may start from their caches, and writes a log.
+VECTOR_LAYOUT_ONLY = (4,)
+
+
+def read_previous_manifest(build: Path) -> Manifest:
+    """The manifest of a build a rebuild may start from: this format, or one in VECTOR_LAYOUT_ONLY."""
+    return read_manifest(build, formats=(FORMAT_VERSION, *VECTOR_LAYOUT_ONLY))
+
+
+def read_manifest(build: Path, *, formats: tuple[int, ...] | None = None) -> Manifest:
+    """The manifest of a complete build of this format (or one of `formats`). Raises
+    IndexError_ when the build is incomplete or foreign."""
     try:
         data = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise IndexError_(f"{build} is not a complete build (no {MANIFEST})") from exc
     except json.JSONDecodeError as exc:
         raise IndexError_(f"{build / MANIFEST} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+    if not isinstance(data, dict) or data.get("format_version") not in (formats or (FORMAT_VERSION,)):
         found = data.get("format_version") if isinstance(data, dict) else None
         raise IndexError_(f"{build} has index format {found}, this kb reads {FORMAT_VERSION}")
     try:
@@ -237,9 +251,36 @@ def read_articles(build: Path) -> list[Article]:
         return [Article.from_dict(d) for d in json.load(fh)]
 
 
-def write_rendered(build: Path, rendered: dict[str, dict[str, str]]) -> None:
+def write_rendered(build: Path, rendered: dict[str, dict[str, str] | str]) -> None:
+    """`rendered.json`: one JSON object, one article per line, so a rebuild can copy the lines
+    of unchanged articles (a `str` value is such a line's value, as `read_rendered_lines` gives it)."""
+    entries = [
+        json.dumps(aid, ensure_ascii=False) + ": " + (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for aid, value in rendered.items()
+    ]
     with open(build / "rendered.json", "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(rendered, ensure_ascii=False))
+        fh.write("{\n" + ",\n".join(entries) + "\n}\n")
+
+
+def read_rendered_lines(build: Path) -> dict[str, str]:
+    """The value of each article in `rendered.json` as its JSON text, undecoded (see write_rendered).
+    A file of format 4 and before (one line) is decoded and each value encoded again."""
+    with open(build / "rendered.json", encoding="utf-8", newline="") as fh:
+        text = fh.read()
+    lines = text.split("\n")  # not splitlines(): U+2028 may stand unescaped in the HTML
+    if len(lines) < 3 or lines[0] != "{" or lines[-2:] != ["}", ""]:
+        return {aid: json.dumps(value, ensure_ascii=False) for aid, value in json.loads(text).items()}
+    decoder = json.JSONDecoder()
+    out: dict[str, str] = {}
+    body = lines[1:-2]
+    for n, line in enumerate(body):
+        if n < len(body) - 1:
+            line = line[:-1]  # the comma
+        aid, end = decoder.raw_decode(line)
+        if not isinstance(aid, str) or line[end : end + 2] != ": ":
+            raise ValueError("rendered.json is not one article per line")
+        out[aid] = line[end + 2 :]
+    return out
 
 
 def read_rendered(build: Path) -> dict[str, dict[str, str]]:
@@ -247,13 +288,15 @@ def read_rendered(build: Path) -> dict[str, dict[str, str]]:
         return json.load(fh)
 
 
-def write_chunks(build: Path, chunks: list[Chunk | StoredChunk], embeddings: np.ndarray) -> None:
-    if len(chunks) != len(embeddings):
-        raise ValueError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+def write_chunks(build: Path, chunks: list[Chunk | StoredChunk], slots: np.ndarray, fresh: np.ndarray,
+                 *, base_log: Path | None = None) -> dict[str, int]:
+    """`chunks.jsonl`, and their vectors: `slots` and `fresh` as `indexer.vectors.write` takes
+    them, appended to `base_log` (the live build's log) when that is worth it."""
+    if len(chunks) != len(slots):
+        raise ValueError(f"{len(chunks)} chunks but {len(slots)} vector slots")
     with open(build / "chunks.jsonl", "w", encoding="utf-8") as fh:
-        for chunk in chunks:
-            fh.write(chunk.to_json() + "\n")
-    np.save(build / "embeddings.npy", np.ascontiguousarray(embeddings, dtype=np.float32), allow_pickle=False)
+        fh.write("".join(chunk.to_json() + "\n" for chunk in chunks))
+    return vectors.write(build, slots, fresh, base=base_log)
 
 
 def read_chunks(build: Path) -> list[Chunk]:
@@ -261,8 +304,12 @@ def read_chunks(build: Path) -> list[Chunk]:
         return [Chunk(**json.loads(line)) for line in fh if line.strip()]
 
 
-def read_embeddings(build: Path, *, mmap: bool = True) -> np.ndarray:
-    return np.load(build / "embeddings.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+def read_embeddings(build: Path, *, transposed: bool = False) -> np.ndarray:
+    """The chunk vectors in chunk order, `(chunks, dim)` (or `(dim, chunks)`), read into memory."""
+    if vectors.has_log(build):
+        return vectors.gather(build, transposed=transposed)
+    matrix = np.load(build / "embeddings.npy", mmap_mode="r", allow_pickle=False)  # format 4 and before
+    return np.ascontiguousarray(matrix.T if transposed else matrix, dtype=np.float32)
 
 
 def write_examples(build: Path, examples: list[Example], embeddings: np.ndarray) -> None:
@@ -359,6 +406,7 @@ def write_lint_cache(
             "findings": [[f.line, f.severity, f.message] for f in p.findings],
             "key_lines": p.key_lines,
             "refs": [p.article.path, p.article.type, list(p.article.policies), list(p.article.related)],
+            "stat": list(p.stat) if p.stat else None,
         }
         for aid, p in parsed.items()
     }
@@ -388,7 +436,7 @@ def read_lint_cache(
             cache = json.load(fh)
         if cache.get("key") != key:
             return {}, {}
-        hashes = read_manifest(build).article_hashes
+        hashes = read_previous_manifest(build).article_hashes
         files = cache["files"]
         article_lines = _stored_article_lines(build)
         if len(article_lines) != len(hashes):
@@ -404,7 +452,9 @@ def read_lint_cache(
             article = StoredArticle(aid, path, type_, tuple(policies), tuple(related), line)
             findings = tuple(Finding(path, line_, severity, message) for line_, severity, message in entry["findings"])
             # A StoredArticle reads like an Article for everything lint asks of it (Parsed's docstring).
-            parsed[aid] = Parsed(hashes[aid], cast(Article, article), findings, dict(entry["key_lines"]))
+            stat = entry.get("stat")
+            parsed[aid] = Parsed(hashes[aid], cast(Article, article), findings, dict(entry["key_lines"]),
+                                 tuple(stat) if stat else None)
         index = cache["chunks"]
         with open(build / "chunks.jsonl", encoding="utf-8", newline="") as fh:
             lines = fh.read().split("\n")[:-1]  # not splitlines(): U+2028 or U+0085 may stand unescaped in a text
@@ -418,12 +468,41 @@ def read_lint_cache(
         return {}, {}
 
 
+class _Stacked:
+    """Row lookups over several matrices laid end to end, without concatenating them (which
+    would read a 0.9 GB vector log and example matrix whole for a one-edit rebuild)."""
+
+    def __init__(self, parts: list[np.ndarray]) -> None:
+        self.parts = [p for p in parts if len(p)]
+        self.starts = np.cumsum([0] + [len(p) for p in self.parts])
+        self.shape = (int(self.starts[-1]), self.parts[0].shape[1] if self.parts else 0)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        rows = np.asarray(index, dtype=np.int64)
+        flat = rows.reshape(-1)
+        out = np.empty((len(flat), self.shape[1]), dtype=np.float32)
+        part_of = np.searchsorted(self.starts, flat, side="right") - 1
+        for p, part in enumerate(self.parts):
+            mine = np.flatnonzero(part_of == p)
+            if len(mine):
+                out[mine] = part[flat[mine] - self.starts[p]]
+        return out.reshape((*rows.shape, self.shape[1]))
+
+
 @dataclass(frozen=True)
 class ReusableVectors:
-    """An earlier build's vectors: `matrix[rows[h]]` is the vector of the text whose sha256 is `h`."""
+    """An earlier build's vectors: `matrix[rows[h]]` is the vector of the text whose sha256 is `h`.
+
+    From a build with a vector log (format 5), `log` is that log and rows below `log_rows`
+    are its rows: a rebuild links the log and names those rows instead of copying them."""
 
     rows: dict[str, int]
-    matrix: np.ndarray
+    matrix: Any  # np.ndarray or _Stacked: indexable by a row or an array of rows
+    log: Path | None = None
+    log_rows: int = 0
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -440,7 +519,7 @@ def read_reusable_vectors(
     A vector depends only on the model and the text, so a format change need not re-embed
     anything. `chunk_hashes` are the build's chunk hashes in file order when the caller has
     read its chunks already. Returns NO_VECTORS when the build used another model or cannot
-    be read. The matrix is read whole (one sequential read), not sliced row by row.
+    be read. Nothing is read whole: the log and the examples are memory-mapped.
     """
     try:
         data = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
@@ -451,17 +530,32 @@ def read_reusable_vectors(
         else:
             with open(build / "chunks.jsonl", encoding="utf-8") as fh:
                 hashes = [json.loads(line)["hash"] for line in fh if line.strip()]
-        matrix = np.load(build / "embeddings.npy", allow_pickle=False)
-        if len(matrix) != len(hashes):
-            return NO_VECTORS
+        log: Path | None = None
+        if vectors.has_log(build):
+            slots = vectors.read_slots(build)
+            log = build / vectors.LOG
+            log_rows = vectors.rows_in(log)
+            if len(slots) != len(hashes) or (len(slots) and int(slots.max()) >= log_rows):
+                return NO_VECTORS
+            rows = dict(zip(hashes, slots.tolist()))
+            matrix = vectors.open_log(log, log_rows)
+        else:  # format 4 and before: one matrix in chunk order
+            log_rows = 0
+            matrix = np.load(build / "embeddings.npy", mmap_mode="r", allow_pickle=False)
+            if len(matrix) != len(hashes):
+                return NO_VECTORS
+            rows = {h: i for i, h in enumerate(hashes)}
+        parts = [matrix]
         if (build / "examples.jsonl").exists():
             with open(build / "examples.jsonl", encoding="utf-8") as fh:
                 example_hashes = [json.loads(line)["hash"] for line in fh if line.strip()]
-            example_vectors = np.load(build / "examples.npy", allow_pickle=False)
+            example_vectors = np.load(build / "examples.npy", mmap_mode="r", allow_pickle=False)
             if len(example_vectors) == len(example_hashes) and len(example_hashes):
-                matrix = np.concatenate([matrix, example_vectors.reshape(-1, matrix.shape[1])])
-                hashes += example_hashes
-        return ReusableVectors({h: i for i, h in enumerate(hashes)}, matrix)
+                start = len(matrix)
+                for i, h in enumerate(example_hashes):
+                    rows.setdefault(h, start + i)
+                parts.append(example_vectors.reshape(-1, vectors.DIM))
+        return ReusableVectors(rows, _Stacked(parts) if len(parts) > 1 else matrix, log, log_rows)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return NO_VECTORS
 
@@ -600,6 +694,41 @@ class BuildLock:
         if self._fh is not None:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
             self._fh.close()
+
+
+class BackgroundSync:
+    """fsyncs files on a thread while the build goes on computing, so that the disk writes
+    the big files (chunks, vectors, postings) while the CPU analyses and scores, instead
+    of all at once before the manifest. `wait()` re-raises the first error; the manifest's
+    own fsync of the whole build then finds these files clean and returns at once."""
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="kb-fsync", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (path := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    with open(path, "rb") as fh:
+                        os.fsync(fh.fileno())
+                except BaseException as exc:  # re-raised by wait(), on the build's thread
+                    self._error = exc
+
+    def add(self, *paths: Path) -> None:
+        for path in paths:
+            self._queue.put(Path(path))
+
+    def wait(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _fsync_tree(path: Path) -> None:

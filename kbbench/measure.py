@@ -173,11 +173,12 @@ def measure_build(articles_dir: Path, work_dir: Path, onnx_model: Path, *, cli_e
         "embed_cpu_s": round(factory.encode_cpu_s, 2),
         "chunks_per_cpu_s": round(report.embedded / factory.encode_cpu_s, 1) if factory.encode_cpu_s else None,
         "other_s": round(report.seconds - report.embed_seconds - factory.load_s, 2),
+        "phases": report.phases,
     }
     out["full"]["tokens_per_chunk"] = round(_mean_tokens([c.embed_text for c in read_chunks(build)]), 1)
     out["size_bytes"] = {
         "build": dir_size(build),
-        "embeddings": (build / "embeddings.npy").stat().st_size,
+        "vectors": (build / "vectors.f32").stat().st_size,  # the vector log (indexer.vectors)
         "whoosh": dir_size(build / "whoosh"),
         "chunks_jsonl": (build / "chunks.jsonl").stat().st_size,
         "articles_json": (build / "articles.json").stat().st_size + (build / "rendered.json").stat().st_size,
@@ -196,6 +197,7 @@ def measure_build(articles_dir: Path, work_dir: Path, onnx_model: Path, *, cli_e
         "model_load_s": round(factory.load_s, 2),
         "beyond_model_load_s": round(report.seconds - factory.load_s, 2),
         "summary": report.summary(),
+        "phases": report.phases,
     }
     if cli_edit:
         # What an author waits for: a fresh `kb index` process (interpreter, imports, model load).
@@ -214,6 +216,43 @@ def measure_build(articles_dir: Path, work_dir: Path, onnx_model: Path, *, cli_e
             "output": done.stdout.strip().splitlines()[:1],
         }
     out["index_root"] = str(root)
+    out["loadavg_end"] = load_average()
+    return out
+
+
+def measure_rebuild(work_dir: Path, onnx_model: Path, *, repeats: int = 3) -> dict[str, Any]:
+    """One-edit rebuilds of the index a `build` section left in `work_dir` (its `articles/` and
+    `index/`), without building it again: at 50,000 articles the full build is hours of
+    embedding, while the code a rebuild runs is what changes. The first rebuild may be an
+    upgrade (an index of an earlier format); each later one is a single edit, timed by step."""
+    from indexer.build import build_index
+
+    work_dir = Path(work_dir)
+    articles, root = work_dir / "articles", work_dir / "index"
+    if not (root / "CURRENT").exists():
+        raise ValueError(f"{root}: no index to rebuild (run the build section first)")
+    install_model(onnx_model, root)
+    out: dict[str, Any] = {"loadavg_start": load_average(), "runs": []}
+    target = pick_edit_target(articles)
+    for n in range(repeats + 1):
+        edit_article(target, f"- [ ] Check the case again after {n + 2} working days.")
+        factory = TimedEncoderFactory(onnx_model)
+        cpu = time.process_time()
+        report = build_index(articles, root, encoder_factory=factory)
+        run = {
+            "first": n == 0,
+            "full": report.full,
+            "changed": report.changed,
+            "embedded": report.embedded,
+            "seconds": round(report.seconds, 2),
+            "model_load_s": round(factory.load_s, 2),
+            "beyond_model_load_s": round(report.seconds - factory.load_s, 2),
+            "cpu_s": round(time.process_time() - cpu, 2),
+            "phases": report.phases,
+        }
+        out["runs"].append(run)
+    edits = [r["beyond_model_load_s"] for r in out["runs"][1:]]
+    out["median_beyond_model_load_s"] = sorted(edits)[len(edits) // 2] if edits else None
     out["loadavg_end"] = load_average()
     return out
 

@@ -49,6 +49,15 @@ def markdown(results: dict[str, Any]) -> str:
               full["chunks_per_s"], inc["seconds"], inc["model_load_s"], inc["beyond_model_load_s"],
               cli.get("seconds"), round(build["size_bytes"]["build"] / 2**20, 1), build["loadavg_start"]]],
         ))
+    rebuild = results.get("rebuild")
+    if rebuild:
+        parts.append("**One-edit rebuilds of the existing index** (s; the first may upgrade an earlier format)")
+        phases = sorted({name for run in rebuild["runs"] for name in run["phases"]})
+        parts.append(table(
+            ["run", "full", "embedded", "total", "model load", "beyond model load", "CPU", *phases],
+            [[i, run["full"], run["embedded"], run["seconds"], run["model_load_s"], run["beyond_model_load_s"],
+              run["cpu_s"], *(run["phases"].get(p, "") for p in phases)] for i, run in enumerate(rebuild["runs"])],
+        ))
     inproc = results.get("inprocess")
     if inproc:
         parts.append(f"**In-process latency** ({inproc['queries']} labelled queries, {inproc['chunks']} chunks, "

@@ -70,6 +70,9 @@ def run(config: BenchConfig, log: Callable[[str], None] = lambda _m: None) -> di
     if "build" in config.sections or not (index_root / "CURRENT").exists():
         log(f"building the index of {results['corpus']['articles']} articles (full, then one edit)")
         results["build"] = measure.measure_build(articles, work, config.onnx_model)
+    if "rebuild" in config.sections:
+        log("one-edit rebuilds of the existing index, timed by step")
+        results["rebuild"] = measure.measure_rebuild(work, config.onnx_model)
     measure.install_model(config.onnx_model, index_root)
     if "inprocess" in config.sections:
         log(f"in-process latency over {len(queries)} queries")

@@ -150,7 +150,7 @@ def whoosh_matches(build: Path, words: str) -> set[str]:
 
 
 def vectors_by_hash(build: Path) -> dict[str, np.ndarray]:
-    return {c.hash: v for c, v in zip(read_chunks(build), read_embeddings(build, mmap=False))}
+    return {c.hash: v for c, v in zip(read_chunks(build), read_embeddings(build))}
 
 
 def build_folders(root: Path) -> list[str]:
