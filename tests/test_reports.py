@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from kbserver.access import tokens
 from kbserver.cli import main
-from kbserver.store import reports
+from kbserver.store import gaps, reports
 from kbserver.store.db import connect, to_ts, utc_now
 from kbserver.store.feedback import FeedbackRecord, insert_feedback
 from kbserver.store.querylog import QueryRecord, insert_query
@@ -79,7 +79,7 @@ def seeded(db):
 # ---------------------------------------------------------------------------- articles and teams
 
 
-def test_articles_report_counts_views_suggestions_and_rates(client, seeded):
+def test_articles_report_counts_impressions_suggestions_and_rates(client, seeded):
     response = client.get("/api/v1/reports/articles", query_string={"team": "Returns team"})
     assert response.status_code == 200
     body = response.get_json()
@@ -88,9 +88,10 @@ def test_articles_report_counts_views_suggestions_and_rates(client, seeded):
     assert set(rows) == {"returns/refund-policy", "returns/returns-policy", "returns/start-a-return",
                          "returns/wrong-size-exchange"}
     refund = rows["returns/refund-policy"]
-    assert (refund["views"], refund["suggestions"], refund["feedback"], refund["escalated"]) == (2, 1, 4, 1)
+    assert (refund["impressions"], refund["suggestions"], refund["feedback"], refund["escalated"]) == (2, 1, 4, 1)
+    assert refund["views"] == 0  # listed in results, never opened
     assert (refund["helpful_rate"], refund["fcr_rate"]) == (0.75, 0.5)
-    assert rows["returns/returns-policy"]["views"] == 1
+    assert rows["returns/returns-policy"]["impressions"] == 1
     assert rows["returns/returns-policy"]["fcr_rate"] is None
     assert body["articles"][0]["id"] == "returns/refund-policy"  # most feedback first
 
@@ -176,9 +177,10 @@ def test_gaps_cluster_phrasings_of_one_question(live_server, db):
     assert set(crypto["examples"]) == set(CRYPTO)
     assert set(space["examples"]) == set(SPACE)
     assert crypto["no_confident_match"] == 6 and crypto["not_helpful"] == 0
+    # No confident match: given against no article, so no team's, whatever the weak top result was.
     assert crypto["closest_article"]["id"] == "payments/payment-verification-policy"
-    assert crypto["team"] == "Payments team"
-    assert parcel["team"] == "Delivery team"
+    assert (crypto["article"], crypto["team"], crypto["routed_to"]) == (None, None, "unassigned")
+    assert (parcel["team"], parcel["routed_to"]) == (None, "unassigned")
 
 
 def test_not_helpful_answer_is_a_gap_routed_to_the_article_owner(client, db):
@@ -192,21 +194,23 @@ def test_not_helpful_answer_is_a_gap_routed_to_the_article_owner(client, db):
             "examples": ["how do I exchange a gift card for cash"],
             "no_confident_match": 0,
             "not_helpful": 1,
+            "article": {"id": "products/gift-cards", "title": "Larkspur gift cards"},
             "closest_article": {"id": "products/gift-cards", "title": "Larkspur gift cards"},
             "team": "Payments team",
+            "routed_to": "Payments team",
             "last_seen": gaps[0]["last_seen"],
         }
     ]
     assert client.get("/api/v1/reports/gaps", query_string={"team": "Returns team"}).get_json()["gaps"] == []
 
 
-def test_cluster_vectors_groups_by_cosine_threshold():
+def test_cluster_vectors_groups_by_mean_cosine_threshold():
     import numpy as np
 
     vectors = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.95, 0.05], [0, 0, 1]], dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    assert reports.cluster_vectors(vectors, 0.9) == [[0, 1], [2, 3], [4]]
-    assert reports.cluster_vectors(vectors, -1.0) == [[0, 1, 2, 3, 4]]
+    assert gaps.cluster_vectors(vectors, 0.9) == [[0, 1], [2, 3], [4]]
+    assert gaps.cluster_vectors(vectors, -1.0) == [[0, 1, 2, 3, 4]]
 
 
 # ---------------------------------------------------------------------------- the page
@@ -254,8 +258,8 @@ def test_kb_report_prints_the_team_report(app, kb_index, seeded, fmt):
     assert result.exit_code == 0, result.output
     if fmt == "md":
         assert result.stdout.startswith("# kb report: Returns team\n")
-        assert "| Returns team | 4 | 3 | 1 | 5 | 40% | 2 | none |" in result.stdout
-        assert "| returns/refund-policy | Returns team | 2 | 1 | 4 | 75% | 50% | 1 | 2027-03-31 |" in result.stdout
+        assert "| Returns team | 4 | 0 | 3 | 1 | 5 | 40% | 2 | 0 | none |" in result.stdout
+        assert "| returns/refund-policy | Returns team | 0 | 2 | 1 | 4 | 75% | 50% | 1 | 2027-03-31 |" in result.stdout
         assert 'returns/start-a-return: not helpful "steps out of date"' in result.stdout
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
