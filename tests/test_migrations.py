@@ -18,7 +18,7 @@ from conftest import ROOT, make_app, sql_rows
 pytestmark = pytest.mark.store
 
 LEGACY_DUMP = ROOT / "tests" / "data" / "legacy" / "kb-v2.sql"
-LEGACY_ROWS = {"tokens": 2, "query_log": 5, "feedback": 4, "learned_examples": 2}
+LEGACY_ROWS = {"tokens": 2, "query_log": 5, "feedback": 4, "learned_examples": 2, "article_views": 0}
 
 
 def kb(*args: str):
@@ -95,6 +95,8 @@ def test_a_sqlite_file_from_before_alembic_migrates_without_losing_a_row(legacy_
     assert [t.name for t in tokens.all_tokens(db)] == ["helpdesk", "old-desk"]
     assert [s.active for s in learning.example_stats(db)] == [1, 1]
     assert len(feedback.feedback_items(db, "2000-01-01")) == 4
+    # r5: every feedback stored before a lead could mark one handled is still open.
+    assert sql_rows(legacy_file, "SELECT COUNT(*) AS n FROM feedback WHERE handled_ts IS NULL") == [{"n": 4}]
 
 
 def test_a_version_2_file_migrates_to_query_log_audiences_without_losing_a_row(legacy_file):
