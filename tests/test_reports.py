@@ -447,3 +447,10 @@ def test_reports_page_shows_trends_no_results_and_routed_gaps(client, seeded):
     assert re.search(r'<h3 class="gap-team">Unassigned', page)
     assert "nearest article (weak match)" in page
     assert 'data-handle-button data-feedback-id="' in page
+
+
+def test_handled_is_404_for_an_id_past_the_integer_column(client):
+    # Found by schemathesis: an id past 2**31 - 1 overflowed PostgreSQL's integer (a 500).
+    response = client.post(f"/api/v1/reports/feedback/{2**31}/handled")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "feedback_not_found"

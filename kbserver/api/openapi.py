@@ -263,7 +263,7 @@ handled_path = {
         "operationId": "reportFeedbackHandled",
         "summary": "Mark one open (not helpful or escalated) feedback handled by this caller (scope: reports)",
         "parameters": [{"name": "feedback_id", "in": "path", "required": True,
-                        "schema": {"type": "integer", "minimum": 1}, "example": 42}],
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, "example": 42}],
         "requestBody": {
             "required": False,
             "content": {

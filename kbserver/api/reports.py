@@ -20,6 +20,7 @@ from kbserver.store import activity, feedback, reports
 from kbserver.store.db import get_db
 
 HANDLED_FIELDS = ("note",)
+MAX_FEEDBACK_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL: a larger one is no feedback
 
 
 def _envelope(window: str, since: str, team: str | None, key: str, rows: Sequence[Any]) -> dict[str, Any]:
@@ -112,7 +113,7 @@ def report_feedback_handled(feedback_id: int) -> Response:
     if note is not None:
         note = service.text_param(note, "note")
     view = service.current_view()
-    found = feedback.feedback_article(get_db(), feedback_id)
+    found = feedback.feedback_article(get_db(), feedback_id) if feedback_id <= MAX_FEEDBACK_ID else None
     if found is None or found[0] not in view.articles or found[1] not in feedback.OPEN_OUTCOMES:
         raise ApiError(404, "feedback_not_found", f"no open feedback {feedback_id}")
     try:
