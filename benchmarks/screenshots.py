@@ -127,7 +127,7 @@ def main() -> None:
                 if status >= 300:
                     raise SystemExit(f"feedback for the reports screenshot was refused: {status}")
             driver.get(base + "/reports")
-            shoot(driver, args.out / "reports.png", 1280, 1800)
+            shoot(driver, args.out / "reports.png", 1280, 2600)
 
             driver.set_window_size(380, 900)
             driver.get(f"{base}/articles/{ARTICLE}")

@@ -65,6 +65,13 @@ ERROR_CODES: tuple[str, ...] = (
     "comment_too_long",
     "invalid_since",
     "invalid_team",
+    # Issue 20, item 6: article opens from a result, trends, and marking feedback handled.
+    "invalid_from",
+    "invalid_weeks",
+    "feedback_not_found",
+    "already_handled",
+    "invalid_note",
+    "note_too_long",
     # Found by tests/test_contract.py: raised by the feedback API all along, never listed.
     "article_id_too_long",
     "outcome_too_long",

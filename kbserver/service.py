@@ -25,7 +25,7 @@ from kbserver.retrieval.message import clean_message, clean_query
 from kbserver.retrieval.reader import AudienceView, IndexUnavailable
 from kbserver.retrieval.scoring import MODES
 from kbserver.runtime import get_view, services
-from kbserver.store import reports
+from kbserver.store import activity, gaps, reports
 from kbserver.store.db import get_db, utc_now
 from kbserver.store.querylog import log_query
 
@@ -280,6 +280,24 @@ def get_article_or_404(view: AudienceView, article_id: str) -> Article:
     return article
 
 
+REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")  # new_request_id()'s form
+
+
+def from_request_id(value: Any) -> str | None:
+    """The answer an article was opened from (`?from=` on the API): None when absent or empty.
+    Raises ApiError(400) `invalid_from` for anything but a request_id kb hands out."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not REQUEST_ID_RE.fullmatch(value):
+        raise ApiError(400, "invalid_from", "'from' must be the request_id of a search or suggest answer", field="from")
+    return value
+
+
+def record_article_view(article: Article, kind: str, opened_from: str | None) -> None:
+    """Count one opening of `article` (`kind` page or api), from the answer `opened_from` if any."""
+    activity.record_view(get_db(), article.id, kind, opened_from, current_caller().name)
+
+
 def article_payload(view: AudienceView, article: Article) -> dict[str, Any]:
     """The article API's answer, which the article page renders too."""
     return answers.article_page(view, article, article_url)
@@ -340,8 +358,17 @@ def build_report(view: AudienceView, window: str, team: str | None) -> reports.R
     )
 
 
-def gap_report(view: AudienceView, since: str, team: str | None) -> list[reports.Gap]:
+def weeks_param(value: Any) -> int:
+    """`weeks`, from 1 to activity.MAX_WEEKS (default DEFAULT_WEEKS). Raises ApiError(400) `invalid_weeks`."""
+    if value is None or value == "":
+        return activity.DEFAULT_WEEKS
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value) and 1 <= int(value) <= activity.MAX_WEEKS:
+        return int(value)
+    raise ApiError(400, "invalid_weeks", f"'weeks' must be an integer from 1 to {activity.MAX_WEEKS}", field="weeks")
+
+
+def gap_report(view: AudienceView, since: str, team: str | None) -> list[gaps.Gap]:
     """The content gaps this caller may see."""
-    return reports.gap_report(
+    return gaps.gap_report(
         get_db(), view.articles, embed_texts(), since, clean=clean_query, team=team, include_internal=view.allow_internal
     )

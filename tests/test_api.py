@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import requests
@@ -173,7 +174,7 @@ def test_openapi_describes_every_api_route(client, app):
     documented = set(spec["paths"])
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") and rule.endpoint != "static":
-            path = rule.rule.removeprefix("/api/v1").replace("<path:article_id>", "{article_id}")
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))  # <int:id> -> {id}
             assert path in documented, f"{rule.rule} is not in openapi.json"
 
 

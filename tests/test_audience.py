@@ -439,7 +439,7 @@ def reports_app(audience_corpus, tmp_path):
 
 
 REPORT_PATHS = ("/reports", "/api/v1/reports/articles", "/api/v1/reports/teams", "/api/v1/reports/gaps",
-                "/api/v1/reports/feedback")
+                "/api/v1/reports/feedback", "/api/v1/reports/no-results", "/api/v1/reports/trends")
 
 
 def test_reports_without_internal_scope_show_no_internal_article(reports_app, secrets):
@@ -487,6 +487,42 @@ def test_gap_report_hides_an_internal_agents_message_from_readers_without_intern
     internal = client.get("/api/v1/reports/feedback", headers=owner).get_data(as_text=True)
     assert "takeover steps" not in public and "suspected-account-takeover" not in public
     assert "takeover steps" in internal
+
+
+def test_no_result_searches_hide_internal_text_from_readers_without_internal(reports_app):
+    client = reports_app.test_client()
+    internal_agent = {"Authorization": "Bearer " + new_token(reports_app, "desk-agent", "search,internal")}
+    assert client.get("/api/v1/search", query_string={"q": "zanderquill quokka"}, headers=internal_agent).status_code == 200
+    reader = {"Authorization": "Bearer " + new_token(reports_app, "team-lead", "reports")}
+    owner = {"Authorization": "Bearer " + new_token(reports_app, "kb-owner", "reports,internal")}
+    for path in ("/api/v1/reports/no-results", "/reports"):
+        assert "zanderquill" not in client.get(path, headers=reader).get_data(as_text=True), path
+        assert "zanderquill" in client.get(path, headers=owner).get_data(as_text=True), path
+
+
+def test_trends_count_no_internal_callers_for_readers_without_internal(reports_app):
+    client = reports_app.test_client()
+    internal_agent = {"Authorization": "Bearer " + new_token(reports_app, "desk-agent", "search,internal")}
+    client.get("/api/v1/search", query_string={"q": "refund"}, headers=internal_agent)
+    client.get("/articles/account/suspected-account-takeover", headers=internal_agent)
+    reader = {"Authorization": "Bearer " + new_token(reports_app, "team-lead", "reports")}
+    owner = {"Authorization": "Bearer " + new_token(reports_app, "kb-owner", "reports,internal")}
+    public = client.get("/api/v1/reports/trends", headers=reader).get_json()["trends"][-1]
+    internal = client.get("/api/v1/reports/trends", headers=owner).get_json()["trends"][-1]
+    assert (public["searches"], public["views"]) == (0, 0)
+    assert (internal["searches"], internal["views"]) == (5, 1)  # the fixture's four internal searches, and this one
+
+
+def test_handled_is_404_for_an_internal_article_without_internal(reports_app):
+    client = reports_app.test_client()
+    internal_agent = {"Authorization": "Bearer " + new_token(reports_app, "desk-agent", "feedback,internal")}
+    given = client.post("/api/v1/feedback", json={"article_id": "account/suspected-account-takeover",
+                                                   "outcome": "not_helpful"}, headers=internal_agent).get_json()
+    reader = {"Authorization": "Bearer " + new_token(reports_app, "team-lead", "reports")}
+    owner = {"Authorization": "Bearer " + new_token(reports_app, "kb-owner", "reports,internal")}
+    refused = client.post(f"/api/v1/reports/feedback/{given['id']}/handled", headers=reader)
+    assert refused.status_code == 404 and "suspected-account-takeover" not in refused.get_data(as_text=True)
+    assert client.post(f"/api/v1/reports/feedback/{given['id']}/handled", headers=owner).status_code == 200
 
 
 def test_healthz_counts_only_the_articles_the_caller_may_see(audience_app, internal_headers, secrets):
@@ -538,6 +574,9 @@ ROUTE_CHECKS: dict[str, tuple[str, ...] | str] = {
     "/api/v1/reports/teams": "test_reports_without_internal_scope_show_no_internal_article",
     "/api/v1/reports/gaps": "test_gap_report_hides_an_internal_agents_message_from_readers_without_internal",
     "/api/v1/reports/feedback": "test_gap_report_hides_an_internal_agents_message_from_readers_without_internal",
+    "/api/v1/reports/no-results": "test_no_result_searches_hide_internal_text_from_readers_without_internal",
+    "/api/v1/reports/trends": "test_trends_count_no_internal_callers_for_readers_without_internal",
+    "/api/v1/reports/feedback/<int:feedback_id>/handled": "test_handled_is_404_for_an_internal_article_without_internal",
     "/": ("web-home-filters", "web-home-search"),
     "/search": ("web-search-filters", "web-did-you-mean"),
     "/suggest": ("web-suggest",),

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEXT_PARAM_CODES = ("missing_{}", "invalid_{}", "empty_{}", "{}_too_long")
 # The feedback API checks a comment only when one was given and is not blank (an empty
 # comment box is no comment), so these two of its family can never be raised.
-UNREACHABLE = {"missing_comment", "empty_comment"}
+UNREACHABLE = {"missing_comment", "empty_comment", "missing_note", "empty_note"}  # absent or blank: no comment, no note
 
 
 def raised_codes() -> set[str]:

@@ -132,6 +132,8 @@ def test_feedback_in_the_panel_carries_the_ticket(browser, helpdesk, kb):
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-top-suggestion] [data-outcome=not_helpful]"),
          "no feedback buttons")
     browser.find_element(By.CSS_SELECTOR, "[data-top-suggestion] [data-outcome=not_helpful]").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-top-suggestion] [data-comment-send]"), "no comment box")
+    browser.find_element(By.CSS_SELECTOR, "[data-top-suggestion] [data-comment-send]").click()
     wait(browser, lambda d: "recorded" in d.find_element(
         By.CSS_SELECTOR, "[data-top-suggestion] .feedback-status").text, "feedback not recorded")
     with kb.server.app.test_client() as client:

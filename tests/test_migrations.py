@@ -18,7 +18,7 @@ from conftest import ROOT, make_app, sql_rows
 pytestmark = pytest.mark.store
 
 LEGACY_DUMP = ROOT / "tests" / "data" / "legacy" / "kb-v2.sql"
-LEGACY_ROWS = {"tokens": 2, "query_log": 5, "feedback": 4, "learned_examples": 2}
+LEGACY_ROWS = {"tokens": 2, "query_log": 5, "feedback": 4, "learned_examples": 2, "article_views": 0}
 
 
 def kb(*args: str):
@@ -95,6 +95,8 @@ def test_a_sqlite_file_from_before_alembic_migrates_without_losing_a_row(legacy_
     assert [t.name for t in tokens.all_tokens(db)] == ["helpdesk", "old-desk"]
     assert [s.active for s in learning.example_stats(db)] == [1, 1]
     assert len(feedback.feedback_items(db, "2000-01-01")) == 4
+    # r5: every feedback stored before a lead could mark one handled is still open.
+    assert sql_rows(legacy_file, "SELECT COUNT(*) AS n FROM feedback WHERE handled_ts IS NULL") == [{"n": 4}]
 
 
 def test_a_version_2_file_migrates_to_query_log_audiences_without_losing_a_row(legacy_file):
@@ -196,3 +198,29 @@ def test_kb_index_reads_learned_examples_from_either_backend(database_url):
 
     (example,) = _learned_examples(database_url)
     assert (example.article_id, example.text) == ("products/gift-cards", "zebra gizmo")
+
+
+def test_a_database_at_r4_gains_views_and_handled_without_losing_a_row(database_url):
+    from alembic import command
+    from sqlalchemy import text
+
+    from kbserver.store.db import _alembic_config
+
+    db = Database(database_url)
+    with db.engine.connect() as conn, conn.begin():  # engine, not write(): write() would migrate to head
+        command.upgrade(_alembic_config(conn), "r4")  # the schema before issue 20, item 6
+        conn.execute(text(
+            "INSERT INTO feedback (ts, article_id, owner, outcome, request_id, comment, caller, ticket_id)"
+            " VALUES (:ts, 'returns/refund-policy', 'Returns team', :outcome, NULL, :comment, 'anonymous', 'ZD-1')"),
+            [{"ts": f"2026-11-0{i}T00:00:00.000000Z", "outcome": outcome, "comment": f"comment {i}"}
+             for i, outcome in enumerate(["helpful", "not_helpful", "escalated"], start=1)])
+    db.close()
+
+    migrated = connect(database_url)
+    assert sql_rows(database_url, "SELECT version_num FROM alembic_version") == [{"version_num": "r5"}]
+    rows = sql_rows(database_url, "SELECT outcome, comment, ticket_id, handled_ts FROM feedback ORDER BY id")
+    assert rows == [{"outcome": o, "comment": f"comment {i}", "ticket_id": "ZD-1", "handled_ts": None}
+                    for i, o in enumerate(["helpful", "not_helpful", "escalated"], start=1)]
+    assert [r.outcome for r in feedback.feedback_items(migrated, "2000-01-01", is_open=True)] == [
+        "escalated", "not_helpful", "helpful"]
+    assert sql_rows(database_url, "SELECT COUNT(*) AS n FROM article_views") == [{"n": 0}]

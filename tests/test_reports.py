@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from kbserver.access import tokens
 from kbserver.cli import main
-from kbserver.store import reports
+from kbserver.store import gaps, reports
 from kbserver.store.db import connect, to_ts, utc_now
 from kbserver.store.feedback import FeedbackRecord, insert_feedback
 from kbserver.store.querylog import QueryRecord, insert_query
@@ -79,7 +79,7 @@ def seeded(db):
 # ---------------------------------------------------------------------------- articles and teams
 
 
-def test_articles_report_counts_views_suggestions_and_rates(client, seeded):
+def test_articles_report_counts_impressions_suggestions_and_rates(client, seeded):
     response = client.get("/api/v1/reports/articles", query_string={"team": "Returns team"})
     assert response.status_code == 200
     body = response.get_json()
@@ -88,9 +88,10 @@ def test_articles_report_counts_views_suggestions_and_rates(client, seeded):
     assert set(rows) == {"returns/refund-policy", "returns/returns-policy", "returns/start-a-return",
                          "returns/wrong-size-exchange"}
     refund = rows["returns/refund-policy"]
-    assert (refund["views"], refund["suggestions"], refund["feedback"], refund["escalated"]) == (2, 1, 4, 1)
+    assert (refund["impressions"], refund["suggestions"], refund["feedback"], refund["escalated"]) == (2, 1, 4, 1)
+    assert refund["views"] == 0  # listed in results, never opened
     assert (refund["helpful_rate"], refund["fcr_rate"]) == (0.75, 0.5)
-    assert rows["returns/returns-policy"]["views"] == 1
+    assert rows["returns/returns-policy"]["impressions"] == 1
     assert rows["returns/returns-policy"]["fcr_rate"] is None
     assert body["articles"][0]["id"] == "returns/refund-policy"  # most feedback first
 
@@ -176,9 +177,10 @@ def test_gaps_cluster_phrasings_of_one_question(live_server, db):
     assert set(crypto["examples"]) == set(CRYPTO)
     assert set(space["examples"]) == set(SPACE)
     assert crypto["no_confident_match"] == 6 and crypto["not_helpful"] == 0
+    # No confident match: given against no article, so no team's, whatever the weak top result was.
     assert crypto["closest_article"]["id"] == "payments/payment-verification-policy"
-    assert crypto["team"] == "Payments team"
-    assert parcel["team"] == "Delivery team"
+    assert (crypto["article"], crypto["team"], crypto["routed_to"]) == (None, None, "unassigned")
+    assert (parcel["team"], parcel["routed_to"]) == (None, "unassigned")
 
 
 def test_not_helpful_answer_is_a_gap_routed_to_the_article_owner(client, db):
@@ -192,21 +194,23 @@ def test_not_helpful_answer_is_a_gap_routed_to_the_article_owner(client, db):
             "examples": ["how do I exchange a gift card for cash"],
             "no_confident_match": 0,
             "not_helpful": 1,
+            "article": {"id": "products/gift-cards", "title": "Larkspur gift cards"},
             "closest_article": {"id": "products/gift-cards", "title": "Larkspur gift cards"},
             "team": "Payments team",
+            "routed_to": "Payments team",
             "last_seen": gaps[0]["last_seen"],
         }
     ]
     assert client.get("/api/v1/reports/gaps", query_string={"team": "Returns team"}).get_json()["gaps"] == []
 
 
-def test_cluster_vectors_groups_by_cosine_threshold():
+def test_cluster_vectors_groups_by_mean_cosine_threshold():
     import numpy as np
 
     vectors = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.95, 0.05], [0, 0, 1]], dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    assert reports.cluster_vectors(vectors, 0.9) == [[0, 1], [2, 3], [4]]
-    assert reports.cluster_vectors(vectors, -1.0) == [[0, 1, 2, 3, 4]]
+    assert gaps.cluster_vectors(vectors, 0.9) == [[0, 1], [2, 3], [4]]
+    assert gaps.cluster_vectors(vectors, -1.0) == [[0, 1, 2, 3, 4]]
 
 
 # ---------------------------------------------------------------------------- the page
@@ -254,8 +258,8 @@ def test_kb_report_prints_the_team_report(app, kb_index, seeded, fmt):
     assert result.exit_code == 0, result.output
     if fmt == "md":
         assert result.stdout.startswith("# kb report: Returns team\n")
-        assert "| Returns team | 4 | 3 | 1 | 5 | 40% | 2 | none |" in result.stdout
-        assert "| returns/refund-policy | Returns team | 2 | 1 | 4 | 75% | 50% | 1 | 2027-03-31 |" in result.stdout
+        assert "| Returns team | 4 | 0 | 3 | 1 | 5 | 40% | 2 | 0 | none |" in result.stdout
+        assert "| returns/refund-policy | Returns team | 0 | 2 | 1 | 4 | 75% | 50% | 1 | 2027-03-31 |" in result.stdout
         assert 'returns/start-a-return: not helpful "steps out of date"' in result.stdout
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -282,7 +286,7 @@ def test_kb_prune_deletes_only_rows_older_than_the_window(app, db, tmp_path, bac
     give_feedback(db, "returns/refund-policy", "Returns team", "helpful", days=5)
     result = kb("prune", "--older-than", "90d", "--database", app.config["DATABASE"])
     assert result.exit_code == 0
-    assert result.stdout.startswith("deleted 1 logged queries and 1 feedback from before ")
+    assert result.stdout.startswith("deleted 1 logged queries, 1 feedback and 0 article views from before ")
     assert sql_rows(app.config["DATABASE"], "SELECT text FROM query_log") == [{"text": "recent question"}]
     assert sql_rows(app.config["DATABASE"], "SELECT COUNT(*) AS n FROM feedback") == [{"n": 1}]
     db.close()
@@ -295,3 +299,158 @@ def test_kb_prune_rejects_a_bad_window(app):
     result = kb("prune", "--older-than", "soon", "--database", app.config["DATABASE"])
     assert result.exit_code == 2
     assert "'soon' is not a window" in result.stderr
+
+
+# ---------------------------------------------------------------------------- views and click-through
+
+
+def test_opening_an_article_counts_a_view_and_a_click_through(client, db):
+    shown = client.get("/api/v1/search", query_string={"q": "refund policy"}).get_json()
+    assert shown["results"], "the search must show results"
+    opened = shown["results"][0]["article"]["id"]
+    client.get("/api/v1/search", query_string={"q": "exchange a size"})  # shown, never opened
+    assert client.get(f"/articles/{opened}", query_string={"rid": shown["request_id"]}).status_code == 200
+    assert client.get(f"/api/v1/articles/{opened}").status_code == 200  # an API fetch, typed: a view, no click
+    rows = {r["id"]: r for r in client.get("/api/v1/reports/articles").get_json()["articles"]}
+    assert rows[opened]["views"] == 2
+    assert rows[opened]["impressions"] >= 1
+    trends = client.get("/api/v1/reports/trends", query_string={"weeks": "2"}).get_json()
+    search = next(c for c in trends["click_through"] if c["kind"] == "search")
+    assert (search["answers_with_results"], search["opened"], search["rate"]) == (2, 1, 0.5)
+    assert trends["trends"][-1]["views"] == 2 and trends["trends"][-1]["searches"] == 2
+    stored = sql_rows(client.application.config["DATABASE"], "SELECT kind, from_request_id FROM article_views ORDER BY id")
+    assert stored == [{"kind": "page", "from_request_id": shown["request_id"]}, {"kind": "api", "from_request_id": None}]
+
+
+def test_api_article_fetch_from_a_result_counts_as_click_through(client):
+    shown = client.post("/api/v1/suggest", json={"text": "my boots are too small, can I swap them"}).get_json()
+    opened = shown["suggestions"][0]["article"]["id"]
+    assert client.get(f"/api/v1/articles/{opened}", query_string={"from": shown["request_id"]}).status_code == 200
+    clicks = client.get("/api/v1/reports/trends").get_json()["click_through"]
+    assert next(c for c in clicks if c["kind"] == "suggest")["opened"] == 1
+
+
+@pytest.mark.parametrize("value", ["nope", "A" * 32, "0" * 31, "<script>"])
+def test_api_article_refuses_a_malformed_from_with_400(client, value):
+    response = client.get("/api/v1/articles/returns/refund-policy", query_string={"from": value})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_from"
+
+
+# ---------------------------------------------------------------------------- trends and no results
+
+
+def test_trends_count_each_week_oldest_first(client, db):
+    log_query(db, "refund time", [("returns/refund-policy", 0.7)], kind="search", no_match=False, days=1)
+    log_query(db, "store hours", [], kind="search", no_match=True, days=8)
+    log_query(db, "weather on mars", [], kind="suggest", no_match=True, days=9)
+    give_feedback(db, "returns/refund-policy", "Returns team", "helpful", days=2)
+    give_feedback(db, "returns/refund-policy", "Returns team", "not_helpful", days=2)
+    body = client.get("/api/v1/reports/trends", query_string={"weeks": "3"}).get_json()
+    weeks = [(w["searches"], w["suggests"], w["no_match"], w["feedback"], w["helpful_rate"]) for w in body["trends"]]
+    assert weeks == [(0, 0, 0, 0, None), (1, 1, 2, 0, None), (1, 0, 0, 2, 0.5)]
+    assert body["weeks"] == 3 and body["trends"][0]["start"] == body["since"]
+
+
+@pytest.mark.parametrize("weeks", ["0", "53", "x", "1.5"])
+def test_trends_refuse_a_bad_weeks_with_400(client, weeks):
+    response = client.get("/api/v1/reports/trends", query_string={"weeks": weeks})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_weeks"
+
+
+def test_no_result_searches_are_grouped_most_frequent_first(client, db):
+    for text in ("Store hours", "store hours ", "store hours"):
+        log_query(db, text, [], kind="search")
+    log_query(db, "do you sell boats", [("products/gift-cards", 0.2)], kind="suggest", no_match=True)
+    log_query(db, "refund time", [("returns/refund-policy", 0.7)], kind="search", no_match=False)
+    rows = client.get("/api/v1/reports/no-results").get_json()["no_results"]
+    assert [(r["text"], r["count"], r["searches"], r["suggests"]) for r in rows] == [
+        ("store hours", 3, 3, 0), ("do you sell boats", 1, 0, 1),
+    ]
+
+
+def test_no_result_searches_hide_internal_callers_text_from_public_readers(app, client, db):
+    insert_query(db, QueryRecord(uuid.uuid4().hex, ago(1), "search", "hybrid", "internal words", "[]", True, "x",
+                                 audience="internal"))
+    _, secret = tokens.create(db, "reader", "reports")
+    public = client.get("/api/v1/reports/no-results", headers={"Authorization": f"Bearer {secret}"}).get_json()
+    assert public["no_results"] == []
+    assert [r["text"] for r in client.get("/api/v1/reports/no-results").get_json()["no_results"]] == ["internal words"]
+
+
+# ---------------------------------------------------------------------------- handled
+
+
+def test_a_lead_marks_open_feedback_handled_and_it_stays_countable(app, client, seeded):
+    open_items = client.get("/api/v1/reports/feedback", query_string={"team": "Returns team"}).get_json()["feedback"]
+    target = next(f for f in open_items if f["article_id"] == "returns/start-a-return")
+    _, secret = tokens.create(seeded, "returns-lead", "reports")
+    response = client.post(f"/api/v1/reports/feedback/{target['id']}/handled", json={"note": "call 07700 900123 back"},
+                           headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["id"], body["handled_by"], body["handled_note"]) == (target["id"], "returns-lead", "call <phone> back")
+    after = client.get("/api/v1/reports/feedback", query_string={"team": "Returns team"}).get_json()["feedback"]
+    assert target["id"] not in [f["id"] for f in after]
+    team = client.get("/api/v1/reports/teams", query_string={"team": "Returns team"}).get_json()["teams"][0]
+    assert (team["open_feedback"], team["handled_feedback"]) == (1, 1)
+    stored = sql_rows(app.config["DATABASE"], "SELECT handled_by, handled_note FROM feedback WHERE id = :id", id=target["id"])
+    assert stored == [{"handled_by": "returns-lead", "handled_note": "call <phone> back"}]
+
+
+def test_marking_feedback_handled_twice_is_409_and_keeps_the_first_mark(client, seeded):
+    target = client.get("/api/v1/reports/feedback").get_json()["feedback"][0]["id"]
+    assert client.post(f"/api/v1/reports/feedback/{target}/handled").status_code == 200
+    again = client.post(f"/api/v1/reports/feedback/{target}/handled", json={"note": "me too"})
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "already_handled"
+
+
+def test_handled_is_404_for_unknown_helpful_or_invisible_feedback(app, client, seeded):
+    helpful = give_feedback(seeded, "returns/refund-policy", "Returns team", "helpful")
+    internal = give_feedback(seeded, "returns/wrong-size-exchange", "Returns team", "not_helpful")
+    _, secret = tokens.create(seeded, "public-lead", "reports")
+    for feedback_id, headers in ((999999, {}), (helpful, {}), (internal, {"Authorization": f"Bearer {secret}"})):
+        response = client.post(f"/api/v1/reports/feedback/{feedback_id}/handled", headers=headers)
+        assert response.status_code == 404
+        assert response.get_json()["error"]["code"] == "feedback_not_found"
+    assert sql_rows(app.config["DATABASE"], "SELECT COUNT(*) AS n FROM feedback WHERE handled_ts IS NOT NULL") == [{"n": 0}]
+
+
+def test_handled_needs_the_reports_scope(app, client, seeded):
+    _, secret = tokens.create(seeded, "agent", "search,feedback")
+    target = client.get("/api/v1/reports/feedback").get_json()["feedback"][0]["id"]
+    response = client.post(f"/api/v1/reports/feedback/{target}/handled", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 403
+
+
+# ---------------------------------------------------------------------------- the page, again
+
+
+def test_reports_page_is_linked_from_the_navigation_for_readers_only(client, kb_index, tmp_path):
+    from conftest import make_app
+
+    page = client.get("/").get_data(as_text=True)
+    assert re.search(r'<a href="/reports">Reports</a>', page)
+    assert 'href="/reports" aria-current="page"' in client.get("/reports").get_data(as_text=True)
+    agents = make_app(kb_index, tmp_path, ANONYMOUS_SCOPES="search,suggest").test_client()
+    assert 'href="/reports"' not in agents.get("/").get_data(as_text=True)
+
+
+def test_reports_page_shows_trends_no_results_and_routed_gaps(client, seeded):
+    log_query(seeded, "what time does the leeds store open", [("products/gift-cards", 0.2)], kind="search")
+    page = client.get("/reports").get_data(as_text=True)
+    assert 'class="report-table"' in page and "Week by week" in page and "<polyline" in page
+    assert "Last week against the week before" in page
+    assert "Searches that found nothing" in page and "what time does the leeds store open" in page
+    assert re.search(r'<h3 class="gap-team">Unassigned', page)
+    assert "nearest article (weak match)" in page
+    assert 'data-handle-button data-feedback-id="' in page
+
+
+def test_handled_is_404_for_an_id_past_the_integer_column(client):
+    # Found by schemathesis: an id past 2**31 - 1 overflowed PostgreSQL's integer (a 500).
+    response = client.post(f"/api/v1/reports/feedback/{2**31}/handled")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "feedback_not_found"

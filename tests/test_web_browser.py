@@ -275,7 +275,9 @@ def test_feedback_by_keyboard_keeps_the_focus(page, server):
     _suggest(page, EXCHANGE_MESSAGE)
     button = page.wait_for("[data-top-suggestion] [data-feedback] button[data-outcome=not_helpful]")
     page.driver.execute_script("arguments[0].focus()", button)
-    page.press(Keys.ENTER)
+    page.press(Keys.ENTER)  # opens the comment box, focused
+    assert page.driver.switch_to.active_element.tag_name == "textarea"
+    page.press(Keys.TAB, Keys.ENTER)  # Send, with no comment
     status = page.find("[data-top-suggestion] .feedback-status")
     page.wait(lambda d: status.text == "Thanks, your feedback is recorded.", "feedback was not confirmed")
     active = page.driver.switch_to.active_element
@@ -283,6 +285,38 @@ def test_feedback_by_keyboard_keeps_the_focus(page, server):
     assert active.get_attribute("aria-pressed") == "true" and active.get_attribute("aria-disabled") == "true"
     count = len(server.feedback_sent)
     page.press(Keys.ENTER)  # a second press sends nothing more
+    assert len(server.feedback_sent) == count
+    assert "comment" not in server.feedback_sent[-1]
+
+
+def test_not_helpful_sends_the_comment_typed_in_its_box(page, server):
+    _suggest(page, EXCHANGE_MESSAGE)
+    page.wait_for("[data-top-suggestion] [data-feedback] button[data-outcome=not_helpful]").click()
+    box = page.wait_for("[data-top-suggestion] .feedback-comment textarea")
+    assert page.driver.switch_to.active_element == box
+    label = page.find("[data-top-suggestion] .feedback-comment label")
+    assert label.get_attribute("for") == box.get_attribute("id")
+    box.send_keys("steps skip the exchange label; call 07700 900123")
+    box.send_keys(Keys.CONTROL, Keys.ENTER)  # Ctrl+Enter sends, as in a helpdesk reply box
+    status = page.find("[data-top-suggestion] .feedback-status")
+    page.wait(lambda d: "comment are recorded" in status.text, "the comment was not confirmed")
+    sent = server.feedback_sent[-1]
+    assert (sent["outcome"], sent["comment"]) == ("not_helpful", "steps skip the exchange label; call 07700 900123")
+    assert not page.find_all("[data-top-suggestion] .feedback-comment")  # closed, focus back on its button
+    assert page.driver.switch_to.active_element.get_attribute("data-outcome") == "not_helpful"
+    with server.server.app.test_client() as client:  # stored redacted
+        comments = [f["comment"] for f in client.get("/api/v1/reports/feedback").get_json()["feedback"]]
+    assert "steps skip the exchange label; call <phone>" in comments
+
+
+def test_escape_closes_the_comment_box_and_sends_nothing(page, server):
+    _suggest(page, EXCHANGE_MESSAGE)
+    count = len(server.feedback_sent)
+    page.wait_for("[data-top-suggestion] [data-feedback] button[data-outcome=not_helpful]").click()
+    page.wait_for("[data-top-suggestion] .feedback-comment textarea")
+    page.press(Keys.ESCAPE)
+    assert not page.find_all("[data-top-suggestion] .feedback-comment")
+    assert page.driver.switch_to.active_element.get_attribute("aria-expanded") == "false"
     assert len(server.feedback_sent) == count
 
 

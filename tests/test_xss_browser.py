@@ -195,7 +195,8 @@ ALLOWED_TAGS = [
     "html", "head", "meta", "link", "title", "script", "body", "header", "nav", "main", "footer", "div",
     "span", "p", "a", "form", "input", "button", "label", "select", "option", "textarea", "kbd", "ul", "ol",
     "li", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "aside", "dl", "dt", "dd", "time",
-    "details", "summary", "figure", "figcaption", "svg", "rect", "text", "table", "thead", "tbody", "tr", "th",
+    "details", "summary", "figure", "figcaption", "svg", "rect", "text", "desc", "line", "polyline", "circle",
+    "table", "thead", "tbody", "tr", "th",
     "td", "strong", "em", "b", "i", "code", "pre", "blockquote", "br", "hr", "mark",
 ]
 

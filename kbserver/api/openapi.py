@@ -24,6 +24,7 @@ from kbserver.service import (
     NOT_BLANK_PATTERN,
     TICKET_ID_PATTERN,
 )
+from kbserver.store.activity import DEFAULT_WEEKS, MAX_WEEKS, NO_RESULTS_LIMIT
 from kbserver.store.feedback import OUTCOMES
 
 _err = {"$ref": "#/components/responses/Error"}
@@ -166,13 +167,13 @@ rate = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 count = {"type": "integer", "minimum": 0}
 article_stats = {
     "type": "object",
-    "required": ["id", "title", "owner", "views", "suggestions", "feedback", "helpful", "not_helpful",
+    "required": ["id", "title", "owner", "views", "impressions", "suggestions", "feedback", "helpful", "not_helpful",
                  "resolved_first_contact", "escalated", "helpful_rate", "fcr_rate", "review_by", "is_stale"],
     "properties": {
         "id": {"type": "string"},
         "title": {"type": "string"},
         "owner": {"type": "string"},
-        **{k: count for k in ["views", "suggestions", "feedback", "helpful", "not_helpful",
+        **{k: count for k in ["views", "impressions", "suggestions", "feedback", "helpful", "not_helpful",
                                "resolved_first_contact", "escalated"]},
         "helpful_rate": rate,
         "fcr_rate": rate,
@@ -182,12 +183,12 @@ article_stats = {
 }
 team_stats = {
     "type": "object",
-    "required": ["team", "articles", "views", "suggestions", "feedback", "resolved_first_contact", "escalated",
-                 "open_feedback", "stale_articles", "fcr_rate"],
+    "required": ["team", "articles", "views", "impressions", "suggestions", "feedback", "resolved_first_contact",
+                 "escalated", "open_feedback", "handled_feedback", "stale_articles", "fcr_rate"],
     "properties": {
         "team": {"type": "string"},
-        **{k: count for k in ["articles", "views", "suggestions", "feedback", "resolved_first_contact",
-                               "escalated", "open_feedback"]},
+        **{k: count for k in ["articles", "views", "impressions", "suggestions", "feedback", "resolved_first_contact",
+                               "escalated", "open_feedback", "handled_feedback"]},
         "fcr_rate": rate,
         "stale_articles": {
             "type": "array",
@@ -201,16 +202,106 @@ team_stats = {
 }
 gap = {
     "type": "object",
-    "required": ["count", "examples", "no_confident_match", "not_helpful", "closest_article", "team", "last_seen"],
+    "required": ["count", "examples", "no_confident_match", "not_helpful", "article", "closest_article", "team",
+                 "routed_to", "last_seen"],
     "properties": {
         "count": {"type": "integer", "minimum": 1},
         "examples": {"type": "array", "items": {"type": "string"}, "description": "Redacted query texts"},
         "no_confident_match": count,
         "not_helpful": count,
-        "closest_article": {"oneOf": [{"$ref": "#/components/schemas/Link"}, {"type": "null"}]},
-        "team": {"type": ["string", "null"]},
+        "article": {"oneOf": [{"$ref": "#/components/schemas/Link"}, {"type": "null"}],
+                    "description": "The article the gap was given against (marked not helpful), if any"},
+        "closest_article": {"oneOf": [{"$ref": "#/components/schemas/Link"}, {"type": "null"}],
+                            "description": "`article`, else the weak top result: a hint, never used for routing"},
+        "team": {"type": ["string", "null"], "description": "The owner of `article`; null when unassigned"},
+        "routed_to": {"type": "string", "description": "`team`, or `unassigned`"},
         "last_seen": {"type": "string"},
     },
+}
+no_result = {
+    "type": "object",
+    "required": ["text", "count", "searches", "suggests", "last_seen"],
+    "properties": {
+        "text": {"type": "string", "description": "Redacted, lower-cased query text"},
+        "count": {"type": "integer", "minimum": 1},
+        "searches": count,
+        "suggests": count,
+        "last_seen": {"type": "string"},
+    },
+}
+week = {
+    "type": "object",
+    "required": ["start", "end", "searches", "suggests", "no_match", "views", "feedback", "helpful", "helpful_rate"],
+    "properties": {
+        "start": {"type": "string"},
+        "end": {"type": "string"},
+        **{k: count for k in ["searches", "suggests", "no_match", "views", "feedback", "helpful"]},
+        "helpful_rate": rate,
+    },
+}
+click_through = {
+    "type": "object",
+    "required": ["kind", "answers_with_results", "opened", "rate"],
+    "properties": {
+        "kind": {"enum": ["search", "suggest"]},
+        "answers_with_results": count,
+        "opened": {**count, "description": "Answers with at least one result opened from them"},
+        "rate": rate,
+    },
+}
+handled_example = {
+    "id": 42,
+    "article_id": "returns/start-a-return",
+    "owner": "Returns team",
+    "outcome": "not_helpful",
+    "handled_ts": "2026-11-24T09:12:03.000000Z",
+    "handled_by": "returns-lead",
+    "handled_note": "label step rewritten",
+}
+handled_path = {
+    "post": {
+        "operationId": "reportFeedbackHandled",
+        "summary": "Mark one open (not helpful or escalated) feedback handled by this caller (scope: reports)",
+        "parameters": [{"name": "feedback_id", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, "example": 42}],
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"note": {"type": ["string", "null"], "description": "Redacted before storage"}},
+                    },
+                    "example": {"note": "label step rewritten"},
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "Handled: it leaves the open list and counts in `handled_feedback`",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": list(handled_example),
+                            "properties": {
+                                "id": {"type": "integer"},
+                                "article_id": {"type": "string"},
+                                "owner": {"type": "string"},
+                                "outcome": {"enum": ["not_helpful", "escalated"]},
+                                "handled_ts": {"type": "string"},
+                                "handled_by": {"type": "string", "description": "The token's name, or anonymous"},
+                                "handled_note": {"type": ["string", "null"]},
+                            },
+                        },
+                        "example": handled_example,
+                    }
+                },
+            },
+            **errs(400, 401, 403, 404, 409, 413, 415, 429, 503),
+        },
+    }
 }
 open_feedback_item = {
     "type": "object",
@@ -265,6 +356,41 @@ def report_path(operation_id: str, summary: str, key: str, item: str, extra: lis
                                     "window": {"type": "string"},
                                     "team": {"type": ["string", "null"]},
                                     key: {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                **errs(400, 401, 403, 429, 503),
+            },
+        }
+    }
+
+
+def trends_path() -> dict[str, Any]:
+    """`/reports/trends`: per-week counts, oldest first, and click-through over the same weeks."""
+    team = report_parameters[1]
+    weeks = {"name": "weeks", "in": "query", "allowEmptyValue": True, "description": "How many 7-day weeks, ending now",
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_WEEKS, "default": DEFAULT_WEEKS}, "example": 8}
+    return {
+        "get": {
+            "operationId": "reportTrends",
+            "summary": "Week-over-week searches, suggests, no-match answers, views and helpful rate (scope: reports)",
+            "parameters": [weeks, team],
+            "responses": {
+                "200": {
+                    "description": "One entry per week",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["weeks", "since", "team", "trends", "click_through"],
+                                "properties": {
+                                    "weeks": {"type": "integer"},
+                                    "since": {"type": "string"},
+                                    "team": {"type": ["string", "null"]},
+                                    "trends": {"type": "array", "items": {"$ref": "#/components/schemas/Week"}},
+                                    "click_through": {"type": "array", "items": {"$ref": "#/components/schemas/ClickThrough"}},
                                 },
                             }
                         }
@@ -334,6 +460,9 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 "TeamStats": team_stats,
                 "Gap": gap,
                 "OpenFeedback": open_feedback_item,
+                "NoResult": no_result,
+                "Week": week,
+                "ClickThrough": click_through,
             },
         },
         "security": [{}, {"bearer": []}],
@@ -532,7 +661,15 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                 "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9_-]*)*$",
                             },
                             "example": EXAMPLE_ARTICLE["id"],
-                        }
+                        },
+                        {
+                            "name": "from",
+                            "in": "query",
+                            "allowEmptyValue": True,
+                            "description": "The request_id of the search or suggest answer the article was opened from: "
+                            "counted as a click-through in the reports",
+                            "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                        },
                     ],
                     "responses": {
                         "200": {
@@ -705,6 +842,22 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                     }
                 ],
             ),
+            "/reports/no-results": report_path(
+                "reportNoResults",
+                "Searches and suggests that found nothing or no confident match, grouped, most frequent first",
+                "no_results",
+                "NoResult",
+                [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "allowEmptyValue": True,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": max_limit, "default": NO_RESULTS_LIMIT},
+                    }
+                ],
+            ),
+            "/reports/trends": trends_path(),
+            "/reports/feedback/{feedback_id}/handled": handled_path,
             "/openapi.json": {
                 "get": {
                     "operationId": "openapi",

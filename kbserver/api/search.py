@@ -24,8 +24,12 @@ def suggest() -> Response:
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str) -> Response:
     require("search")
+    """One article; `?from=<request_id>` says which search or suggest answer it was opened from (click-through)."""
+    opened_from = service.from_request_id(request.args.get("from"))
     view = service.current_view()
-    return jsonify(service.article_payload(view, service.get_article_or_404(view, article_id)))
+    found = service.get_article_or_404(view, article_id)
+    service.record_article_view(found, "api", opened_from)
+    return jsonify(service.article_payload(view, found))
 
 
 @bp.get("/changes")

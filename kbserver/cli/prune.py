@@ -30,5 +30,5 @@ def prune(older_than: str, database: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
     with open_database(database, must_exist=True) as db:
-        queries, feedback = prune_rows(db, before)
-    click.echo(f"deleted {queries} logged queries and {feedback} feedback from before {before}")
+        queries, feedback, views = prune_rows(db, before)
+    click.echo(f"deleted {queries} logged queries, {feedback} feedback and {views} article views from before {before}")

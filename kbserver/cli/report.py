@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from kbserver.store.reports import Report
 
 ARTICLE_COLUMNS = (
-    "id", "title", "owner", "views", "suggestions", "feedback", "helpful", "not_helpful",
+    "id", "title", "owner", "views", "impressions", "suggestions", "feedback", "helpful", "not_helpful",
     "resolved_first_contact", "escalated", "helpful_rate", "fcr_rate", "review_by", "is_stale",
 )
 
@@ -92,18 +92,21 @@ def as_markdown(result: Report) -> str:
     lines = [f"# {title}", "", f"Last {result.window}, since {result.since[:16].replace('T', ' ')} UTC.", ""]
     lines += ["## Teams", ""]
     lines += _table(
-        ("Team", "Articles", "Views", "Suggestions", "Feedback", "FCR", "Open feedback", "Stale articles"),
+        ("Team", "Articles", "Views", "Impressions", "Suggestions", "Feedback", "FCR", "Open feedback", "Handled",
+         "Stale articles"),
         [
-            (t.team, t.articles, t.views, t.suggestions, t.feedback, _pct(t.fcr_rate), t.open_feedback,
+            (t.team, t.articles, t.views, t.impressions, t.suggestions, t.feedback, _pct(t.fcr_rate), t.open_feedback,
+             t.handled_feedback,
              ", ".join(f"{s['id']} ({s['review_by']})" for s in t.stale_articles) or "none")
             for t in result.teams
         ],
     )
     lines += ["", "## Articles", ""]
     lines += _table(
-        ("Article", "Owner", "Views", "Suggestions", "Feedback", "Helpful", "FCR", "Escalations", "Review by"),
+        ("Article", "Owner", "Views", "Impressions", "Suggestions", "Feedback", "Helpful", "FCR", "Escalations",
+         "Review by"),
         [
-            (a.id, a.owner, a.views, a.suggestions, a.feedback, _pct(a.helpful_rate), _pct(a.fcr_rate), a.escalated,
+            (a.id, a.owner, a.views, a.impressions, a.suggestions, a.feedback, _pct(a.helpful_rate), _pct(a.fcr_rate), a.escalated,
              f"{a.review_by or '–'}{' (overdue)' if a.is_stale else ''}")
             for a in result.articles
         ],
@@ -118,9 +121,18 @@ def as_markdown(result: Report) -> str:
     lines += [
         f"{i}. {g.count}× \"{_cell(g.examples[0])}\""
         + (f" (also: {'; '.join(_cell(e) for e in g.examples[1:])})" if len(g.examples) > 1 else "")
-        + (f"; closest: {g.closest_article['id']}" if g.closest_article else "; no close article")
+        + f"; routed to {g.routed_to}"
+        + (f" (given against {g.article['id']})" if g.article else
+           f" (closest: {g.closest_article['id']})" if g.closest_article else "")
         for i, g in enumerate(result.gaps, 1)
     ] or ["None."]
+    lines += ["", "## Searches that found nothing", ""]
+    lines += [f"- {n.count}× \"{_cell(n.text)}\"" for n in result.no_results] or ["None."]
+    lines += ["", "## Week by week", ""]
+    lines += _table(
+        ("Week from", "Searches", "Suggests", "No match", "Views", "Helpful"),
+        [(w.start[:10], w.searches, w.suggests, w.no_match, w.views, _pct(w.helpful_rate)) for w in result.trends],
+    )
     return "\n".join(lines) + "\n"
 
 

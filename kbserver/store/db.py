@@ -317,20 +317,21 @@ def init_app(app: Flask) -> None:
 # ---------------------------------------------------------------------------- retention
 
 
-def prune(db: Database, before: str) -> tuple[int, int]:
-    """Delete query log rows and feedback older than `before`; returns (queries, feedback) deleted.
+def prune(db: Database, before: str) -> tuple[int, int, int]:
+    """Delete query log rows, feedback and article views older than `before`; returns the three counts deleted.
 
     On SQLite, deleted rows are overwritten, not just unlinked (secure_delete), and the WAL is
     checkpointed so the old pages leave the write-ahead log too: retention means the bytes are
     gone. On PostgreSQL the space of deleted rows is reclaimed by (auto)vacuum.
     """
-    from kbserver.store.schema import feedback, query_log
+    from kbserver.store.schema import article_views, feedback, query_log
 
     with db.write() as conn:
         if db.backend == "sqlite":
             conn.exec_driver_sql("PRAGMA secure_delete = ON")
         queries = conn.execute(query_log.delete().where(query_log.c.ts < before)).rowcount
         removed = conn.execute(feedback.delete().where(feedback.c.ts < before)).rowcount
+        views = conn.execute(article_views.delete().where(article_views.c.ts < before)).rowcount
     if db.backend == "sqlite":
         # Best effort: a reader still open elsewhere can keep the checkpoint from finishing; the
         # next checkpoint (automatic, every ~1000 pages) completes it.
@@ -339,4 +340,4 @@ def prune(db: Database, before: str) -> tuple[int, int]:
             raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
         finally:
             raw.close()
-    return queries, removed
+    return queries, removed, views

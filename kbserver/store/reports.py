@@ -2,13 +2,16 @@
 
 Definitions (docs/feedback.md explains them for readers):
 
-    views          logged searches whose top results listed the article
+    views          times the article was opened: its page, or fetched through the API (activity.py)
+    impressions    logged searches whose top results listed the article
     suggestions    logged suggest answers that listed the article
     feedback       feedback rows about the article (any outcome)
     helpful_rate   (helpful + resolved_first_contact) / feedback
     fcr_rate       resolved_first_contact / feedback: of the contacts where an agent used the
                    article and said how it went, the share resolved without a second contact
-    open_feedback  not_helpful + escalated feedback routed to the team
+    open_feedback  not_helpful + escalated feedback routed to the team that no lead marked handled
+    handled        not_helpful + escalated feedback routed to the team and marked handled
+    click-through  of the logged answers that listed results, the share with a result opened from them
     stale          review_by is before today
 
 Every number covers one window (`since`), and only the articles the caller may see.
@@ -16,27 +19,24 @@ Every number covers one window (`since`), and only the articles the caller may s
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 from indexer.article import Article
+from kbserver.store import activity
+from kbserver.store.activity import ClickThrough, NoResult, Week
 from kbserver.store.db import Database, to_ts, utc_now
 from kbserver.store.feedback import OPEN_OUTCOMES, feedback_counts, feedback_items
-from kbserver.store.querylog import gap_queries, result_counts
+from kbserver.store.gaps import Gap, gap_report
+from kbserver.store.querylog import result_counts
 
-GAP_SIMILARITY = 0.5  # cosine to a cluster's centroid; measured on paraphrase sets, see docs/feedback.md
-GAP_MAX_QUERIES = 2000  # the most recent gap queries clustered per report
-GAP_EXAMPLES = 5
-EMBED_BATCH = 256  # below the query embedder's LRU size, so one call never evicts its own texts
 _WINDOW_RE = re.compile(r"(\d{1,5})([hdw])")  # the same pattern is in openapi.py
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-_PLACEHOLDER_RE = re.compile(r"<[a-z]+>")
 
 
 def parse_window(value: str) -> timedelta:
@@ -64,6 +64,7 @@ class ArticleStats:
     title: str
     owner: str
     views: int = 0
+    impressions: int = 0
     suggestions: int = 0
     feedback: int = 0
     helpful: int = 0
@@ -92,11 +93,13 @@ class TeamStats:
     team: str
     articles: int
     views: int
+    impressions: int
     suggestions: int
     feedback: int
     resolved_first_contact: int
     escalated: int
     open_feedback: int
+    handled_feedback: int
     stale_articles: tuple[dict[str, str], ...] = field(default=())
 
     @property
@@ -107,22 +110,6 @@ class TeamStats:
         out = asdict(self)
         out["stale_articles"] = list(self.stale_articles)
         return {**out, "fcr_rate": self.fcr_rate}
-
-
-@dataclass(frozen=True)
-class Gap:
-    """One content gap: a cluster of queries asking the same thing."""
-
-    count: int
-    examples: tuple[str, ...]
-    no_confident_match: int
-    not_helpful: int
-    closest_article: dict[str, str] | None
-    team: str | None
-    last_seen: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "examples": list(self.examples)}
 
 
 def article_report(
@@ -138,7 +125,10 @@ def article_report(
     counts: dict[str, Counter[str]] = {aid: Counter() for aid in articles}
     for row in result_counts(db, since):
         if row.article_id in counts:
-            counts[row.article_id]["views" if row.kind == "search" else "suggestions"] += row.n
+            counts[row.article_id]["impressions" if row.kind == "search" else "suggestions"] += row.n
+    for article_id, n in activity.view_counts(db, since).items():
+        if article_id in counts:
+            counts[article_id]["views"] += n
     for fb in feedback_counts(db, since):
         if fb.article_id in counts:
             counts[fb.article_id][fb.outcome] += fb.n
@@ -149,6 +139,7 @@ def article_report(
             title=a.title,
             owner=a.owner,
             views=c["views"],
+            impressions=c["impressions"],
             suggestions=c["suggestions"],
             feedback=c["feedback"],
             helpful=c["helpful"],
@@ -161,7 +152,7 @@ def article_report(
         for a, c in ((articles[aid], counts[aid]) for aid in articles)
         if team is None or a.owner == team
     ]
-    return sorted(rows, key=lambda r: (r.owner, -r.feedback, -r.views - r.suggestions, r.id))
+    return sorted(rows, key=lambda r: (r.owner, -r.feedback, -r.views - r.impressions - r.suggestions, r.id))
 
 
 def team_report(
@@ -175,10 +166,12 @@ def team_report(
     """One row per owner team of the visible articles (or just `team`), by name."""
     per_article = article_report(db, articles, since, team=team, today=today)
     open_by_team: Counter[str] = Counter()
+    handled_by_team: Counter[str] = Counter()
     for row in feedback_counts(db, since):
         # Routed owner (at the time of the feedback), for articles this caller may see.
         if row.article_id in articles and row.outcome in OPEN_OUTCOMES:
-            open_by_team[row.owner] += row.n
+            open_by_team[row.owner] += row.n - row.handled
+            handled_by_team[row.owner] += row.handled
     teams: dict[str, list[ArticleStats]] = {}
     for stats in per_article:
         teams.setdefault(stats.owner, []).append(stats)
@@ -187,11 +180,13 @@ def team_report(
             team=name,
             articles=len(rows),
             views=sum(r.views for r in rows),
+            impressions=sum(r.impressions for r in rows),
             suggestions=sum(r.suggestions for r in rows),
             feedback=sum(r.feedback for r in rows),
             resolved_first_contact=sum(r.resolved_first_contact for r in rows),
             escalated=sum(r.escalated for r in rows),
             open_feedback=open_by_team[name],
+            handled_feedback=handled_by_team[name],
             stale_articles=tuple(
                 {"id": r.id, "title": r.title, "review_by": r.review_by or ""}
                 for r in sorted(rows, key=lambda r: r.review_by or "")
@@ -206,127 +201,14 @@ def open_feedback(
     db: Database, articles: Mapping[str, Article], since: str, *, team: str | None = None, limit: int = 20,
     include_internal: bool = True,
 ) -> list[dict[str, Any]]:
-    """The latest not_helpful/escalated feedback routed to `team` (or any), for visible articles;
-    without `include_internal`, comments about internal callers' answers are withheld."""
+    """The latest not_helpful/escalated feedback routed to `team` (or any) that no lead marked
+    handled, for visible articles; without `include_internal`, comments about internal callers'
+    answers are withheld."""
     # Fetch extra rows: feedback on articles this caller may not see is dropped after the query.
-    rows = feedback_items(db, since, owner=team, outcomes=OPEN_OUTCOMES, limit=limit * 4, include_internal=include_internal)
+    rows = feedback_items(db, since, owner=team, outcomes=OPEN_OUTCOMES, limit=limit * 4,
+                          include_internal=include_internal, is_open=True)
     visible = [asdict(r) for r in rows if r.article_id in articles]
     return visible[:limit]
-
-
-# ---------------------------------------------------------------------------- gaps
-
-
-def cluster_vectors(vectors: np.ndarray, threshold: float = GAP_SIMILARITY) -> list[list[int]]:
-    """Greedy centroid clustering of L2-normalised rows: each row joins the cluster whose
-    centroid is most similar if that cosine is >= `threshold`, else starts a new cluster.
-
-    Rows are taken in the order given (callers put the most frequent first, so a cluster's
-    centroid starts from its most typical phrasing). O(rows x clusters), one matrix-vector
-    product per row.
-    """
-    centroids: list[np.ndarray] = []
-    sums: list[np.ndarray] = []
-    members: list[list[int]] = []
-    for i, vector in enumerate(vectors):
-        if centroids:
-            sims = np.vstack(centroids) @ vector
-            best = int(np.argmax(sims))
-            if sims[best] >= threshold:
-                members[best].append(i)
-                sums[best] = sums[best] + vector
-                centroids[best] = sums[best] / np.linalg.norm(sums[best])
-                continue
-        centroids.append(vector.astype(np.float32, copy=True))
-        sums.append(vector.astype(np.float32, copy=True))
-        members.append([i])
-    return members
-
-
-def clustering_text(redacted: str, clean: Callable[[str], str]) -> str:
-    """What is embedded for clustering: the query without greetings, sign-offs and placeholders.
-
-    `clean` is ranking's message cleaner (`kbserver.retrieval.message.clean_query`), passed in
-    so that the database layer does not reach up into retrieval."""
-    cleaned = clean(_PLACEHOLDER_RE.sub(" ", redacted))
-    return (cleaned or redacted).strip().lower()
-
-
-def embed_in_batches(embed: Callable[[list[str]], np.ndarray], texts: Sequence[str]) -> np.ndarray:
-    """One row per text, embedded EMBED_BATCH at a time."""
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.vstack([embed(list(texts[i : i + EMBED_BATCH])) for i in range(0, len(texts), EMBED_BATCH)])
-
-
-@dataclass
-class _Phrasing:
-    text: str  # clustering text
-    examples: Counter[str]
-    articles: Counter[str]
-    no_confident_match: int = 0
-    not_helpful: int = 0
-    last_seen: str = ""
-
-    @property
-    def count(self) -> int:
-        return sum(self.examples.values())
-
-
-def gap_report(
-    db: Database,
-    articles: Mapping[str, Article],
-    embed: Callable[[list[str]], np.ndarray],
-    since: str,
-    *,
-    clean: Callable[[str], str],
-    team: str | None = None,
-    threshold: float = GAP_SIMILARITY,
-    include_internal: bool = True,
-) -> list[Gap]:
-    """Queries that found no confident match or got "not helpful", one Gap per question asked
-    in several ways, biggest first. A gap's team owns its closest article: the one marked not
-    helpful, else the (weak) top result.
-
-    Without `include_internal` (a reader without the `internal` scope), a query is left out when
-    its caller held `internal` or its closest article is not among `articles`: an internal
-    agent's words about an internal procedure are that procedure's text, in other words."""
-    phrasings: dict[str, _Phrasing] = {}
-    for row in gap_queries(db, since, GAP_MAX_QUERIES):
-        closest = row.not_helpful_article or next(iter(r["id"] for r in json.loads(row.results)), None)
-        if not include_internal and (row.audience != "public" or (closest is not None and closest not in articles)):
-            continue
-        key = clustering_text(row.text, clean)
-        p = phrasings.setdefault(key, _Phrasing(key, Counter(), Counter()))
-        p.examples[row.text] += 1
-        p.no_confident_match += int(row.no_confident_match)
-        p.not_helpful += int(row.not_helpful_article is not None)
-        p.last_seen = max(p.last_seen, row.ts)
-        if closest is not None and closest in articles:
-            p.articles[closest] += 1
-    ordered = sorted(phrasings.values(), key=lambda p: (-p.count, p.text))
-    vectors = embed_in_batches(embed, [p.text for p in ordered])
-    gaps = []
-    for members in cluster_vectors(vectors, threshold) if ordered else []:
-        group = [ordered[i] for i in members]
-        examples: Counter[str] = sum((p.examples for p in group), Counter())
-        article_votes: Counter[str] = sum((p.articles for p in group), Counter())
-        closest = articles[article_votes.most_common(1)[0][0]] if article_votes else None
-        gaps.append(
-            Gap(
-                count=sum(p.count for p in group),
-                examples=tuple(text for text, _ in examples.most_common(GAP_EXAMPLES)),
-                no_confident_match=sum(p.no_confident_match for p in group),
-                not_helpful=sum(p.not_helpful for p in group),
-                closest_article={"id": closest.id, "title": closest.title} if closest else None,
-                team=closest.owner if closest else None,
-                last_seen=max(p.last_seen for p in group),
-            )
-        )
-    if team is not None:
-        gaps = [g for g in gaps if g.team == team]
-    gaps.sort(key=lambda g: g.last_seen, reverse=True)
-    return sorted(gaps, key=lambda g: -g.count)  # stable: equal counts stay most recent first
 
 
 # ---------------------------------------------------------------------------- everything at once
@@ -343,6 +225,9 @@ class Report:
     articles: list[ArticleStats]
     gaps: list[Gap]
     open_feedback: list[dict[str, Any]]
+    trends: list[Week] = field(default_factory=list)
+    no_results: list[NoResult] = field(default_factory=list)
+    click_through: list[ClickThrough] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -353,6 +238,9 @@ class Report:
             "articles": [a.to_dict() for a in self.articles],
             "gaps": [g.to_dict() for g in self.gaps],
             "open_feedback": self.open_feedback,
+            "trends": [w.to_dict() for w in self.trends],
+            "no_results": [n.to_dict() for n in self.no_results],
+            "click_through": [c.to_dict() for c in self.click_through],
         }
 
 
@@ -367,6 +255,7 @@ def build_report(
     today: date | None = None,
     now: datetime | None = None,
     include_internal: bool = True,
+    weeks: int = activity.DEFAULT_WEEKS,
 ) -> Report:
     """Every table for `window` ('30d'). Raises ValueError for a bad window. `include_internal`
     False (a reader without the `internal` scope) hides internal callers' text (`gap_report`)."""
@@ -379,7 +268,16 @@ def build_report(
         articles=article_report(db, articles, since, team=team, today=today),
         gaps=gap_report(db, articles, embed, since, clean=clean, team=team, include_internal=include_internal),
         open_feedback=open_feedback(db, articles, since, team=team, include_internal=include_internal),
+        trends=activity.weekly_trends(db, weeks, now=now, visible=team_articles(articles, team),
+                                      include_internal=include_internal),
+        no_results=activity.no_result_queries(db, since, include_internal=include_internal),
+        click_through=activity.click_through(db, since, include_internal=include_internal),
     )
+
+
+def team_articles(articles: Mapping[str, Article], team: str | None) -> set[str]:
+    """The ids of `articles` owned by `team` (all of them when None)."""
+    return {a.id for a in articles.values() if team is None or a.owner == team}
 
 
 def teams_of(articles: Iterable[Article]) -> list[str]:

@@ -42,10 +42,29 @@ feedback = Table(
     Column("comment", Text),
     Column("caller", Text, nullable=False),
     Column("ticket_id", Text),  # r4: the helpdesk ticket it was given on (service.ticket_id_param)
+    # r5: when a lead marked it handled, who, and a redacted note (feedback.mark_handled)
+    Column("handled_ts", Text),
+    Column("handled_by", Text),
+    Column("handled_note", Text),
     CheckConstraint("outcome IN ('helpful', 'not_helpful', 'resolved_first_contact', 'escalated')"),
     Index("feedback_ts", "ts"),
     Index("feedback_owner_ts", "owner", "ts"),
     Index("feedback_request", "request_id"),
+)
+
+# r5: one row per article opened (page) or fetched (API), and the answer it was opened from.
+article_views = Table(
+    "article_views",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ts", Text, nullable=False),
+    Column("article_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("from_request_id", Text),  # the search/suggest answer whose result was opened
+    Column("caller", Text, nullable=False),
+    CheckConstraint("kind IN ('page', 'api')"),
+    Index("article_views_ts", "ts"),
+    Index("article_views_from", "from_request_id"),
 )
 
 tokens = Table(
@@ -78,4 +97,4 @@ learned_examples = Table(
 )
 
 # Every table, in the order `kb db copy` moves them (no foreign keys, so any order would do).
-TABLES = (tokens, query_log, feedback, learned_examples)
+TABLES = (tokens, query_log, feedback, learned_examples, article_views)

@@ -10,12 +10,11 @@ copy button and the feedback controls on top.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 from urllib.parse import urlencode
 
 import nh3
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
@@ -41,7 +40,6 @@ FEEDBACK_LABELS = {
     "resolved_first_contact": "Resolved on first contact",
 }
 FEEDBACK_OUTCOMES = tuple((o, FEEDBACK_LABELS[o]) for o in OUTCOMES if o in FEEDBACK_LABELS)
-_REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 ERROR_TITLES = {
     400: "That request did not make sense",
     401: "Sign-in needed",
@@ -124,6 +122,9 @@ def _page_globals() -> dict[str, Any]:
         "types": TYPES,
         # The helpdesk origins the page takes a ticket from by postMessage (CORS_ORIGINS, checked at start).
         "embed_origins": current_app.extensions.get("kb_cors_origins", ()),
+        # The Reports link only for a caller who may open it; the caller as this request resolved
+        # it (an error page for a refused token has none, and must not ask again).
+        "show_reports_link": "reports" in getattr(g.get("kb_caller"), "scopes", ()),
     }
 
 
@@ -159,7 +160,7 @@ def _tags(view: AudienceView) -> list[str]:
 
 
 def _request_id(value: str | None) -> str | None:
-    return value if value and _REQUEST_ID_RE.match(value) else None
+    return value if value and service.REQUEST_ID_RE.match(value) else None
 
 
 def _search_page():
@@ -212,6 +213,8 @@ def article(article_id: str):
     except ApiError:
         # A malformed id is a page that does not exist, like an unknown or forbidden one.
         abort(404, description=f"There is no article '{article_id}'.")
+    request_id = _request_id(request.args.get("rid"))
+    service.record_article_view(found, "page", request_id)
     payload = service.article_payload(view, found)
     sections = {s["key"]: s for s in payload["sections"]}
     follow_up = sections.get("follow_up")
@@ -225,7 +228,7 @@ def article(article_id: str):
         steps_text=steps_as_text(payload["steps"]),
         is_stale=is_stale(found.review_by),
         q=request.args.get("q", ""),
-        request_id=_request_id(request.args.get("rid")),
+        request_id=request_id,
     )
 
 

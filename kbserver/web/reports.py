@@ -8,6 +8,7 @@ same `service.build_report` as the API, with the caller's `reports` scope and au
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from flask import Blueprint, abort, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -16,6 +17,8 @@ from kbserver import service
 from kbserver.access.auth import require
 from kbserver.errors import ApiError
 from kbserver.store import reports
+from kbserver.store.activity import Week
+from kbserver.store.gaps import UNASSIGNED, Gap
 
 bp = Blueprint("reports_web", __name__)
 
@@ -61,6 +64,70 @@ def bar_chart(title: str, rows: list[tuple[str, float | None]], *, label_width: 
     return BarChart(title, bars, label_width + max_bar_width + 90, height, label_width, bar_height, max_bar_width)
 
 
+@dataclass(frozen=True)
+class Series:
+    """One line of the trend chart: its name, its SVG `points` and the dots on it."""
+
+    name: str
+    points: str
+    dots: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """Geometry of the week-by-week chart, in SVG user units; the template only draws it."""
+
+    title: str
+    description: str
+    series: tuple[Series, ...]
+    ticks: tuple[tuple[float, str], ...]
+    max_value: int
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+
+
+TREND_SERIES = (("Questions asked", lambda w: w.searches + w.suggests), ("No match", lambda w: w.no_match),
+                ("Article views", lambda w: w.views))
+
+
+def trend_chart(weeks: Sequence[Week], *, width: int = 640, height: int = 200) -> LineChart:
+    """Lines for questions asked, no-match answers and views per week, oldest week on the left,
+    with a text description of the last week against the one before (what a screen reader reads)."""
+    left, right, top, bottom = 44, width - 16, 12, height - 28
+    values = {name: [get(w) for w in weeks] for name, get in TREND_SERIES}
+    peak = max([1, *(v for vs in values.values() for v in vs)])
+    step = (right - left) / max(1, len(weeks) - 1)
+
+    def xy(i: int, v: int) -> tuple[float, float]:
+        return round(left + i * step, 1), round(bottom - (bottom - top) * v / peak, 1)
+
+    series = tuple(
+        Series(name, " ".join(f"{x},{y}" for x, y in (xy(i, v) for i, v in enumerate(vs))),
+               tuple(xy(i, v) for i, v in enumerate(vs)))
+        for name, vs in values.items()
+    )
+    ticks = tuple((xy(i, 0)[0], w.start[5:10]) for i, w in enumerate(weeks))
+    if len(weeks) >= 2:
+        changes = [f"{name.lower()} {vs[-2]} → {vs[-1]}" for name, vs in values.items()]
+        description = "Last week against the week before: " + ", ".join(changes) + "."
+    else:
+        description = "One week: " + ", ".join(f"{name.lower()} {vs[-1]}" for name, vs in values.items()) + "."
+    return LineChart(f"The last {len(weeks)} weeks", description, series, ticks, peak, width, height,
+                     left, right, top, bottom)
+
+
+def gaps_by_team(gaps: Sequence[Gap]) -> list[tuple[str, list[Gap]]]:
+    """The gaps grouped by the team they are routed to, teams by name and Unassigned last."""
+    groups: dict[str, list[Gap]] = {}
+    for gap in gaps:
+        groups.setdefault(gap.routed_to, []).append(gap)
+    return sorted(groups.items(), key=lambda item: (item[0] == UNASSIGNED, item[0]))
+
+
 @bp.get("/reports")
 def reports_page():
     """Teams, per-article numbers and gaps for `?since=` (default 30d), optionally one `?team=`."""
@@ -86,6 +153,8 @@ def reports_page():
         "reports.html",
         report=report,
         chart=chart,
+        trend=trend_chart(report.trends),
+        gap_groups=gaps_by_team(report.gaps),
         all_teams=reports.teams_of(view.articles.values()),
         windows=WINDOWS if window in WINDOWS else (*WINDOWS, window),
         active="reports",

@@ -1,4 +1,5 @@
-/* kb: the copy button, the follow-up checklist count and the feedback controls. */
+/* kb: the copy button, the follow-up checklist count and the feedback controls (with a
+ * comment box on "Not helpful"). */
 
 import { el, errorMessage, urls } from "./kb-dom.js";
 import { notifyParent, ticketId } from "./kb-embed.js";
@@ -89,12 +90,60 @@ function dismissChoice(button) {
   });
 }
 
-function sendFeedback(button) {
+// "Not helpful" first opens an optional comment box (what was wrong or missing): the owner team
+// reads it on /reports. Send posts it with the feedback; Cancel or Escape closes it, and focus
+// goes back to the button that opened it.
+var commentCount = 0;
+
+function openComment(button) {
+  var box = button.closest("[data-feedback]");
+  var existing = box.querySelector(".feedback-comment");
+  if (existing) {
+    existing.querySelector("textarea").focus();
+    return;
+  }
+  if (box.getAttribute("aria-busy") === "true" || button.getAttribute("aria-disabled") === "true") return;
+  commentCount += 1;
+  var id = "feedback-comment-" + commentCount;
+  var area = el("textarea", { id: id, rows: "3", maxlength: "2000" });
+  var send = el("button", { type: "button", className: "button button-small button-primary", "data-comment-send": true, text: "Send" });
+  var cancel = el("button", { type: "button", className: "button button-small", "data-comment-cancel": true, text: "Cancel" });
+  var form = el("div", { className: "feedback-comment", role: "group", "aria-label": "Not helpful: comment" }, [
+    el("label", { for: id, text: "What was wrong or missing? (optional)" }),
+    area,
+    el("div", { className: "feedback-comment-actions" }, [send, cancel]),
+  ]);
+  button.setAttribute("aria-expanded", "true");
+  box.querySelector(".feedback-buttons").after(form);
+  area.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      closeComment(box);
+    } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      sendFeedback(button, area.value);
+    }
+  });
+  area.focus();
+}
+
+function closeComment(box) {
+  var form = box.querySelector(".feedback-comment");
+  if (form) form.remove();
+  var opener = box.querySelector('button[data-outcome="not_helpful"]');
+  if (opener) {
+    opener.setAttribute("aria-expanded", "false");
+    opener.focus();
+  }
+}
+
+function sendFeedback(button, comment) {
   var box = button.closest("[data-feedback]");
   var buttons = box.querySelectorAll("button[data-outcome]");
   var status = box.querySelector(".feedback-status");
   var payload = { article_id: box.dataset.articleId, outcome: button.dataset.outcome };
   if (box.dataset.requestId) payload.request_id = box.dataset.requestId;
+  if (comment && comment.trim()) payload.comment = comment.trim();
   // Locked with aria-disabled, not disabled: a disabled button drops keyboard focus to <body>.
   if (box.getAttribute("aria-busy") === "true" || button.getAttribute("aria-disabled") === "true") return;
   box.setAttribute("aria-busy", "true");
@@ -103,7 +152,8 @@ function sendFeedback(button) {
   postFeedback(payload, "Couldn't record feedback: ").then(function (problem) {
     box.removeAttribute("aria-busy");
     if (!problem) {
-      status.textContent = "Thanks, your feedback is recorded.";
+      status.textContent = payload.comment ? "Thanks, your feedback and comment are recorded." : "Thanks, your feedback is recorded.";
+      if (box.querySelector(".feedback-comment")) closeComment(box);
       return;
     }
     status.textContent = problem;
@@ -127,7 +177,15 @@ export function installControls() {
       return;
     }
     var outcome = event.target.closest("[data-feedback] button[data-outcome]");
-    if (outcome) sendFeedback(outcome);
+    if (outcome && outcome.dataset.outcome === "not_helpful") openComment(outcome);
+    else if (outcome) sendFeedback(outcome);
+    var commentSend = event.target.closest("[data-feedback] [data-comment-send]");
+    if (commentSend) {
+      var fbBox = commentSend.closest("[data-feedback]");
+      sendFeedback(fbBox.querySelector('button[data-outcome="not_helpful"]'), fbBox.querySelector(".feedback-comment textarea").value);
+    }
+    var commentCancel = event.target.closest("[data-feedback] [data-comment-cancel]");
+    if (commentCancel) closeComment(commentCancel.closest("[data-feedback]"));
     var dismiss = event.target.closest("button[data-not-this-one]");
     if (dismiss) dismissChoice(dismiss);
   });

@@ -8,6 +8,7 @@
 import { enhance, installControls } from "./kb-controls.js";
 import { isEditable } from "./kb-dom.js";
 import { initEmbed } from "./kb-embed.js";
+import { initReports } from "./kb-reports.js";
 import { initSearch } from "./kb-search.js";
 import { initSuggest } from "./kb-suggest.js";
 
@@ -28,5 +29,7 @@ if (suggestForm) {
   initSuggest(suggestForm);
   initEmbed(suggestForm);
 }
+const reportsPage = document.querySelector("[data-reports]");
+if (reportsPage) initReports(reportsPage);
 installControls();
 enhance(document);
