@@ -113,7 +113,7 @@ def write(build: Path, slots: np.ndarray, fresh: np.ndarray, *, base: Path | Non
     order = order[np.argsort(first)]
     new_slot = np.full(base_rows, -1, dtype=np.int64)
     new_slot[order] = np.arange(len(order))
-    log = open_log(base, base_rows) if base_rows else np.zeros((0, DIM), dtype=np.float32)
+    log = open_log(base, base_rows) if base is not None and base_rows else np.zeros((0, DIM), dtype=np.float32)
     with open(target, "wb") as fh:  # a new file: nothing shares it yet
         for start in range(0, len(order), _BLOCK):
             fh.write(np.ascontiguousarray(log[order[start : start + _BLOCK]], dtype="<f4").tobytes())
