@@ -209,9 +209,13 @@ def report_window(args: Mapping[str, Any]) -> tuple[str, str]:
         raise ApiError(400, "invalid_since", f"'since' {exc}") from exc
 
 
-def report_team(args: Mapping[str, Any], articles: Mapping[str, Article]) -> str | None:
-    """`team`, if given. Raises ApiError(400) `invalid_team` when no article the caller may see has that owner."""
+def report_team(args: Mapping[str, Any], articles: Mapping[str, Article], *, unassigned: bool = False) -> str | None:
+    """`team`, if given. Raises ApiError(400) `invalid_team` when no article the caller may see has that owner.
+
+    With `unassigned` (the gap report), `team=unassigned` is also accepted: the gaps routed to no team."""
     team = args.get("team") or None
+    if unassigned and team == gaps.UNASSIGNED:
+        return team
     if team is not None and team not in reports.teams_of(articles.values()):
         raise ApiError(400, "invalid_team", f"no article you may see is owned by '{team}'")
     return team

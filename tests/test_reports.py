@@ -204,6 +204,20 @@ def test_not_helpful_answer_is_a_gap_routed_to_the_article_owner(client, db):
     assert client.get("/api/v1/reports/gaps", query_string={"team": "Returns team"}).get_json()["gaps"] == []
 
 
+def test_team_unassigned_keeps_the_gaps_routed_to_no_team(client, db):
+    rid = log_query(db, "how do I exchange a gift card for cash", [("products/gift-cards", 0.7)], no_match=False)
+    give_feedback(db, "products/gift-cards", "Payments team", "not_helpful", request_id=rid)
+    log_query(db, "what are your store opening hours", [("payments/payment-declined", 0.2)], no_match=True)
+    everything = client.get("/api/v1/reports/gaps").get_json()["gaps"]
+    assert sorted(g["routed_to"] for g in everything) == ["Payments team", "unassigned"]
+    answer = client.get("/api/v1/reports/gaps", query_string={"team": "unassigned"})
+    assert answer.status_code == 200 and answer.get_json()["team"] == "unassigned"
+    [gap] = answer.get_json()["gaps"]
+    assert gap["examples"] == ["what are your store opening hours"] and gap["team"] is None
+    # Only the gap report knows the unassigned pile; the other reports still want a real owner.
+    assert client.get("/api/v1/reports/teams", query_string={"team": "unassigned"}).status_code == 400
+
+
 def test_cluster_vectors_groups_by_mean_cosine_threshold():
     import numpy as np
 

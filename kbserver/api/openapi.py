@@ -830,7 +830,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
             ),
             "/reports/gaps": report_path(
                 "reportGaps",
-                "Questions without a good article, clustered",
+                "Questions without a good article, clustered (`team=unassigned`: the gaps routed to no team)",
                 "gaps",
                 "Gap",
                 [

@@ -66,7 +66,7 @@ def report_gaps() -> Response:
     require("reports")
     window, since = service.report_window(request.args)
     view = service.current_view()
-    team = service.report_team(request.args, view.articles)
+    team = service.report_team(request.args, view.articles, unassigned=True)
     limit = service.limit_param(request.args.get("limit"), service.DEFAULT_GAPS_LIMIT)
     gaps = service.gap_report(view, since, team)
     return jsonify(_envelope(window, since, team, "gaps", gaps[:limit]))

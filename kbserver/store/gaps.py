@@ -267,6 +267,6 @@ def gap_report(
             )
         )
     if team is not None:
-        gaps = [g for g in gaps if g.team == team]
+        gaps = [g for g in gaps if g.routed_to == team]  # `unassigned`: the gaps routed to no team
     gaps.sort(key=lambda g: g.last_seen, reverse=True)
     return sorted(gaps, key=lambda g: -g.count)  # stable: equal counts stay most recent first
