@@ -10,7 +10,7 @@ from whoosh import query as wq
 from whoosh.analysis import StemmingAnalyzer
 
 from indexer import store
-from indexer.bm25 import analyse, build_term_matrix
+from indexer.bm25 import Postings, analyse, analyse_docs, build_term_matrix, impacts, sort_postings
 from indexer.keyword import FIELD_BOOSTS, SEARCH_FIELDS, open_keyword_index
 from kbserver.retrieval.reader import open_snapshot
 from kbserver.retrieval.spelling import Speller, edit_distance, fix_typos
@@ -64,6 +64,20 @@ def test_impacts_follow_the_field_boosts_and_sum_over_terms():
     assert both[1] == pytest.approx(refund[1] + matrix.scores(["parcel"])[1])
     assert matrix.scores(["refund", "refund"]).tolist() == refund.tolist()  # distinct terms only
     assert not matrix.scores(["unheard"]).any() and "unheard" not in matrix
+
+
+def test_impacts_are_the_same_whatever_order_the_postings_come_in():
+    docs = [{"title": f"Refund {i % 3}", "body": f"refund parcel courier {'lost ' * (i % 4)}day {i}"} for i in range(40)]
+    postings = analyse_docs(docs, list(FIELD_BOOSTS))
+    in_order = sort_postings(postings)  # what builds store: laid out without a sort
+    shuffle = np.random.default_rng(7).permutation(len(postings.rows))
+    shuffled = Postings(terms=postings.terms, rows=postings.rows[shuffle], fields=postings.fields[shuffle],
+                        term_ids=postings.term_ids[shuffle], counts=postings.counts[shuffle], lengths=postings.lengths)
+    a, b = impacts(in_order, FIELD_BOOSTS), impacts(shuffled, FIELD_BOOSTS)
+    assert a.terms.tolist() == b.terms.tolist() and a.indptr.tolist() == b.indptr.tolist()
+    assert a.rows.tolist() == b.rows.tolist()
+    np.testing.assert_allclose(a.impacts, b.impacts, rtol=1e-6)
+    assert a.scores(["refund", "lost"]).tolist() == pytest.approx(build_term_matrix(docs, FIELD_BOOSTS).scores(["refund", "lost"]).tolist())
 
 
 def test_empty_corpus_and_empty_fields_build():
