@@ -432,15 +432,15 @@ def _render(
     old_hashes: dict[str, str],
     previous_build: Path | None,
     render_key: str,
-) -> dict[str, dict[str, str] | str]:
+) -> dict[str, dict[str, str] | store.StoredRendered]:
     """Sanitised HTML of every article, reusing the previous build's for unchanged sources.
 
     Rendering (Markdown, then nh3) is the slowest step of a rebuild: re-rendering 5,000
     unchanged articles took 35 s of a 72 s one-edit rebuild (issue 8). HTML is reused only
     when the source hash is the same and the previous build was rendered by this renderer;
-    it is copied as its line of the previous `rendered.json`, never decoded (a `str` value).
+    it is copied as its line of the previous `rendered.json`, never decoded (a `StoredRendered`).
     """
-    previous: dict[str, str] = {}
+    previous: dict[str, store.StoredRendered] = {}
     if previous_build is not None:
         try:
             if store.read_previous_manifest(previous_build).stats.get("render_key") == render_key:

@@ -789,6 +789,7 @@ def test_an_incremental_build_writes_the_chunks_and_keyword_index_a_full_build_w
     # Unchanged articles' chunk lines are copied verbatim, the edited one's written afresh.
     assert (incremental / "chunks.jsonl").read_bytes() == (full / "chunks.jsonl").read_bytes()
     assert (incremental / "articles.json").read_bytes() == (full / "articles.json").read_bytes()
+    assert (incremental / "rendered.json").read_bytes() == (full / "rendered.json").read_bytes()
     a, b = store.read_term_matrix(incremental), store.read_term_matrix(full)
     assert a.terms.tolist() == b.terms.tolist() and "zanzibar" in a
     assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.rows, b.rows)

@@ -4,6 +4,7 @@ each article's rendered line, and the stat of every unchanged file."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -227,15 +228,15 @@ def test_rendered_html_is_one_article_per_line_and_unchanged_lines_are_copied(ar
     build(articles, root)
     old = current_build_path(root)
     old_lines = store.read_rendered_lines(old)
-    assert store.read_rendered(old) == {aid: json.loads(v) for aid, v in old_lines.items()}
+    assert store.read_rendered(old) == {aid: json.loads(v.value) for aid, v in old_lines.items()}
 
     append_step(articles, "- [ ] Ring the customer back when the courier has collected it.")
     report = build(articles, root)
     new_lines = store.read_rendered_lines(current_build_path(root))
 
     [edited] = report.changed
-    assert {aid for aid in new_lines if new_lines[aid] != old_lines[aid]} == {edited}
-    assert "Ring the customer back" in new_lines[edited]
+    assert {aid for aid in new_lines if new_lines[aid].line != old_lines[aid].line} == {edited}
+    assert "Ring the customer back" in new_lines[edited].value
 
 
 def test_a_one_line_rendered_json_of_format_4_is_still_reused(articles, tmp_path):
@@ -245,7 +246,7 @@ def test_a_one_line_rendered_json_of_format_4_is_still_reused(articles, tmp_path
     rendered = store.read_rendered(live)
     (live / "rendered.json").write_text(json.dumps(rendered, ensure_ascii=False), encoding="utf-8")
 
-    assert {aid: json.loads(v) for aid, v in store.read_rendered_lines(live).items()} == rendered
+    assert {aid: json.loads(v.value) for aid, v in store.read_rendered_lines(live).items()} == rendered
 
 
 def test_files_unchanged_since_the_last_build_are_not_read_again_but_a_same_size_edit_is_seen(
@@ -273,3 +274,41 @@ def test_files_unchanged_since_the_last_build_are_not_read_again_but_a_same_size
     report = build(articles, root)
     assert report.changed == [page.relative_to(articles).with_suffix("").as_posix()]
     assert [p for p in opened if p.endswith(".md")] == [str(page)]
+
+
+@pytest.mark.parametrize("shape", [store.ARTICLES_SHAPE, store.RENDERED_SHAPE, store.CHUNKS_SHAPE])
+def test_stored_records_are_copied_back_as_their_bytes_in_runs(tmp_path, shape):
+    texts = ["{\"a\": 1}", "{\"b\": \"caf\u00e9 \u2028 line\"}", "{\"c\": \"\\n\"}", "{\"d\": []}", "{\"e\": 5}"]
+    path = tmp_path / "records"
+    store._write_shaped(path, [t.encode() for t in texts], shape)
+    assert path.read_bytes() == shape["head"] + shape["sep"].join(t.encode() for t in texts) + shape["tail"]
+    lines = store.StoredLines.read(path, **shape)
+    assert [lines[i].decode() for i in range(len(lines))] == texts
+    stored = [store.StoredChunk("x", "x", "h", lines, i) for i in range(len(lines))]
+    writes = []
+
+    class Counting(io.BytesIO):
+        def write(self, b):
+            writes.append(bytes(b))
+            return super().write(b)
+
+    out = Counting()
+    # Two runs of stored records around a fresh one, then a record out of order.
+    store.write_records(out, [stored[0], stored[1], b"{}", stored[2], stored[3], stored[1]], shape["sep"])
+    assert out.getvalue() == shape["sep"].join([texts[0].encode(), texts[1].encode(), b"{}", texts[2].encode(),
+                                                texts[3].encode(), texts[1].encode()])
+    assert shape["sep"].join([texts[0].encode(), texts[1].encode()]) in writes  # one slice for the run
+    assert stored[1].line == texts[1]
+
+
+def test_a_file_of_another_shape_is_refused_not_misread(tmp_path):
+    path = tmp_path / "articles.json"
+    path.write_text('[{"id": "a"}, {"id": "b"}]', encoding="utf-8")  # one line, as before format 5
+    with pytest.raises(ValueError):
+        store.StoredLines.read(path, **store.ARTICLES_SHAPE)
+    path.write_text('[\n{"id": "a"}\n{"id": "b"}\n]\n', encoding="utf-8")  # a separator missing
+    with pytest.raises(ValueError):
+        store.StoredLines.read(path, **store.ARTICLES_SHAPE)
+    for shape, empty in [(store.ARTICLES_SHAPE, b"[\n\n]\n"), (store.CHUNKS_SHAPE, b"")]:
+        path.write_bytes(empty)
+        assert len(store.StoredLines.read(path, **shape)) == 0
