@@ -209,8 +209,7 @@ def build_index(
             clock.lap("write lint cache")
             postings = bm25.sort_postings(_postings(chunks, articles, reused, live))
             clock.lap("postings")
-            store.write_postings(build, postings, [c.id for c in chunks])
-            syncer.add(build / "postings.npz", build / store.LINT_CACHE)
+            syncer.add(*store.write_postings(build, postings, [c.id for c in chunks]), build / store.LINT_CACHE)
             clock.lap("write postings")
             store.write_term_matrix(build, impacts(postings, FIELD_BOOSTS))
             clock.lap("impacts")
@@ -373,14 +372,13 @@ def _postings(chunks: list, articles: dict[str, Article], reused: set[str], live
         return analyse_docs([chunk_fields(articles[c.article_id], c) for c in chunks], fields)
     old, old_ids = previous
     old_row = {cid: i for i, cid in enumerate(old_ids)}
-    moves = [(old_row[c.id], i) for i, c in enumerate(chunks) if c.article_id in reused and c.id in old_row]
-    moved = {i for _, i in moves}
-    fresh_rows = [i for i in range(len(chunks)) if i not in moved]
+    # The live build's row of each chunk of a reused article, or -1: analysed afresh.
+    source = np.fromiter((old_row.get(c.id, -1) if c.article_id in reused else -1 for c in chunks),
+                         dtype=np.int64, count=len(chunks))
+    moved = source >= 0
+    fresh_rows = np.flatnonzero(~moved)
     fresh = analyse_docs([chunk_fields(articles[chunks[i].article_id], chunks[i]) for i in fresh_rows], fields)
-    return merge_postings(
-        old, np.array([o for o, _ in moves], dtype=np.int64), np.array([n for _, n in moves], dtype=np.int64),
-        fresh, np.array(fresh_rows, dtype=np.int64), len(chunks),
-    )
+    return merge_postings(old, source[moved], np.flatnonzero(moved), fresh, fresh_rows, len(chunks))
 
 
 def _vocabulary(

@@ -312,3 +312,24 @@ def test_a_file_of_another_shape_is_refused_not_misread(tmp_path):
     for shape, empty in [(store.ARTICLES_SHAPE, b"[\n\n]\n"), (store.CHUNKS_SHAPE, b"")]:
         path.write_bytes(empty)
         assert len(store.StoredLines.read(path, **shape)) == 0
+
+
+def test_postings_are_npy_files_and_an_earlier_postings_npz_is_still_reused(articles, tmp_path, monkeypatch):
+    from indexer import build as build_module
+
+    root = tmp_path / "index"
+    build(articles, root)
+    live = current_build_path(root)
+    folder = live / store.POSTINGS
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.npy" for n in store._POSTINGS_ARRAYS)
+    n_chunks = len(read_chunks(live))
+    # The layout before: one .npz archive. A rebuild from it analyses only the edited article.
+    np.savez(live / "postings.npz", **{p.stem: np.load(p) for p in folder.iterdir()})
+    shutil.rmtree(folder)
+    analysed = []
+    real = build_module.analyse_docs
+    monkeypatch.setattr(build_module, "analyse_docs", lambda docs, fields: analysed.append(len(docs)) or real(docs, fields))
+    append_step(articles, "- [ ] Ring the customer back when the courier has collected it.")
+    build(articles, root)
+    assert analysed and 0 < sum(analysed) < n_chunks / 4
+    assert (current_build_path(root) / store.POSTINGS / "rows.npy").exists()
