@@ -25,7 +25,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -114,45 +113,6 @@ def quality(view, embedder, cases, params) -> tuple[float, list]:
     return report.hit_at_1, report.outcomes
 
 
-WORKER = """
-import json, os, sys, resource
-from pathlib import Path
-os.environ["HF_HUB_OFFLINE"] = "1"
-import dataclasses
-from indexer.embedding import Encoder, query_model
-from kbserver.retrieval import answers, scoring
-from kbserver.retrieval.embedder import QueryEmbedder, limit_threads
-from kbserver.retrieval.message import clean_message
-from kbserver.retrieval.reader import open_snapshot
-root, mode = Path(sys.argv[1]), sys.argv[2]
-queries = json.loads(Path(sys.argv[3]).read_text())
-limit_threads(1)
-snap = open_snapshot(root)
-view = snap.view(allow_internal=True)
-enc = Encoder(threads=1, onnx_path=query_model(root / "models", "fp32"))
-params = dataclasses.replace(scoring.DEFAULT_PARAMS, example_search=mode)
-for q in queries:
-    answers.suggest(view, QueryEmbedder(enc), clean_message(q), request_id="r", limit=3, url_for_article=lambda i: i, params=params)
-fields = {}
-for line in open("/proc/self/smaps_rollup"):
-    k, _, v = line.partition(":")
-    if k in ("Rss", "Pss", "Private_Clean", "Private_Dirty", "Shared_Clean"):
-        fields[k] = int(v.split()[0]) * 1024
-print(json.dumps(fields))
-"""
-
-
-def worker_rss(root: Path, mode: str, queries: list[str]) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(queries, fh)
-    try:
-        out = subprocess.run([sys.executable, "-c", WORKER, str(root), mode, fh.name], capture_output=True, text=True,
-                             check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    finally:
-        os.unlink(fh.name)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "examples-at-scale")
@@ -168,7 +128,7 @@ def main() -> None:
     from indexer import example_index, store
     from indexer.build import build_index
     from indexer.embedding import Encoder, export_onnx, onnx_file
-    from kbbench.measure import install_model, load_average, machine_info
+    from kbbench.measure import install_model, load_average, machine_info, measure_worker_memory
     from kbbench.synth import generate_corpus
     from kbserver.retrieval import scoring
     from kbserver.retrieval.embedder import QueryEmbedder, limit_threads
@@ -223,7 +183,7 @@ def main() -> None:
         params = dataclasses.replace(scoring.DEFAULT_PARAMS, example_search=mode)
         hit, outcomes = quality(view, embedder, cases, params)
         results[mode] = {"hit_at_1": round(hit, 4), "suggest_ms": time_suggest(view, one, queries, params),
-                         "rss": worker_rss(root, mode, queries)}
+                         "rss": measure_worker_memory(root, queries, example_search=mode)}
         results[mode]["_outcomes"] = outcomes
         print(mode, json.dumps({k: v for k, v in results[mode].items() if k != "_outcomes"}), file=sys.stderr)
     if {"auto", "exact"} <= set(modes):

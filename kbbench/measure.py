@@ -6,6 +6,7 @@ these machines are shared, so a number without the load it was taken under means
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -354,6 +355,54 @@ def measure_inprocess(index_root: Path, queries: Sequence[str], *, threads: int 
     out["encoder_only"] = percentiles(calls)
     out["loadavg_end"] = load_average()
     return out
+
+
+_WORKER = """
+import json, sys
+from pathlib import Path
+from indexer.embedding import Encoder, query_model
+from kbserver.retrieval import answers, scoring
+from kbserver.retrieval.embedder import QueryEmbedder, limit_threads
+from kbserver.retrieval.message import clean_message
+from kbserver.retrieval.reader import open_snapshot
+root, queries, example_search = Path(sys.argv[1]), json.loads(sys.stdin.read()), sys.argv[2]
+limit_threads(1)
+view = open_snapshot(root).view(allow_internal=True)
+encoder = Encoder(threads=1, onnx_path=query_model(root / "models", "fp32"))
+params = scoring.DEFAULT_PARAMS
+if example_search:
+    import dataclasses
+    params = dataclasses.replace(params, example_search=example_search)
+for q in queries:
+    answers.suggest(view, QueryEmbedder(encoder), clean_message(q), request_id="r", limit=3,
+                    url_for_article=lambda i: i, params=params)
+fields = {}
+with open("/proc/self/smaps_rollup") as fh:
+    for line in fh:
+        key, _, value = line.partition(":")
+        if key in ("Rss", "Pss", "Private_Clean", "Private_Dirty", "Shared_Clean"):
+            fields[key] = int(value.split()[0]) * 1024
+with open("/proc/self/status") as fh:
+    for line in fh:
+        if line.startswith("VmHWM:"):
+            fields["Peak_Rss"] = int(line.split()[1]) * 1024
+print(json.dumps(fields))
+"""
+
+
+def measure_worker_memory(index_root: Path, queries: Sequence[str], *, example_search: str = "") -> dict[str, Any]:
+    """The memory of a fresh worker-like process that opened the build and answered every query
+    with suggest (one inference thread): RSS, PSS, private and shared pages, and the peak RSS,
+    in bytes. A separate process, so nothing the benchmark itself holds is counted; the
+    memory-mapped files (vectors, impacts) count as shared pages, as in gunicorn's workers."""
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH", "")) if p)}
+    done = subprocess.run([sys.executable, "-c", _WORKER, str(index_root), example_search], input=json.dumps(list(queries)),
+                          capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"worker memory measurement failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def measure_encoders(

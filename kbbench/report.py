@@ -71,6 +71,12 @@ def markdown(results: dict[str, Any]) -> str:
         rows.append(["(encoder call alone)", enc["p50_ms"], enc["p95_ms"], enc["p99_ms"], None, None, None])
         parts.append(table(["operation", "cold p50", "cold p95", "cold p99", "warm p50", "warm p95", "warm p99"], rows))
         parts.append(f"load average {_cell(inproc['loadavg_start'])} → {_cell(inproc['loadavg_end'])}")
+        memory = inproc.get("worker_memory")
+        if memory:
+            mib = {k: round(v / 2**20) for k, v in memory.items()}
+            parts.append(f"Worker memory (a fresh process after answering every query): RSS {mib.get('Rss')} MiB "
+                         f"(peak {mib.get('Peak_Rss')}), PSS {mib.get('Pss')}, private dirty {mib.get('Private_Dirty')}, "
+                         f"shared clean {mib.get('Shared_Clean')} MiB.")
     http = results.get("http")
     if http:
         parts.append(f"**HTTP** (gunicorn, {http['workers']} workers × {http['inference_threads']} inference "

@@ -77,6 +77,8 @@ def run(config: BenchConfig, log: Callable[[str], None] = lambda _m: None) -> di
     if "inprocess" in config.sections:
         log(f"in-process latency over {len(queries)} queries")
         results["inprocess"] = measure.measure_inprocess(index_root, queries)
+        log("worker memory: a fresh process that opened the build and answered every query")
+        results["inprocess"]["worker_memory"] = measure.measure_worker_memory(index_root, queries)
     if "http" in config.sections:
         from kbbench.http import measure_http
 

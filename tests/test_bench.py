@@ -100,6 +100,8 @@ def test_bench_run_reports_build_latency_http_and_memory(tmp_path, onnx_model):
     assert set(ops) == {"search_hybrid", "search_keyword", "search_semantic", "suggest"}
     assert set(ops["suggest"]) == {"cold", "warm"} and set(ops["search_keyword"]) == {"cold"}
     assert set(ops["suggest"]["cold"]) == LATENCY_KEYS and ops["suggest"]["cold"]["n"] == 4
+    memory = results["inprocess"]["worker_memory"]  # a separate process: the model alone is ~90 MB
+    assert memory["Rss"] >= memory["Pss"] > 0 and memory["Peak_Rss"] >= memory["Rss"] > 100 * 2**20
     runs = results["http"]["runs"]
     assert [(r["kind"], r["clients"]) for r in runs] == [("search", 1), ("search", 2), ("suggest", 1), ("suggest", 2)]
     assert all(r["requests"] > 0 and r["errors"] == {} for r in runs)
