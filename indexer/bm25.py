@@ -75,20 +75,22 @@ def merge_postings(
 ) -> Postings:
     """One Postings of `n_rows` rows: row `old_rows[i]` of `kept` becomes row `new_rows[i]`
     (rows of `kept` not listed are dropped), and row j of `fresh` becomes row `fresh_rows[j]`."""
-    old_to_new = np.full(kept.n_rows, -1, dtype=np.int64)
+    old_to_new = np.full(kept.n_rows, -1, dtype=np.int32)
     old_to_new[np.asarray(old_rows, dtype=np.int64)] = new_rows
-    keep = old_to_new[kept.rows] >= 0
+    moved = old_to_new[kept.rows]  # each kept posting's new row, or -1: its row is dropped
+    keep = moved >= 0
     vocabulary = {t: i for i, t in enumerate(kept.terms.tolist())}
     fresh_ids = np.array([vocabulary.setdefault(t, len(vocabulary)) for t in fresh.terms.tolist()], dtype=np.int32)
     lengths = np.zeros((n_rows, kept.lengths.shape[1]), dtype=np.float64)
     lengths[np.asarray(new_rows, dtype=np.int64)] = kept.lengths[np.asarray(old_rows, dtype=np.int64)]
     lengths[fresh_rows] = fresh.lengths
+    fresh_terms = fresh_ids[fresh.term_ids] if len(fresh_ids) else fresh.term_ids
     return Postings(
         terms=np.array(list(vocabulary), dtype=str),
-        rows=np.concatenate([old_to_new[kept.rows[keep]], np.asarray(fresh_rows)[fresh.rows]]).astype(np.int32),
-        fields=np.concatenate([kept.fields[keep], fresh.fields]).astype(np.int8),
-        term_ids=np.concatenate([kept.term_ids[keep], fresh_ids[fresh.term_ids] if len(fresh_ids) else fresh.term_ids]).astype(np.int32),
-        counts=np.concatenate([kept.counts[keep], fresh.counts]).astype(np.int32),
+        rows=np.concatenate([moved[keep], np.asarray(fresh_rows)[fresh.rows]], dtype=np.int32, casting="same_kind"),
+        fields=np.concatenate([kept.fields[keep], fresh.fields], dtype=np.int8, casting="same_kind"),
+        term_ids=np.concatenate([kept.term_ids[keep], fresh_terms], dtype=np.int32, casting="same_kind"),
+        counts=np.concatenate([kept.counts[keep], fresh.counts], dtype=np.int32, casting="same_kind"),
         lengths=lengths,
     )
 
@@ -105,10 +107,21 @@ def sort_postings(postings: Postings) -> Postings:
     names_order = np.argsort(postings.terms, kind="stable")
     rank_of = np.empty(len(postings.terms), dtype=np.int64)
     rank_of[names_order] = np.arange(len(postings.terms))
-    key = rank_of[postings.term_ids.astype(np.int64)] * max(postings.n_rows, 1) + postings.rows
-    order = np.argsort(key, kind="stable")
-    if np.array_equal(order, np.arange(len(order))):
+    key = rank_of[postings.term_ids] * max(postings.n_rows, 1) + postings.rows
+    descents = np.flatnonzero(key[1:] < key[:-1])
+    if not len(descents):
         return postings
+    split = int(descents[0]) + 1  # key[:split] is in order
+    if len(key) - split > len(key) // 4:
+        order = np.argsort(key, kind="stable")
+    else:  # a rebuild's merge: the kept postings in order, then the few analysed afresh
+        tail = np.argsort(key[split:], kind="stable") + split
+        at = np.searchsorted(key[:split], key[tail], side="right") + np.arange(len(tail))
+        order = np.empty(len(key), dtype=np.int64)
+        head = np.ones(len(key), dtype=bool)
+        head[at] = False
+        order[head] = np.arange(split)
+        order[at] = tail
     return Postings(
         terms=postings.terms, rows=postings.rows[order], fields=postings.fields[order],
         term_ids=postings.term_ids[order], counts=postings.counts[order], lengths=postings.lengths,

@@ -80,6 +80,24 @@ def test_impacts_are_the_same_whatever_order_the_postings_come_in():
     assert a.scores(["refund", "lost"]).tolist() == pytest.approx(build_term_matrix(docs, FIELD_BOOSTS).scores(["refund", "lost"]).tolist())
 
 
+@pytest.mark.parametrize("tail", [0, 1, 7, 30, 400, 1500])
+def test_sort_postings_orders_as_a_plain_stable_sort_does(tail):
+    rng = np.random.default_rng(tail)
+    n, rows = 2000, 300
+    terms = np.array([f"t{i:03d}" for i in rng.permutation(50)])
+    term_ids, row_ids = rng.integers(0, 50, n), rng.integers(0, rows, n)
+    rank = np.argsort(np.argsort(terms, kind="stable"), kind="stable")
+    head = np.lexsort((row_ids[: n - tail], rank[term_ids[: n - tail]]))  # a sorted run, then `tail` in any order
+    term_ids[: n - tail], row_ids[: n - tail] = term_ids[head], row_ids[head]
+    postings = Postings(terms=terms, rows=row_ids.astype(np.int32), fields=rng.integers(0, 3, n).astype(np.int8),
+                        term_ids=term_ids.astype(np.int32), counts=np.arange(n, dtype=np.int32),
+                        lengths=np.ones((rows, 3)))
+    expected = np.argsort(rank[term_ids] * rows + row_ids, kind="stable")
+    got = sort_postings(postings)
+    assert got.counts.tolist() == postings.counts[expected].tolist()  # counts number the postings
+    assert got.rows.tolist() == postings.rows[expected].tolist() and got.fields.tolist() == postings.fields[expected].tolist()
+
+
 def test_empty_corpus_and_empty_fields_build():
     assert build_term_matrix([], FIELD_BOOSTS).scores(["refund"]).shape == (0,)
     assert build_term_matrix([{"title": ""}], FIELD_BOOSTS).scores(["refund"]).tolist() == [0.0]
