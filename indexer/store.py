@@ -110,13 +110,14 @@ class StoredLines:
     @classmethod
     def parse(cls, data: bytes, *, head: bytes, sep: bytes, tail: bytes, name: str) -> StoredLines:
         """`read`, of bytes already read."""
-        if not data and not head:  # no records at all
-            return cls(data, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        none = np.zeros(0, dtype=np.int64)
+        if not data and not head:  # a file of no records (chunks.jsonl has no head or tail then)
+            return cls(data, none, none)
         if not (data.startswith(head) and data.endswith(tail)) or len(data) < len(head) + len(tail):
             raise ValueError(f"{name} is not one record per line")
         first, last = len(head), len(data) - len(tail)
         if first == last:
-            return cls(data, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+            return cls(data, none, none)
         body = np.frombuffer(data, dtype=np.uint8, count=last - first, offset=first)
         block = 1 << 22  # a few MiB at a time: one comparison over a 0.45 GB file would page-fault a 0.45 GB mask
         newlines = np.concatenate([np.flatnonzero(body[at : at + block] == 10) + (first + at)
@@ -480,11 +481,12 @@ def write_postings(build: Path, postings: Postings, chunk_ids: list[str]) -> lis
     archive they used to be in cost a CRC pass on every write and every read. Returns the files."""
     folder = build / POSTINGS
     folder.mkdir()
-    arrays = {"terms": postings.terms, "rows": postings.rows, "fields": postings.fields, "term_ids": postings.term_ids,
-              "counts": postings.counts, "lengths": postings.lengths, "chunk_ids": np.array(chunk_ids, dtype=str)}
+    paths = []
     for name in _POSTINGS_ARRAYS:
-        np.save(folder / f"{name}.npy", arrays[name], allow_pickle=False)
-    return [folder / f"{name}.npy" for name in _POSTINGS_ARRAYS]
+        array = np.array(chunk_ids, dtype=str) if name == "chunk_ids" else getattr(postings, name)
+        paths.append(folder / f"{name}.npy")
+        np.save(paths[-1], array, allow_pickle=False)
+    return paths
 
 
 def read_postings(build: Path) -> tuple[Postings, list[str]] | None:
