@@ -19,7 +19,7 @@ from typing import Any, Callable, Protocol, cast
 
 import numpy as np
 
-from indexer import bm25, chunking, example_index, history, keyword, store, terms
+from indexer import bm25, chunking, example_index, history, keyword, multilingual, store, terms
 from indexer.article import Article, Finding
 from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.chunking import chunk_article
@@ -44,6 +44,14 @@ class SupportsEncode(Protocol):
     def encode(self, texts: list[str], *, batch_size: int = ..., progress: Callable[[int], None] | None = ...) -> np.ndarray: ...
 
 
+class SupportsEncodeQueries(SupportsEncode, Protocol):
+    """A second encoder (indexer.multilingual): chunks are passages, learned examples queries."""
+
+    def encode_queries(
+        self, texts: list[str], *, batch_size: int = ..., progress: Callable[[int], None] | None = ...,
+    ) -> np.ndarray: ...
+
+
 @dataclass
 class BuildReport:
     build_id: str
@@ -58,6 +66,7 @@ class BuildReport:
     full: bool = False
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    embedded_multilingual: int = 0  # texts the multilingual encoder embedded (a multilingual build)
     warnings: list[Finding] = field(default_factory=list)
     # Wall seconds by step (lint, chunk, embed, write, postings, ...), so a slow rebuild says where.
     phases: dict[str, float] = field(default_factory=dict)
@@ -67,7 +76,9 @@ class BuildReport:
         return (
             f"{self.articles} articles: {len(self.changed)} changed, {len(self.added)} added, "
             f"{len(self.removed)} removed, {self.unchanged} unchanged "
-            f"({self.embedded} chunks embedded, {self.chunks} in index"
+            f"({self.embedded} chunks embedded"
+            + (f", {self.embedded_multilingual} by the multilingual encoder" if self.embedded_multilingual else "")
+            + f", {self.chunks} in index"
             + (f", {self.examples} learned examples" if self.examples else "")
             + f"; {kind}) in {self.seconds:.1f} s"
         )
@@ -106,6 +117,7 @@ def build_index(
     model: Model = BASE_MODEL,
     finalize: Callable[[Path], None] | None = None,
     exact_examples_below: int = example_index.EXACT_BELOW,
+    multilingual_factory: Callable[[], SupportsEncodeQueries] | None = None,
 ) -> BuildReport:
     """Lint, build and publish a new index under `index_root`.
 
@@ -117,6 +129,9 @@ def build_index(
     complete build before it is published (`kb index` fits the build's calibration there);
     if it raises, nothing is published. From `exact_examples_below` learned examples on, the
     build also gets their approximate-nearest-neighbour graph (indexer/example_index.py).
+    With `multilingual_factory` the build is multilingual: every chunk and learned example
+    is also embedded by the multilingual encoder it makes (indexer.multilingual), reusing the
+    live build's vectors of unchanged texts, and messages MiniLM does not know are ranked there.
 
     Raises LintFailed (nothing published), store.BuildLocked (another build runs) or
     embedding.ModelError (the model fails its checksum). `encoder_factory` is only called
@@ -190,6 +205,11 @@ def build_index(
         )
         report.examples = len(kept)
         clock.lap("embed")
+        space = None
+        if multilingual_factory is not None:
+            space = _embed_space(chunks, kept, None if full else live_build, multilingual_factory, progress_factory)
+            report.embedded_multilingual = space[2]
+            clock.lap("embed (multilingual)")
 
         build = store.builds_dir(index_root) / report.build_id
         build.mkdir(parents=True)
@@ -202,6 +222,10 @@ def build_index(
             vector_stats = store.write_chunks(build, chunks, slots, fresh, base_log=reuse.log)
             syncer.add(build / "articles.json", build / "rendered.json", build / "chunks.jsonl")
             clock.lap("write articles and chunks")
+            if space is not None:
+                store.write_space(build, multilingual.SPACE, space[0], space[1])
+                syncer.add(*store.space_files(build, multilingual.SPACE))
+                clock.lap("write multilingual vectors")
             examples_key = _write_examples(build, kept, example_vectors, live_build)
             graph_key = _write_example_index(build, kept, example_vectors, live_build, exact_examples_below)
             clock.lap("write examples")
@@ -248,7 +272,10 @@ def build_index(
                     examples=len(kept),
                     stats={"embedded": report.embedded, "full": full, "render_key": render_key, "vectors": vector_stats,
                            **({"examples": examples_key} if examples_key else {}),
-                           **({"example_index": graph_key} if graph_key else {})},
+                           **({"example_index": graph_key} if graph_key else {}),
+                           **({"spaces": {multilingual.SPACE: {**multilingual.model_record(),
+                                                               "scale": list(multilingual.SCALE)}}}
+                              if space is not None else {})},
                     model_path=_relative_model_path(model, index_root),
                 ),
             )
@@ -466,6 +493,48 @@ def select_examples(examples: list[Example], article_ids: set[str]) -> list[Exam
         group = sorted(by_article[article_id], key=lambda e: (-e.weight, -e.id))
         kept.extend(sorted(group[:MAX_EXAMPLES_PER_ARTICLE], key=lambda e: e.id))
     return kept
+
+
+def _embed_space(
+    chunks: list, kept: list[Example], live_build: Path | None,
+    encoder_factory: Callable[[], SupportsEncodeQueries],
+    progress_factory: Callable[[int], Callable[[int], None]] | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The multilingual encoder's vectors of every chunk (as passages) and learned example (as
+    queries), reusing the live build's for unchanged texts. Returns (chunks, examples, embedded)."""
+    reuse = store.read_reusable_space(live_build, multilingual.SPACE)
+    chunk_out = np.zeros((len(chunks), multilingual.DIM), dtype=np.float32)
+    example_out = np.zeros((len(kept), multilingual.DIM), dtype=np.float32)
+    todo_chunks: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        vector = reuse.get(c.hash)
+        if vector is None:
+            todo_chunks.setdefault(c.hash, []).append(i)
+        else:
+            chunk_out[i] = vector
+    todo_examples: dict[str, list[int]] = {}
+    for i, e in enumerate(kept):
+        vector = reuse.get(f"example:{e.hash}")
+        if vector is None:
+            todo_examples.setdefault(e.hash, []).append(i)
+        else:
+            example_out[i] = vector
+    embedded = len(todo_chunks) + len(todo_examples)
+    if embedded:
+        encoder = encoder_factory()
+        progress = progress_factory(embedded) if progress_factory else None
+        if todo_chunks:
+            # Sorted by length, so a batch pads (and the engine works) on texts of like size.
+            pending = sorted(todo_chunks.values(), key=lambda rows: len(chunks[rows[0]].embed_text))
+            vectors = encoder.encode([chunks[rows[0]].embed_text for rows in pending], progress=progress)
+            for rows, vector in zip(pending, vectors):
+                chunk_out[rows] = vector
+        if todo_examples:
+            pending = list(todo_examples.values())
+            vectors = encoder.encode_queries([kept[rows[0]].text for rows in pending], progress=progress)
+            for rows, vector in zip(pending, vectors):
+                example_out[rows] = vector
+    return chunk_out, example_out, embedded
 
 
 def _embed(

@@ -15,6 +15,8 @@ Layout under the index root::
         keyword.npz                BM25F impacts term by term (indexer.bm25), what the server scores with
         vocabulary.json            words and their counts (all, public) for did-you-mean
         manifest.json              written last: its presence means the build is complete
+        me5-vectors.npy            the chunks' vectors by the multilingual encoder (indexer.multilingual),
+        me5-examples.npy           and the learned examples' (a multilingual build only)
         calibration.json           the build's own no-match thresholds and weights, fitted after
                                    the manifest and before publishing (kbserver.retrieval.calibration)
     <root>/models/                 the ONNX export of the packaged model
@@ -447,6 +449,48 @@ def read_examples(build: Path) -> tuple[list[Example], np.ndarray]:
     except FileNotFoundError:
         return [], np.zeros((0, 384), dtype=np.float32)
     return examples, vectors
+
+
+def space_files(build: Path, space: str) -> tuple[Path, Path]:
+    """Where a second encoder's vectors live in a build: chunks, then learned examples."""
+    return build / f"{space}-vectors.npy", build / f"{space}-examples.npy"
+
+
+def write_space(build: Path, space: str, chunk_vectors: np.ndarray, example_vectors: np.ndarray) -> None:
+    """A second encoder's vectors (indexer.multilingual): row i is chunk line i, or example line i."""
+    chunks_file, examples_file = space_files(build, space)
+    np.save(chunks_file, np.ascontiguousarray(chunk_vectors, dtype=np.float32), allow_pickle=False)
+    np.save(examples_file, np.ascontiguousarray(example_vectors, dtype=np.float32), allow_pickle=False)
+
+
+def read_space(build: Path, space: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(chunk vectors transposed, example vectors) of a second encoder, or None when the build has none."""
+    chunks_file, examples_file = space_files(build, space)
+    try:
+        chunk_vectors = np.load(chunks_file, mmap_mode="r", allow_pickle=False)
+        example_vectors = np.load(examples_file, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        return None
+    return np.ascontiguousarray(chunk_vectors.T, dtype=np.float32), example_vectors
+
+
+def read_reusable_space(build: Path | None, space: str) -> dict[str, np.ndarray]:
+    """A second encoder's vectors of `build` by text hash (chunks and examples), to reuse in the next build."""
+    if build is None:
+        return {}
+    chunks_file, examples_file = space_files(build, space)
+    try:
+        chunk_vectors = np.load(chunks_file, mmap_mode="r", allow_pickle=False)
+        example_vectors = np.load(examples_file, mmap_mode="r", allow_pickle=False)
+        chunks = read_chunks(build)
+        examples, _ = read_examples(build)
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}
+    if len(chunks) != len(chunk_vectors) or len(examples) != len(example_vectors):
+        return {}
+    found: dict[str, np.ndarray] = {c.hash: chunk_vectors[i] for i, c in enumerate(chunks)}
+    found.update({f"example:{e.hash}": example_vectors[i] for i, e in enumerate(examples)})
+    return found
 
 
 def write_term_matrix(build: Path, matrix: TermMatrix) -> None:

@@ -63,6 +63,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("LEARNING", "on", "`off` ignores learned examples when ranking."),
     Setting(
+        "MULTILINGUAL",
+        "on",
+        "`on`: `kb index` also embeds every chunk with multilingual-e5-small, so messages in Tamil, Telugu, "
+        "Persian and about 100 other languages find articles in any language (docs/languages.md). `off`: "
+        "English only; a message in another language gets an answer that says its language is not covered.",
+    ),
+    Setting(
         "NO_MATCH_THRESHOLD",
         "",
         "Suggest score under which `no_confident_match` is set. Empty: the build's own threshold, which "
@@ -134,6 +141,16 @@ def no_match_threshold(value: Any) -> float | None:
 def is_learning_on(value: Any) -> bool:
     """The KB_LEARNING setting: anything but off/false/0/no means learned examples count."""
     return str(value).lower() not in ("off", "false", "0", "no")
+
+
+def is_multilingual(value: Any) -> bool:
+    """The KB_MULTILINGUAL setting, checked: on or off. Raises ValueError naming it."""
+    word = str(value).strip().lower()
+    if word in ("on", "true", "1", "yes"):
+        return True
+    if word in ("off", "false", "0", "no"):
+        return False
+    raise ValueError(f"KB_MULTILINGUAL must be on or off, not {value!r}")
 
 
 def cors_origins(value: Any) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 
 from indexer.embedding import build_model, query_encoder
 from kbserver import config
-from kbserver.retrieval.embedder import QueryEmbedder, limit_threads
+from kbserver.retrieval.embedder import QueryEmbedder, limit_threads, multilingual_spaces
 from kbserver.retrieval.reader import AudienceView, IndexUnavailable, Reader, Snapshot
 from kbserver.retrieval.settings import rank_params
 
@@ -57,7 +57,8 @@ class Services:
             if embedder is None:
                 model = build_model(self.reader.root, manifest.model_id, manifest.model_sha256, manifest.model_path)
                 encoder = query_encoder(self.reader.root, model, self.query_encoder, threads=self._threads)
-                embedder = self._embedders[manifest.model_sha256] = QueryEmbedder(encoder)
+                embedder = self._embedders[manifest.model_sha256] = QueryEmbedder(
+                    encoder, spaces=multilingual_spaces(self._threads))
             return embedder
 
 

@@ -116,14 +116,16 @@ def onnx_model(tmp_path_factory) -> Path:
     return export_onnx(onnx_file(tmp_path_factory.mktemp("models")))
 
 
-def build_into(articles: Path, root: Path, onnx_model: Path):
-    """Build and publish an index of `articles` under `root`, reusing the session's ONNX export."""
+def build_into(articles: Path, root: Path, onnx_model: Path, *, multilingual: bool = False, **kwargs):
+    """Build and publish an index of `articles` under `root`, reusing the session's ONNX export;
+    `multilingual` also embeds with multilingual-e5-small, as `kb index` does by default."""
     models = root / "models"
     models.mkdir(parents=True, exist_ok=True)
     target = onnx_file(models)
     if not target.exists():
         shutil.copyfile(onnx_model, target)
-    return build_index(articles, root, encoder_factory=lambda: get_encoder(onnx_path=onnx_model))
+    return build_index(articles, root, encoder_factory=lambda: get_encoder(onnx_path=onnx_model),
+                       multilingual_factory=multilingual_encoder if multilingual else None, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -138,7 +140,7 @@ def kb_index(tmp_path_factory, onnx_model) -> Path:
 def sample_index(tmp_path_factory, onnx_model) -> Path:
     """An index root built from the bundled sample knowledge base (articles/)."""
     root = tmp_path_factory.mktemp("sample-index")
-    build_into(SAMPLE_ARTICLES, root, onnx_model)
+    build_into(SAMPLE_ARTICLES, root, onnx_model, multilingual=True)
     return root
 
 

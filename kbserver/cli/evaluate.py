@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -23,9 +24,12 @@ def register(group: click.Group) -> None:
 @click.option("--explain", "explain_text", metavar="TEXT",
               help="Rank one message instead and print every part of each top result's score.")
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, 50), help="Results shown by --explain.")
+@click.option("--encoder", type=click.Choice(["auto", "minilm", "me5"]), default="auto", show_default=True,
+              help="auto: each message's language picks its encoder, as the API does; minilm or me5 force one "
+                   "(me5 needs a multilingual build: docs/languages.md).")
 @json_option
 def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst: int, explain_text: str | None,
-                 top: int, as_json: bool) -> None:
+                 top: int, encoder: str, as_json: bool) -> None:
     """Measure relevance on a labelled query file: hit@1, hit@3, MRR@10, nDCG@10, off-topic flags.
 
     Ranks exactly as the API does, on the index folder, without starting the server.
@@ -78,6 +82,11 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
         params = rank_params(os.environ.get("KB_LEARNING", "on"), os.environ.get("KB_NO_MATCH_THRESHOLD"))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    if encoder != "auto":
+        if encoder == "me5" and "me5" not in snapshot.spaces:
+            raise click.ClickException(f"build {snapshot.build_id} has no multilingual vectors: index it with "
+                                       "KB_MULTILINGUAL=on (the default)")
+        params = dataclasses.replace(params, encoder=encoder)
     if explain_text is not None:
         if not explain_text.strip():
             raise click.UsageError("--explain needs a message to rank")

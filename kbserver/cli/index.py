@@ -88,6 +88,24 @@ def calibration_hook(index_dir: Path, encoder_factory: Callable[[], object]) -> 
     return finalize
 
 
+def multilingual_factory():
+    """The multilingual encoder's factory when KB_MULTILINGUAL is on (the default), else None.
+    A bad value stops the command in one line."""
+    import os
+
+    from kbserver import config
+
+    try:
+        on = config.is_multilingual(os.environ.get("KB_MULTILINGUAL", "on"))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not on:
+        return None
+    from indexer import multilingual
+
+    return multilingual.get_encoder
+
+
 def once(factory: Callable[[], object]) -> Callable[[], object]:
     """`factory`, called at most once: embedding and calibration share one loaded encoder."""
     made: list[object] = []
@@ -139,6 +157,7 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool, databa
             examples=examples,
             model=model,
             finalize=calibration_hook(Path(index_dir), encoder_factory),
+            multilingual_factory=multilingual_factory(),
         )
     except LintFailed as exc:
         for finding in exc.findings:

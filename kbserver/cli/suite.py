@@ -41,6 +41,7 @@ def suite_command(sets_file: Path, only: tuple[str, ...], work_dir: Path, mode: 
 
     Example: kb suite --json var/suite/after.json --compare var/suite/before.json
     """
+    from indexer import multilingual
     from indexer.build import LintFailed, build_index
     from indexer.embedding import export_onnx, get_encoder, onnx_file
     from kbserver.retrieval import suite
@@ -77,6 +78,7 @@ def suite_command(sets_file: Path, only: tuple[str, ...], work_dir: Path, mode: 
                 examples = _learned_examples(s.learning, s.articles) if with_learning and s.learning else []
                 report = build_index(s.articles, root, encoder_factory=lambda: encoder, examples=examples,
                                      progress_factory=_progress_factory(),
+                                     multilingual_factory=multilingual.get_encoder if s.multilingual else None,
                                      finalize=calibration_hook(root, lambda: encoder) if calibrate else None)
                 click.echo(f"{label}: {report.summary()}", err=True)
                 result = suite.evaluate_set(s, root, embedder, learned=with_learning, modes=modes, params=params)

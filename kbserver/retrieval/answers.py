@@ -26,6 +26,7 @@ from kbserver.retrieval.scoring import (
     confidence,
     for_build,
     is_confident,
+    message_route,
     rank,
 )
 from kbserver.retrieval.steer import steer, unexcluded_words
@@ -48,11 +49,13 @@ class ArticleRef:
     summary: str
     owner: str
     url: str
+    lang: str = "en"  # the article's language (BCP 47), for the page's `lang` and "message in Tamil, procedure in English"
 
     @classmethod
     def of(cls, article: Article, url_for_article: UrlFor) -> ArticleRef:
         """The reference to `article`, linked with `url_for_article`."""
-        return cls(article.id, article.title, article.type, article.summary, article.owner, url_for_article(article.id))
+        return cls(article.id, article.title, article.type, article.summary, article.owner, url_for_article(article.id),
+                   getattr(article, "lang", "en"))
 
     def to_json(self) -> dict[str, Any]:
         """This value as the API writes it, key for key."""
@@ -63,6 +66,7 @@ class ArticleRef:
             "summary": self.summary,
             "owner": self.owner,
             "url": self.url,
+            "lang": self.lang,
         }
 
 
@@ -174,6 +178,8 @@ class SuggestAnswer:
     # `suggestions`, two or more).
     ambiguity_reason: str | None = None
     choice: tuple[str, ...] = ()
+    # The message's language and the encoder that ranked it (kbserver.retrieval.routing.Route.to_json).
+    language: dict[str, Any] | None = None
 
     @property
     def ambiguous(self) -> bool:
@@ -193,6 +199,7 @@ class SuggestAnswer:
             "ambiguous": self.ambiguous,
             "ambiguity": {"reason": self.ambiguity_reason, "articles": list(self.choice)} if self.ambiguous else None,
             "suggestions": [s.to_json() for s in self.suggestions],
+            "language": self.language,
         }
 
 
@@ -361,16 +368,20 @@ def suggest(
 ) -> SuggestAnswer:
     """The suggest answer for one customer message (cleaned once by the caller, or here)."""
     params = for_build(params, view.snapshot)
-    ranked = rank(view, embedder, message, mode="hybrid", for_suggest=True, params=params, top=max(limit, POLICY_WINDOW))
-    unsure = ambiguity(ranked, params)
+    how = message_route(view, message, params)
+    ranked = rank(view, embedder, message, mode="hybrid", for_suggest=True, params=params, top=max(limit, POLICY_WINDOW),
+                  how=how)
+    # A language no encoder of this build knows: its closest articles are listed, never claimed.
+    unsure = ambiguity(ranked, params) if how.covered else None
     # The choice never reaches past `limit`: with limit 1 there is nothing to choose between.
     choice = tuple(r.article.id for r in unsure.choice[:limit]) if unsure else ()
     return SuggestAnswer(
         request_id=request_id,
-        no_confident_match=not is_confident(ranked, params),
+        no_confident_match=not how.covered or not is_confident(ranked, params),
         suggestions=tuple(suggestion(view, r, ranked, url_for_article, params) for r in ranked[:limit]),
         ambiguity_reason=unsure.reason if unsure and len(choice) >= 2 else None,
         choice=choice if len(choice) >= 2 else (),
+        language=how.to_json(),
     )
 
 

@@ -35,7 +35,7 @@ from typing import Any, Callable
 import numpy as np
 
 from indexer import store
-from kbserver.retrieval import scoring
+from kbserver.retrieval import routing, scoring
 from kbserver.retrieval.embedder import QueryEmbedder
 from kbserver.retrieval.reader import AudienceView, Snapshot, read_build
 from kbserver.retrieval.scoring import RankParams
@@ -48,6 +48,9 @@ LOO_QUANTILE = 0.02
 BANK_QUANTILE = 0.95
 SEED = 0
 BANK_FILE = Path(__file__).resolve().parent.parent / "data" / "offtopic_bank.txt"
+# Off-topic messages in Tamil, Telugu, Persian and other languages, written for kb (kbserver/data/README.md):
+# the multilingual encoder's thresholds are fitted on them, as MiniLM's are on BANK_FILE.
+MULTILINGUAL_BANK_FILE = BANK_FILE.with_name("offtopic_bank_multilingual.txt")
 MODES = ("suggest", "hybrid", "semantic")
 
 # The grid the fit may choose from; the first value of each is today's constant.
@@ -58,8 +61,23 @@ GRID: dict[str, tuple[float, ...]] = {
 }
 
 
-def offtopic_bank() -> list[str]:
-    return [line.strip() for line in BANK_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+def offtopic_bank(path: Path = BANK_FILE) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _fit_space(view: AudienceView, embedder: QueryEmbedder, params: RankParams) -> dict[str, Any]:
+    """The multilingual encoder's thresholds: the BANK_QUANTILE of the multilingual bank's top scores,
+    every message ranked by that encoder whatever its language (kbserver.retrieval.routing)."""
+    bank = offtopic_bank(MULTILINGUAL_BANK_FILE)
+    forced = replace(params, encoder=routing.ME5)
+    signals = _Signals(view, embedder, bank, forced, [None] * len(bank))
+    scores = {m: signals.top(forced, m)[1] for m in MODES}
+    thresholds = {m: float(np.quantile(scores[m], BANK_QUANTILE)) for m in MODES}
+    return {
+        "method": "offtopic-bank", "bank_messages": len(bank), "quantile": BANK_QUANTILE,
+        "thresholds": {m: round(v, 4) for m, v in thresholds.items()},
+        "bank_flagged": {m: round(float((scores[m] < thresholds[m]).mean()), 4) for m in MODES},
+    }
 
 
 class _Signals:
@@ -139,7 +157,10 @@ def fit(snapshot: Snapshot, embedder: QueryEmbedder, params: RankParams = scorin
     params = replace(params, no_match_threshold=None, hybrid_threshold=None, semantic_threshold=None)
     view = snapshot.view(allow_internal=True)
     bank = offtopic_bank()
-    bank_signals = _Signals(view, embedder, bank, params, [None] * len(bank))
+    # English off-topic messages are ranked as English messages are: by MiniLM, unless the build
+    # has articles in other languages (then by e5 for those: kbserver.retrieval.routing).
+    english = replace(params, encoder=routing.MINILM) if snapshot.all_english and params.encoder == "auto" else params
+    bank_signals = _Signals(view, embedder, bank, english, [None] * len(bank))
     rows = _sample(snapshot) if params.use_examples else None
     out: dict[str, Any] = {"version": VERSION, "bank_messages": len(bank)}
     weights: dict[str, float] = {}
@@ -162,6 +183,8 @@ def fit(snapshot: Snapshot, embedder: QueryEmbedder, params: RankParams = scorin
     out["thresholds"] = {m: round(v, 4) for m, v in thresholds.items()}
     out["weights"] = weights
     out["bank_flagged"] = {m: round(float((bank_scores[m] < thresholds[m]).mean()), 4) for m in MODES}
+    if routing.ME5 in snapshot.spaces:
+        out["spaces"] = {routing.ME5: _fit_space(view, embedder, params)}
     out["seconds"] = round(time.perf_counter() - started, 2)
     return out
 
@@ -174,6 +197,8 @@ def fingerprint(snapshot: Snapshot, params: RankParams = scoring.DEFAULT_PARAMS)
     for e in snapshot.examples:
         h.update(f"{e.article_id}\0{e.hash}\0{e.weight}\n".encode())
     h.update(f"{snapshot.manifest.model_sha256}\0{VERSION}\0{BANK_FILE.read_bytes().hex()}\0{params!r}".encode())
+    if snapshot.spaces:
+        h.update(f"{sorted(snapshot.spaces)}\0{MULTILINGUAL_BANK_FILE.read_bytes().hex()}".encode())
     return h.hexdigest()
 
 

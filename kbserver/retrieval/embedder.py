@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import OrderedDict
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -37,17 +37,46 @@ def _entry_bytes(key: tuple[str, tuple[str, ...]], vectors: np.ndarray) -> int:
     return sys.getsizeof(key[0]) + sum(sys.getsizeof(s) for s in key[1]) + int(vectors.nbytes)
 
 
+def multilingual_spaces(threads: int | None = None) -> dict[str, Callable[[], MessageEncoder]]:
+    """The second encoder a multilingual build is queried with (indexer.multilingual), unloaded."""
+    from indexer import multilingual
+
+    return {multilingual.SPACE: lambda: multilingual.get_encoder(threads)}
+
+
 class QueryEmbedder:
     """Embeds a query and its sentences with the process-wide encoder, through a small LRU cache
     of at most `cache_size` entries and `cache_bytes` bytes (texts and vectors)."""
 
-    def __init__(self, encoder: MessageEncoder, cache_size: int = 1024, cache_bytes: int = CACHE_BYTES) -> None:
+    def __init__(
+        self, encoder: MessageEncoder, cache_size: int = 1024, cache_bytes: int = CACHE_BYTES,
+        spaces: dict[str, Callable[[], MessageEncoder]] | None = None,
+    ) -> None:
         self._encoder = encoder
+        # A build's other encoders (indexer.multilingual), loaded on first use: name -> factory.
+        self._space_factories = dict(spaces) if spaces is not None else multilingual_spaces()
+        self._spaces: dict[str, QueryEmbedder] = {}
         self._cache: OrderedDict[tuple[str, tuple[str, ...]], np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._cache_bytes = cache_bytes
         self._bytes = 0
         self._lock = threading.Lock()
+
+    def for_space(self, name: str) -> QueryEmbedder:
+        """The embedder of another encoder of the build (`name`, e.g. "me5"), with its own cache.
+        Raises KeyError when this embedder was made without it."""
+        with self._lock:
+            embedder = self._spaces.get(name)
+        if embedder is None:
+            encoder = self._space_factories[name]()  # loads the model: outside the cache's lock
+            with self._lock:
+                embedder = self._spaces.setdefault(name, QueryEmbedder(encoder, self._cache_size, self._cache_bytes))
+        return embedder
+
+    def with_spaces(self, spaces: dict[str, Callable[[], MessageEncoder]]) -> QueryEmbedder:
+        """This embedder, able to load the encoders `spaces` names too (`for_space`)."""
+        self._space_factories.update(spaces)
+        return self
 
     @property
     def cached_bytes(self) -> int:

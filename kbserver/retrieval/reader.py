@@ -63,6 +63,21 @@ class BuildFiles:
     public_counts: list[int]
     calibration: dict[str, Any] | None = None
     history: dict[str, Any] | None = None
+    # A second encoder's (chunk vectors transposed, example vectors), by space name (indexer.multilingual).
+    spaces: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Space:
+    """A second encoder's vectors of one build: messages that encoder embeds are ranked against these.
+
+    `scale` puts its cosine similarities on MiniLM's scale (indexer.multilingual.SCALE), so the
+    rest of ranking (keyword weight, priors, confidence) reads them as it reads MiniLM's."""
+
+    name: str
+    vectors_t: np.ndarray  # (dim, chunks)
+    example_vectors: np.ndarray  # (examples, dim)
+    scale: tuple[float, float]
 
 
 def read_build(root: Path, build_id: str) -> BuildFiles:
@@ -79,10 +94,16 @@ def read_build(root: Path, build_id: str) -> BuildFiles:
     words, all_counts, public_counts = store.read_vocabulary(build)
     calibration = store.read_calibration(build)
     history = store.read_history(build)
+    spaces = {}
+    for name in (manifest.stats.get("spaces") or {}):
+        found = store.read_space(build, name)
+        if found is None:
+            raise store.IndexError_(f"{build}: its manifest names the vectors '{name}', which are missing")
+        spaces[name] = found
     english_words()  # loaded once per process, before the first request needs it
     return BuildFiles(
         build_id, build, manifest, articles, rendered, chunks, vectors_t, examples, example_vectors,
-        terms, words, all_counts, public_counts, calibration, history,
+        terms, words, all_counts, public_counts, calibration, history, spaces,
     )
 
 
@@ -161,6 +182,23 @@ class Snapshot:
         self.terms = files.terms
         if self.terms.n_rows != len(self.chunks):
             raise store.IndexError_(f"{build}: keyword impacts cover {self.terms.n_rows} rows, not {len(self.chunks)}")
+        # The build's other encoders (a multilingual build: indexer.multilingual), and which chunks
+        # and examples they cover in the same rows as MiniLM's.
+        self.spaces: dict[str, Space] = {}
+        for name, (space_t, space_examples) in files.spaces.items():
+            if space_t.shape[1] != len(self.chunks) or len(space_examples) != len(files.examples):
+                raise store.IndexError_(f"{build}: the '{name}' vectors do not match the chunks and examples")
+            record = files.manifest.stats["spaces"][name]
+            scale = record.get("scale") or (1.0, 0.0)
+            self.spaces[name] = Space(
+                name, space_t, space_examples if whole else np.ascontiguousarray(space_examples[keep]),
+                (float(scale[0]), float(scale[1])),
+            )
+        # Per chunk: whether its article is in English, the language MiniLM knows.
+        languages = np.array([getattr(self.articles[a], "lang", "en") for a in self.article_ids])
+        self.article_lang = languages
+        self.chunk_is_english = (languages == "en")[self.chunk_article]
+        self.all_english = bool(self.chunk_is_english.all())
         self.speller = Speller(files.words)
         self.word_counts = {
             True: {w: c for w, c in zip(files.words, files.all_counts) if c},

@@ -30,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from indexer import example_index
+from indexer import example_index, multilingual
 from indexer.article import Article
 from kbserver.retrieval.embedder import QueryEmbedder
 from kbserver.retrieval.message import CleanedMessage, asks_for_facts, clean_query, content_sentences
 from kbserver.retrieval.reader import AudienceView, Snapshot
+from kbserver.retrieval.routing import ME5, MINILM, MIXED, Route, route
 
 MODES = ("hybrid", "keyword", "semantic")
 
@@ -88,6 +89,7 @@ class Ranked:
     learned: float = 0.0
     keyword_part: float = 0.0  # what the keyword side added to the score
     prior: float = 0.0  # the type prior (suggest only)
+    encoder: str = MINILM  # which encoder's evidence this is (kbserver.retrieval.routing): its threshold applies
 
     def parts(self) -> dict[str, float]:
         names = ("score", "semantic", "text", "alias", "overview", "section", "top3", "learned",
@@ -136,6 +138,13 @@ class RankParams:
     # (indexer/example_index.py), every other exactly; "exact" always multiplies them all.
     example_search: str = "auto"
     fact_page_margin: float = FACT_PAGE_MARGIN
+    # "auto": each message's language picks its encoder (kbserver.retrieval.routing); "minilm" or
+    # "me5" force one, for measurements (`kb eval --encoder`).
+    encoder: str = "auto"
+    # The multilingual encoder's no-match thresholds: None, the build's own (calibration.json).
+    me5_no_match_threshold: float | None = None
+    me5_hybrid_threshold: float | None = None
+    me5_semantic_threshold: float | None = None
 
 
 DEFAULT_PARAMS = RankParams()
@@ -187,8 +196,52 @@ def _candidate_rows(snap: Snapshot, articles: np.ndarray) -> tuple[np.ndarray, n
     return snap.group_starts[articles][owner] + offsets, owner
 
 
+@dataclass(frozen=True)
+class _Query:
+    """One message's similarities to the chunks, in the encoder(s) its route names, on MiniLM's scale."""
+
+    whole: np.ndarray  # per chunk row: the whole message
+    vectors: np.ndarray  # MiniLM's (1 + sentences, dim) vectors, or e5's for the me5 route
+    sentence_count: int
+    space: str
+    snap: Snapshot
+    e5_vectors: np.ndarray | None = None  # the mixed route's e5 vectors
+
+    def sentences(self, rows: np.ndarray) -> np.ndarray:
+        """(sentences, rows): each sentence against the chunk rows `rows`."""
+        snap = self.snap
+        if self.space == ME5:
+            space = snap.spaces[ME5]
+            return multilingual.scale(self.vectors[1:] @ space.vectors_t[:, rows], space.scale)
+        minilm = self.vectors[1:] @ snap.vectors_t[:, rows]
+        if self.space == MIXED and self.e5_vectors is not None:
+            space = snap.spaces[ME5]
+            e5 = multilingual.scale(self.e5_vectors[1:] @ space.vectors_t[:, rows], space.scale)
+            return np.where(snap.chunk_is_english[rows], minilm, e5)
+        return minilm
+
+
+def _query(snap: Snapshot, embedder: QueryEmbedder, cleaned: str, sentences: list[str], how: Route) -> _Query:
+    """Embed the message with its route's encoder(s) and compare it with every chunk once."""
+    if how.encoder == ME5:
+        space = snap.spaces[ME5]
+        vectors = embedder.for_space(ME5).embed(cleaned, sentences)
+        whole = multilingual.scale(vectors[0] @ space.vectors_t, space.scale)
+        return _Query(whole, vectors, len(sentences), ME5, snap)
+    vectors = embedder.embed(cleaned, sentences)  # one encoder pass per request
+    whole = vectors[0] @ snap.vectors_t
+    if how.encoder == MIXED:
+        space = snap.spaces[ME5]
+        e5_vectors = embedder.for_space(ME5).embed(cleaned, sentences)
+        e5 = multilingual.scale(e5_vectors[0] @ space.vectors_t, space.scale)
+        whole = np.where(snap.chunk_is_english, whole, e5)
+        return _Query(whole, vectors, len(sentences), MIXED, snap, e5_vectors)
+    return _Query(whole, vectors, len(sentences), MINILM, snap)
+
+
 def _semantic(
-    view: AudienceView, embedder: QueryEmbedder, cleaned: str, params: RankParams, leave_out: int | None = None
+    view: AudienceView, embedder: QueryEmbedder, cleaned: str, params: RankParams, leave_out: int | None = None,
+    how: Route | None = None,
 ) -> Evidence:
     """Per-article semantic evidence (see the module docstring) and each article's best chunk row.
 
@@ -200,8 +253,8 @@ def _semantic(
     """
     snap = view.snapshot
     sentences = content_sentences(cleaned)
-    vectors = embedder.embed(cleaned, sentences)  # one encoder pass per request
-    whole = vectors[0] @ snap.vectors_t
+    query = _query(snap, embedder, cleaned, sentences, how or route_of(snap, cleaned, params))
+    whole = query.whole
     overview = whole[snap.overview_row]
     section = _group_max(view, whole, snap.is_section, overview)
     # An article without aliases counts its best text evidence in their place, not the
@@ -215,7 +268,7 @@ def _semantic(
     rows, owner = _candidate_rows(snap, shortlist)
     scores = whole[rows]
     if sentences:
-        by_sentence = vectors[1:] @ snap.vectors_t[:, rows]
+        by_sentence = query.sentences(rows)
         scores = np.maximum(scores, params.sentence_weight * by_sentence.max(axis=0))
     # Per shortlisted article: its best section (sentence-matched) and its top-3 mean.
     starts = np.searchsorted(owner, np.arange(depth))
@@ -239,7 +292,7 @@ def _semantic(
         text = np.where(kb_stats(view).has_alias, text, own).astype(np.float32)
     semantic, learned = text, None
     if params.use_examples and len(snap.examples):
-        learned = _example_evidence(snap, vectors, params, leave_out)
+        learned = _example_evidence(snap, query.vectors, params, leave_out, space=query.space)
         semantic = blend(text, learned, params)
     return Evidence(alias, overview, section, top3, text, learned, semantic, best_row)
 
@@ -279,7 +332,9 @@ def fuse(
     return fused, keyword_part, prior
 
 
-def _example_evidence(snap: Snapshot, vectors: np.ndarray, params: RankParams, leave_out: int | None = None) -> np.ndarray:
+def _example_evidence(
+    snap: Snapshot, vectors: np.ndarray, params: RankParams, leave_out: int | None = None, space: str = MINILM,
+) -> np.ndarray:
     """Per article: how closely the query matches the messages that article resolved.
 
     The mean of the article's k most similar examples, so one stray example (a noisy agent,
@@ -288,13 +343,24 @@ def _example_evidence(snap: Snapshot, vectors: np.ndarray, params: RankParams, l
     which keeps a handful of examples from outweighing the article text.
     """
     rows = None
+    if space == ME5:
+        # e5's vectors of the examples, searched exactly (the ANN graph is MiniLM's).
+        e5 = snap.spaces[ME5]
+        sims = multilingual.scale(e5.example_vectors @ vectors.T, e5.scale)
+        return _example_topk(snap, sims, None, params, leave_out)
     if snap.example_index is not None and params.example_search != "exact":
         # The graph's nearest examples of each query vector, rescored exactly: an article
         # none of whose examples is among them has no learned evidence, as it would score
         # too low for its examples to matter.
         rows = example_index.candidates(snap.example_index, vectors, len(snap.examples))
     matrix = snap.example_vectors if rows is None else snap.example_vectors[rows]
-    sims = matrix @ vectors.T
+    return _example_topk(snap, matrix @ vectors.T, rows, params, leave_out)
+
+
+def _example_topk(
+    snap: Snapshot, sims: np.ndarray, rows: np.ndarray | None, params: RankParams, leave_out: int | None,
+) -> np.ndarray:
+    """Per article, the mean of its k best examples' similarities (`sims`: examples x query vectors)."""
     best = sims[:, 0] if sims.shape[1] == 1 else np.maximum(sims[:, 0], params.sentence_weight * sims[:, 1:].max(axis=1))
     best = best * (snap.example_weight if rows is None else snap.example_weight[rows])
     if leave_out is not None:
@@ -342,6 +408,16 @@ def signals(
     return _semantic(view, embedder, cleaned, params, leave_out), _keyword(view, cleaned)[0], asks_for_facts(cleaned)
 
 
+def route_of(snap: Snapshot, cleaned: str, params: RankParams = DEFAULT_PARAMS) -> Route:
+    """The route (language and encoder) ranking takes for a cleaned message (kbserver.retrieval.routing)."""
+    return route(snap, cleaned, params.encoder)
+
+
+def message_route(view: AudienceView, text: str | CleanedMessage, params: RankParams = DEFAULT_PARAMS) -> Route:
+    """The route `rank` takes for `text`: what an answer reports of the message's language."""
+    return route_of(view.snapshot, _cleaned(view, text, params), params)
+
+
 def rank(
     view: AudienceView,
     embedder: QueryEmbedder | None,
@@ -355,6 +431,7 @@ def rank(
     top: int | None = None,
     leave_out: int | None = None,
     restrict: np.ndarray | None = None,
+    how: Route | None = None,
 ) -> list[Ranked]:
     """The articles this audience may see that the query touches, best first (the `top` best, or all).
 
@@ -362,6 +439,7 @@ def rank(
 
     `leave_out` is the row of a learned example to rank without: calibration asks how a
     message like an example scores when that example itself is not there (leave-one-out).
+    `how` is the message's route (language and encoder), when the caller already has it.
     """
     snap = view.snapshot
     cleaned = _cleaned(view, text, params)
@@ -382,7 +460,8 @@ def rank(
     if mode in ("hybrid", "semantic"):
         if embedder is None:
             raise ValueError("semantic ranking needs an embedder")
-        evidence = _semantic(view, embedder, cleaned, params, leave_out)
+        how = how or route_of(snap, cleaned, params)
+        evidence = _semantic(view, embedder, cleaned, params, leave_out, how)
         semantic = evidence.semantic
     if mode in ("hybrid", "keyword"):
         keyword, chunk_keyword = _keyword(view, cleaned)
@@ -430,6 +509,7 @@ def rank(
                 best_row=row,
                 keyword_part=float(keyword_part[a]),
                 prior=float(prior[a]),
+                encoder=how.encoder if how is not None else MINILM,
                 **parts,
             )
         )
@@ -451,7 +531,7 @@ def confidence(ranked: Ranked, params: RankParams = DEFAULT_PARAMS) -> str:
     score = confidence_score(ranked, params)
     if score >= HIGH_CONFIDENCE:
         return "high"
-    if score >= max(MEDIUM_CONFIDENCE, threshold(params, "suggest")):
+    if score >= max(MEDIUM_CONFIDENCE, threshold(params, "suggest", ranked.encoder)):
         return "medium"
     return "low"
 
@@ -466,12 +546,18 @@ def is_confident(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS, mode
         return False
     if mode == "keyword":
         return True
-    return confidence_score(ranked[0], params, mode) >= threshold(params, mode)
+    return confidence_score(ranked[0], params, mode) >= threshold(params, mode, ranked[0].encoder)
 
 
-def threshold(params: RankParams, mode: str = "suggest") -> float:
+def threshold(params: RankParams, mode: str = "suggest", encoder: str = MINILM) -> float:
     """The no-match threshold `params` give `mode`: set (KB_NO_MATCH_THRESHOLD, or the build's
-    calibration through `for_build`), else the constant calibrated on the bundled set."""
+    calibration through `for_build`), else the constant calibrated on the bundled set. A message
+    the multilingual encoder ranked has its own, fitted on a multilingual off-topic bank."""
+    if encoder == ME5:
+        fitted = {"suggest": params.me5_no_match_threshold, "hybrid": params.me5_hybrid_threshold,
+                  "semantic": params.me5_semantic_threshold}[mode]
+        if fitted is not None:
+            return fitted
     value = {"suggest": params.no_match_threshold, "hybrid": params.hybrid_threshold,
              "semantic": params.semantic_threshold}[mode]
     if value is not None:
@@ -511,6 +597,8 @@ def ambiguity(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS) -> Ambi
 
 FITTED = ("keyword_weight", "example_weight", "prior_scale")
 THRESHOLDS = {"suggest": "no_match_threshold", "hybrid": "hybrid_threshold", "semantic": "semantic_threshold"}
+ME5_THRESHOLDS = {"suggest": "me5_no_match_threshold", "hybrid": "me5_hybrid_threshold",
+                  "semantic": "me5_semantic_threshold"}
 
 
 def for_build(params: RankParams, snapshot: Snapshot) -> RankParams:
@@ -523,6 +611,11 @@ def for_build(params: RankParams, snapshot: Snapshot) -> RankParams:
     changes: dict[str, Any] = {}
     for mode, name in THRESHOLDS.items():
         value = cal.get("thresholds", {}).get(mode)
+        if getattr(params, name) is None and isinstance(value, (int, float)):
+            changes[name] = float(value)
+    me5 = ((cal.get("spaces") or {}).get(ME5) or {}).get("thresholds") or {}
+    for mode, name in ME5_THRESHOLDS.items():
+        value = me5.get(mode)
         if getattr(params, name) is None and isinstance(value, (int, float)):
             changes[name] = float(value)
     if params.fitted_weights:

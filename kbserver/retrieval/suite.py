@@ -33,6 +33,7 @@ class SuiteSet:
     queries: Path
     learning: Path | None = None
     note: str = ""
+    multilingual: bool = False  # built with the multilingual encoder too (docs/languages.md)
 
 
 @dataclass
@@ -73,6 +74,7 @@ def load_sets(path: Path, root: Path | None = None) -> list[SuiteSet]:
                 queries=root / item["queries"],
                 learning=root / learning if learning else None,
                 note=item.get("note", ""),
+                multilingual=bool(item.get("multilingual", False)),
             )
         )
     return out
