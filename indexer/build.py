@@ -19,7 +19,7 @@ from typing import Any, Callable, Protocol, cast
 
 import numpy as np
 
-from indexer import bm25, chunking, example_index, history, keyword, multilingual, store, terms
+from indexer import bm25, chunking, example_index, history, keyword, language, multilingual, store, terms
 from indexer.article import Article, Finding
 from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.chunking import chunk_article
@@ -273,6 +273,10 @@ def build_index(
                     stats={"embedded": report.embedded, "full": full, "render_key": render_key, "vectors": vector_stats,
                            **({"examples": examples_key} if examples_key else {}),
                            **({"example_index": graph_key} if graph_key else {}),
+                           # Every model file kb loads for this build, with its pinned checksum.
+                           "models": {"minilm": {"id": model.model_id, "sha256": model.sha256},
+                                      "language_detection": dict(language.MODEL_FILES),
+                                      **({multilingual.SPACE: multilingual.model_record()} if space is not None else {})},
                            **({"spaces": {multilingual.SPACE: {**multilingual.model_record(),
                                                                "scale": list(multilingual.SCALE)}}}
                               if space is not None else {})},

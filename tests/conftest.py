@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 
 from indexer.build import build_index
 from indexer.embedding import export_onnx, get_encoder, onnx_file
+from indexer.multilingual import get_encoder as multilingual_encoder
 
 from servers import PostgresServer, RedisServer
 

@@ -36,7 +36,7 @@ def test_search_returns_ranked_articles_with_highlighted_snippets(client):
     assert len(body["results"]) == 3
     first = body["results"][0]
     assert first["article"]["id"] == "returns/start-a-return"
-    assert set(first["article"]) == {"id", "title", "type", "summary", "owner", "url"}
+    assert set(first["article"]) == {"id", "title", "type", "summary", "owner", "url", "lang"}
     assert first["article"]["url"] == "/articles/returns/start-a-return"
     assert first["section"]
     scores = [r["score"] for r in body["results"]]

@@ -38,6 +38,7 @@ EXAMPLE_ARTICLE = {
     "summary": "What the article is for, in one sentence.",
     "owner": "Example team",
     "url": "/articles/area/example-article",
+    "lang": "en",
 }
 
 
@@ -47,7 +48,7 @@ def errs(*codes: int) -> dict[str, Any]:
 
 article_ref = {
     "type": "object",
-    "required": ["id", "title", "type", "summary", "owner", "url"],
+    "required": ["id", "title", "type", "summary", "owner", "url", "lang"],
     "properties": {
         "id": {"type": "string"},
         "title": {"type": "string"},
@@ -55,6 +56,25 @@ article_ref = {
         "summary": {"type": "string"},
         "owner": {"type": "string"},
         "url": {"type": "string"},
+        "lang": {"type": "string", "description": "The article's language (BCP 47 primary subtag, e.g. en, ta, te, fa)"},
+    },
+}
+message_language = {
+    "type": "object",
+    "description": "The customer message's language as kb detected it, and the encoder that ranked it (docs/languages.md)",
+    "required": ["code", "name", "confidence", "script", "mixed", "encoder", "covered"],
+    "properties": {
+        "code": {"type": "string", "description": "BCP 47 primary subtag; und when the message is too short to tell"},
+        "name": {"type": "string"},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "script": {"type": "string", "description": "The script most of its letters are in (Latin, Tamil, Arabic...)"},
+        "mixed": {"type": "boolean", "description": "A second script holds at least a fifth of the letters"},
+        "encoder": {"type": "string", "description": "all-MiniLM-L6-v2 (English), multilingual-e5-small, or both"},
+        "covered": {
+            "type": "boolean",
+            "description": "False: no encoder of this build knows the language; no_confident_match is then true and "
+            "the suggestions are only the closest articles",
+        },
     },
 }
 policy = {
@@ -608,7 +628,8 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                 "application/json": {
                                     "schema": {
                                         "type": "object",
-                                        "required": ["request_id", "no_confident_match", "ambiguous", "ambiguity", "suggestions"],
+                                        "required": ["request_id", "no_confident_match", "ambiguous", "ambiguity", "suggestions",
+                                                     "language"],
                                         "properties": {
                                             "request_id": {"type": "string"},
                                             "no_confident_match": {"type": "boolean"},
@@ -637,6 +658,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                                                 "type": "array",
                                                 "items": {"$ref": "#/components/schemas/Suggestion"},
                                             },
+                                            "language": message_language,
                                         },
                                     }
                                 }

@@ -70,10 +70,10 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     manifest = snapshot.manifest
     model = build_model(Path(index_dir), manifest.model_id, manifest.model_sha256, manifest.model_path)
     try:
-        encoder = query_encoder(Path(index_dir), model, precision)
+        query_model = query_encoder(Path(index_dir), model, precision)
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
-    embedder = QueryEmbedder(encoder, cache_size=4096)
+    embedder = QueryEmbedder(query_model, cache_size=4096)
     view = snapshot.view(allow_internal=True)
 
     # The same settings as the service: KB_LEARNING=off ranks without learned examples,

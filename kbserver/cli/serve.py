@@ -37,6 +37,7 @@ def serve(index_dir: str, host: str, port: int, workers: int, watch: bool, artic
     try:  # a bad setting stops here with one line, not in every worker with a traceback
         config.query_encoder(settings["QUERY_ENCODER"])
         config.no_match_threshold(settings["NO_MATCH_THRESHOLD"])
+        config.is_multilingual(settings["MULTILINGUAL"])
         parse_database(settings["DATABASE"])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -31,10 +31,12 @@ def rebuild(
     from indexer.embedding import BASE_MODEL, ModelError
     from indexer.store import BuildLocked
     from kbserver import runtime
+    from kbserver.cli.index import multilingual_factory
 
     try:
         report = build_index(
-            articles_dir, index_dir, encoder_factory=encoder_factory, model=model or BASE_MODEL  # type: ignore[arg-type]
+            articles_dir, index_dir, encoder_factory=encoder_factory, model=model or BASE_MODEL,  # type: ignore[arg-type]
+            multilingual_factory=multilingual_factory(),  # KB_MULTILINGUAL, as `kb index`
         )
     except LintFailed as exc:
         problems = [str(f) for f in exc.findings if f.is_error]
