@@ -266,7 +266,8 @@ def run_suggest(body: Mapping[str, Any]) -> SuggestAnswer:
         url_for_article=article_url, params=services().params,
     )
     # The question, not the thread it came in.
-    log_query(get_db(), "suggest", message.own_words, answer, current_caller().name, audience=caller_audience())
+    log_query(get_db(), "suggest", message.own_words, answer, current_caller().name, audience=caller_audience(),
+              lang=answer.language["code"] if answer.language else None)
     return answer
 
 

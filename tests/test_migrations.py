@@ -217,7 +217,7 @@ def test_a_database_at_r4_gains_views_and_handled_without_losing_a_row(database_
     db.close()
 
     migrated = connect(database_url)
-    assert sql_rows(database_url, "SELECT version_num FROM alembic_version") == [{"version_num": "r5"}]
+    assert sql_rows(database_url, "SELECT version_num FROM alembic_version") == [{"version_num": "r6"}]
     rows = sql_rows(database_url, "SELECT outcome, comment, ticket_id, handled_ts FROM feedback ORDER BY id")
     assert rows == [{"outcome": o, "comment": f"comment {i}", "ticket_id": "ZD-1", "handled_ts": None}
                     for i, o in enumerate(["helpful", "not_helpful", "escalated"], start=1)]

@@ -31,6 +31,7 @@ class QueryRecord:
     no_confident_match: bool
     caller: str
     audience: str = "public"  # internal: the caller held the `internal` scope (AUDIENCES)
+    lang: str | None = None  # the message's detected language (suggest), BCP 47 primary subtag
 
 
 AUDIENCES = ("public", "internal")
@@ -95,9 +96,11 @@ class Answer(Protocol):
     def items(self) -> Sequence[_Item]: ...
 
 
-def log_query(db: Database, kind: str, text: str, answer: Answer, caller: str, *, audience: str) -> None:
+def log_query(db: Database, kind: str, text: str, answer: Answer, caller: str, *, audience: str,
+              lang: str | None = None) -> None:
     """Log one search or suggest answer: redacted text, top results with scores, no_confident_match,
-    and the caller's `audience` ('internal' if it held the `internal` scope, else 'public')."""
+    the caller's `audience` ('internal' if it held the `internal` scope, else 'public') and the
+    message's detected language, when there is one."""
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
     top = [{"id": item.article.id, "score": item.score} for item in answer.items[:TOP_RESULTS_LOGGED]]
@@ -111,6 +114,7 @@ def log_query(db: Database, kind: str, text: str, answer: Answer, caller: str, *
         no_confident_match=answer.no_confident_match,
         caller=caller,
         audience=audience,
+        lang=lang,
     )
     try:
         insert_query(db, record)
@@ -135,6 +139,7 @@ def insert_query(db: Database, record: QueryRecord) -> None:
                 no_confident_match=int(record.no_confident_match),
                 caller=record.caller,
                 audience=record.audience,
+                lang=record.lang,
             )
         )
 

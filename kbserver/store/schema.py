@@ -26,6 +26,7 @@ query_log = Table(
     Column("caller", Text, nullable=False),
     # r3: 'internal' when the caller held the `internal` scope (querylog.AUDIENCES)
     Column("audience", Text, nullable=False, server_default="public"),
+    Column("lang", Text),  # r6: the message's detected language (suggest), BCP 47 primary subtag
     CheckConstraint("kind IN ('search', 'suggest')"),
     Index("query_log_ts", "ts"),
 )
