@@ -18,6 +18,8 @@ REQUIRED_KEYS = ("title", "type", "summary", "owner")
 OPTIONAL_KEYS = ("tags", "audience", "policies", "related", "updated", "review_by", "aliases")
 LIST_KEYS = ("tags", "policies", "related", "aliases")
 DATE_KEYS = ("updated", "review_by")
+# The language of an article without `lang:` (a BCP 47 primary subtag).
+DEFAULT_LANG = "en"
 
 # Conventional sections kb understands, by the key the API uses for them.
 CONVENTIONAL_SECTIONS = {
