@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from typing import Any
 TYPES = ("policy", "product", "procedure")
 AUDIENCES = ("internal", "public")
 REQUIRED_KEYS = ("title", "type", "summary", "owner")
-OPTIONAL_KEYS = ("tags", "audience", "policies", "related", "updated", "review_by", "aliases")
+OPTIONAL_KEYS = ("tags", "audience", "policies", "related", "updated", "review_by", "aliases", "lang")
+# The language of an article without `lang:` (a BCP 47 primary subtag).
+DEFAULT_LANG = "en"
 LIST_KEYS = ("tags", "policies", "related", "aliases")
 DATE_KEYS = ("updated", "review_by")
 # The language of an article without `lang:` (a BCP 47 primary subtag).
@@ -50,6 +53,63 @@ SECTION_SYNONYMS = {
     ),
     "follow_up": ("followup", "follow_ups", "follow_up_actions", "follow_up_checklist", "after_the_contact", "after_the_call"),
 }
+
+# The conventional sections' headings in other languages, by language and key: the first is
+# the heading to write, and it means the section as `## Steps` does; the others are read as
+# it the way SECTION_SYNONYMS are (docs/articles.md). Matched in `heading_form`, so Unicode
+# normalisation, Arabic or Persian yeh and kaf, a ZWNJ written, left out or typed as a space,
+# case and a trailing colon do not matter.
+LOCALISED_SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ta": {
+        "steps": ("படிகள்", "செய்முறை"),
+        "exceptions": ("விதிவிலக்குகள்",),
+        "what_you_can_offer": ("நீங்கள் வழங்கக்கூடியவை",),
+        "escalation": ("மேல்நிலைக்கு அனுப்புதல்", "எஸ்கலேஷன்"),
+        "follow_up": ("பின்தொடர்தல்",),
+    },
+    "te": {
+        "steps": ("దశలు", "విధానం"),
+        "exceptions": ("మినహాయింపులు",),
+        "what_you_can_offer": ("మీరు అందించగలిగేవి",),
+        "escalation": ("ఎస్కలేషన్", "పై స్థాయికి పంపడం"),
+        "follow_up": ("ఫాలో-అప్", "తదుపరి చర్యలు"),
+    },
+    "fa": {
+        "steps": ("مراحل", "گام‌ها"),
+        "exceptions": ("استثناها", "موارد استثنا"),
+        "what_you_can_offer": ("آنچه می‌توانید پیشنهاد دهید", "پیشنهادهای جایگزین"),
+        "escalation": ("ارجاع", "ارجاع به سطح بالاتر"),
+        "follow_up": ("پیگیری",),
+    },
+}
+
+# Letters Persian and Arabic write differently (Arabic yeh and alef maksura, Arabic kaf, teh
+# marbuta is left alone) and the joiners and kashida that change a word's look, not its letters.
+_HEADING_FOLD = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "‌": None,
+                               "‍": None, "ـ": None, "‏": None, "‎": None})
+
+
+def heading_form(name: str) -> str:
+    """What two spellings of one heading share: NFKC, case-folded, Persian letters for Arabic
+    ones, and only letters, marks and digits (no ZWNJ, spaces, hyphens or colon)."""
+    folded = unicodedata.normalize("NFKC", name).translate(_HEADING_FOLD).casefold()
+    return "".join(ch for ch in unicodedata.normalize("NFC", folded) if unicodedata.category(ch)[0] in "LMN")
+
+
+_LOCALISED_PRIMARY = {
+    heading_form(headings[0]): key for sections in LOCALISED_SECTIONS.values() for key, headings in sections.items()
+}
+_LOCALISED_OTHER = {
+    heading_form(heading): (key, lang)
+    for lang, sections in LOCALISED_SECTIONS.items() for key, headings in sections.items() for heading in headings[1:]
+}
+
+
+def localised_synonym(name: str) -> tuple[str, str] | None:
+    """(key, language) when heading `name` is another language's second heading for a
+    conventional section (`செய்முறை` -> ("steps", "ta")), else None."""
+    return _LOCALISED_OTHER.get(heading_form(name))
+
 
 _BULLET_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(?P<text>.*)$")
 
@@ -103,6 +163,7 @@ class Article:
     updated: str | None = None
     review_by: str | None = None
     aliases: tuple[str, ...] = ()
+    lang: str = DEFAULT_LANG  # BCP 47 primary subtag of `lang:` (or the folder's default)
     intro: str = ""
     sections: tuple[Section, ...] = ()
     steps: tuple[Step, ...] = ()
@@ -135,8 +196,21 @@ class Article:
 
 
 def section_key(name: str) -> str:
-    """`What you can offer` -> `what_you_can_offer`; `Follow-up` -> `follow_up`."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    """`What you can offer` -> `what_you_can_offer`; `Follow-up` -> `follow_up`; `படிகள்` -> `steps`.
+
+    A heading in Latin letters keeps its ASCII slug. Another language's first heading for a
+    conventional section (LOCALISED_SECTIONS) is that section's key; any other heading with
+    non-Latin letters is a slug of its letters, marks and digits (`சிறப்பு குறிப்புகள்` ->
+    `சிறப்பு_குறிப்புகள்`), so two such sections never share the key "".
+    """
+    if all(not ch.isalpha() or unicodedata.name(ch, "").startswith("LATIN") for ch in name):
+        return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    conventional = _LOCALISED_PRIMARY.get(heading_form(name))
+    if conventional is not None:
+        return conventional
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", name).translate(_HEADING_FOLD).casefold())
+    slug = "".join(ch if unicodedata.category(ch)[0] in "LMN" else "_" for ch in folded)
+    return re.sub(r"_+", "_", slug).strip("_")
 
 
 def display_path(path: Path) -> str:

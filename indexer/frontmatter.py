@@ -17,6 +17,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 from indexer.article import AUDIENCES, DATE_KEYS, LIST_KEYS, OPTIONAL_KEYS, REQUIRED_KEYS, TYPES, FindingLog
+from indexer.language import normalise_tag
 
 # libyaml parses front matter many times faster than PyYAML's pure-Python loader, but it is a
 # different parser: it accepts YAML that PyYAML rejects (a tab as a separator, `?` inside a flow
@@ -286,6 +287,8 @@ def check_front_matter(meta: dict, key_lines: dict[str, int], p: FindingLog, tod
             line_of("type"),
             "procedure has no 'aliases': list a few ways customers describe this problem, ranking leans on them",
         )
+    if "lang" in meta:
+        _check_lang(meta, line_of("lang"), p)
     for key in DATE_KEYS:
         value = meta.get(key)
         if value is None:
@@ -299,6 +302,18 @@ def check_front_matter(meta: dict, key_lines: dict[str, int], p: FindingLog, tod
         if key not in REQUIRED_KEYS and key not in OPTIONAL_KEYS:
             p.warning(line_of(str(key)), f"unknown key '{key}' is ignored"
                       + did_you_mean(str(key), [*REQUIRED_KEYS, *OPTIONAL_KEYS]))
+
+
+def _check_lang(meta: dict, line: int, p: FindingLog) -> None:
+    """`lang:` must be a BCP 47 tag; it is kept as its primary language subtag (`ta-IN` -> `ta`)."""
+    value = meta["lang"]
+    if not isinstance(value, str):
+        p.error(line, f"'lang' must be a BCP 47 language tag such as 'en', 'ta' or 'fa-IR', got {value!r}")
+        return
+    try:
+        meta["lang"] = normalise_tag(value)
+    except ValueError as exc:
+        p.error(line, f"'lang': {exc}")
 
 
 def did_you_mean(word: str, known: Iterable[str], *, cutoff: float = 0.75) -> str:

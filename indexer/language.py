@@ -27,7 +27,7 @@ import regex
 from indexer.article import DEFAULT_LANG
 from indexer.embedding import ModelError, file_sha256
 
-__all__ = ["DEFAULT_LANG", "LANGUAGES", "MODEL_FILES", "Detection", "detect", "language_name", "normalise_tag", "script_of"]
+__all__ = ["DEFAULT_LANG", "LANGUAGES", "MODEL_FILES", "Detection", "detect", "language_name", "looks_english", "normalise_tag", "script_of"]
 UNDETERMINED = "und"
 
 # English names of the codes `detect` can answer: every label of py3langid's model, plus "und".
@@ -191,6 +191,24 @@ class Detection:
         if self.is_mixed:
             data["mixed"] = True
         return data
+
+
+# English function words: prose where they are this common is English without asking the model
+# (lint checks every English article this way, so `kb lint` on an English KB never loads it).
+_ENGLISH_WORDS = frozenset(
+    "the a an and or of to in on for with is are be it this that you your we our they if not".split()
+)
+_ASCII_WORD_RE = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+
+
+def looks_english(text: str, *, min_words: int = 20, min_share: float = 0.1) -> bool:
+    """Whether `text` is plainly English prose: at least `min_words` words, all letters Latin,
+    and English function words at least `min_share` of them (a Spanish or French text has
+    almost none). False says nothing: ask `detect`."""
+    words = _ASCII_WORD_RE.findall(text)
+    if len(words) < min_words or any(ch.isalpha() and not ch.isascii() and script_of(ch) != "Latin" for ch in text):
+        return False
+    return sum(1 for w in words if w.lower() in _ENGLISH_WORDS) >= min_share * len(words)
 
 
 def clean_for_detection(text: str) -> str:

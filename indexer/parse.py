@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 from indexer.article import (
+    DEFAULT_LANG,
+    LOCALISED_SECTIONS,
     SECTION_SYNONYMS,
     Article,
     Finding,
@@ -26,6 +28,7 @@ from indexer.article import (
     Step,
     article_id,
     display_path,
+    localised_synonym,
     section_key,
 )
 from indexer.frontmatter import (
@@ -35,6 +38,7 @@ from indexer.frontmatter import (
     read_plain_values_as_written,
     tabs_as_spaces,
 )
+from indexer.language import detect, language_name, looks_english, normalise_tag
 from indexer.markup import MarkdownTree, parse_blocks, plain
 
 _HEADING_RE = re.compile(r"^##[ \t]+(?P<name>\S.*)")  # closing #s are cut in code: `.+?\s*#*\s*$` is quadratic
@@ -46,6 +50,12 @@ _TAG_RE = re.compile(r"<(?!(?:https?|ftp|mailto):[^\s<>]*>)[a-z][^<>]*", re.I)
 # Browsers also take `/` or a closing quote as the end of the previous attribute: <img/onerror=...>.
 _EVENT_HANDLER_RE = re.compile(r"[\s/\"']on[a-z]+\s*=", re.I)
 _SCRIPT_URL_RE = re.compile(r"(javascript|vbscript|data\s*:\s*text/html)", re.I)
+_CODE_RE = re.compile(r"^\s*(```|~~~).*?^\s*\1[^\n]*$|`[^`\n]*`|\]\([^)\s]*\)", re.M | re.S)
+# An article's language is told from the first this many characters of its prose: enough for
+# a confident answer, and detection stays well under a millisecond an article.
+LANG_SAMPLE_CHARS = 600
+LANG_MIN_LETTERS = 40  # less prose than this (a stub) says too little to warn about
+LANG_MIN_CONFIDENCE = 0.9
 
 
 def parse_article(
@@ -119,6 +129,9 @@ def parse_text(
         line = steps_section.line if steps_section else body_first_line
         p.error(line, "a procedure needs a '## Steps' section with a numbered list (1., 2., ...)")
 
+    if parsed_meta is not None:
+        _check_language(meta, key_lines, intro, sections, p)
+
     if parsed_meta is None or any(f.is_error for f in p.findings):
         return None, p.findings
     article = Article(
@@ -135,6 +148,7 @@ def parse_text(
         updated=iso_date(meta.get("updated")),
         review_by=iso_date(meta.get("review_by")),
         aliases=tuple(str(t) for t in meta.get("aliases") or ()),
+        lang=meta.get("lang") or DEFAULT_LANG,
         intro=intro,
         sections=tuple(sections),
         steps=steps,
@@ -179,15 +193,51 @@ def _recognise_synonyms(sections: list[Section], p: FindingLog, *, is_procedure:
     for key, synonyms in SECTION_SYNONYMS.items():
         if key in present or (key == "steps" and not is_procedure):
             continue
-        i = next((i for i, s in enumerate(sections) if s.key in synonyms), None)
-        if i is None:
+        found = next((i for i, s in enumerate(sections) if s.key in synonyms or _localised_key(s.name) == key), None)
+        if found is None:
             continue
+        i = found
+        lang = (localised_synonym(sections[i].name) or ("", ""))[1]  # "" for an English synonym
         section = sections[i]
         sections[i] = Section(name=section.name, key=key, line=section.line, markdown=section.markdown)
         present.add(key)
         if key == "steps":
-            p.warning(section.line, f"'## {section.name}' read as '## Steps': name the section Steps")
+            heading = LOCALISED_SECTIONS[lang]["steps"][0] if lang else "Steps"
+            p.warning(section.line, f"'## {section.name}' read as '## {heading}': name the section {heading}")
     return sections
+
+
+def _localised_key(name: str) -> str | None:
+    """The conventional key a heading stands for as another language's second heading, if it does."""
+    found = localised_synonym(name)
+    return found[0] if found else None
+
+
+def _check_language(
+    meta: dict[str, Any], key_lines: dict[str, int], intro: str, sections: list[Section], p: FindingLog
+) -> None:
+    """A warning (never an error: mixed texts exist) when the prose confidently reads as
+    another language than `lang:` says, at the `lang:` line (line 1 without one)."""
+    lang = meta.get("lang")
+    if lang is not None:
+        try:
+            lang = normalise_tag(lang)
+        except ValueError:
+            return  # `lang:` itself is the error to fix first
+    parts = [str(meta.get(k) or "") for k in ("title", "summary")] + [intro] + [f"{s.name}\n{s.markdown}" for s in sections]
+    prose = _CODE_RE.sub(" ", "\n".join(parts))[:LANG_SAMPLE_CHARS]
+    claimed = lang or DEFAULT_LANG
+    if claimed == "en" and looks_english(prose):
+        return
+    found = detect(prose)
+    letters = sum(1 for ch in prose if ch.isalpha())
+    if found.code in ("und", claimed) or found.confidence < LANG_MIN_CONFIDENCE or letters < LANG_MIN_LETTERS:
+        return
+    said = f"lang: {claimed}" if lang else f"lang: {claimed} (the default)"
+    p.warning(
+        key_lines.get("lang", 1),
+        f"{said} but the text reads as {language_name(found.code)} ({found.code}); fix lang: or the text",
+    )
 
 
 def _parse_steps(section: Section, p: FindingLog, first_line: int) -> tuple[Step, ...]:
@@ -270,6 +320,6 @@ def _check_unsafe_markup(body: list[str], first_line: int, p: FindingLog) -> Non
 def parser_key() -> str:
     """Identifies this parser: its sources (values, front matter, body) and the YAML library; a cached parse is reused only from the same one."""
     here = Path(__file__).parent
-    source = b"".join((here / name).read_bytes() for name in ("article.py", "frontmatter.py", "parse.py", "markup.py"))
+    source = b"".join((here / name).read_bytes() for name in ("article.py", "frontmatter.py", "parse.py", "markup.py", "language.py"))
     flavour = f"{yaml.__version__}|{getattr(yaml, '__with_libyaml__', False)}"
     return hashlib.sha256(source + flavour.encode()).hexdigest()[:16]
