@@ -84,6 +84,16 @@ def test_a_short_message_in_another_latin_language_stays_english():
     assert detect("double charge").code == "en"
 
 
+@pytest.mark.parametrize(("text", "code"), [
+    ("hola necesito ayuda con mi pedido por favor", "es"),  # es 0.79, shared with gl and pt; en 0.0000
+    ("Bonjour, je voudrais retourner ma commande", "fr"),
+    ("Hallo, meine Bestellung ist noch nicht angekommen", "de"),
+    ("Xin chào, đơn hàng của tôi chưa đến", "vi"),
+])
+def test_a_longer_message_in_another_latin_language_is_told(text, code):
+    assert detect(text).code == code
+
+
 def test_tamil_and_telugu_are_told_by_their_script_with_high_confidence():
     assert (detect("படிகள்").code, detect("படிகள்").confidence) == ("ta", 0.99)
     assert detect("దశలు").script == "Telugu"
@@ -126,17 +136,25 @@ def test_model_file_is_pinned_and_checked(tmp_path):
 
 
 def _english_messages() -> list[tuple[str, str]]:
+    """Every English message kb is measured on: labelled queries, and the resolved tickets the
+    suite's sets learn from (their `text`), whose routing moves the learned rows."""
     files = [EVAL / "queries.jsonl", EVAL / "learning.jsonl", EVAL / "telecom" / "queries.jsonl",
-             *map(Path, sorted(glob.glob(str(EVAL / "suite" / "*" / "queries.jsonl"))))]
-    return [(f.relative_to(EVAL).as_posix(), json.loads(line)["query"])
-            for f in files for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+             *map(Path, sorted(glob.glob(str(EVAL / "suite" / "*" / "queries.jsonl")))),
+             *map(Path, sorted(glob.glob(str(EVAL / "suite" / "*" / "learning.jsonl"))))]
+    out = []
+    for f in files:
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                out.append((f.relative_to(EVAL).as_posix(), record.get("query", record.get("text"))))
+    return out
 
 
 def test_no_english_message_of_the_labelled_sets_reads_as_another_language():
     """Every message of the labelled sets (4,702) is English or undetermined, but for the two
     written in Devanagari, which are Hindi (hint3 sets: Indian customers)."""
     messages = _english_messages()
-    assert len(messages) > 4000
+    assert len(messages) > 11000
     others = [(name, text, detect(text).code) for name, text in messages if detect(text).code not in ("en", "und")]
     assert others == [
         ("suite/hint3-curekart/queries.jsonl", "खाया पिया नहीं लगता क्या करें", "hi"),
