@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -19,6 +20,10 @@ from indexer.multilingual import get_encoder as multilingual_encoder
 from servers import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
+# `kb index` embeds with the multilingual encoder too by default (docs/languages.md): about twice
+# the time of a build. Tests that run `kb index` build English-only unless they are about languages
+# (they set KB_MULTILINGUAL=on, and the session's sample_index is multilingual).
+os.environ.setdefault("KB_MULTILINGUAL", "off")
 DATA_ARTICLES = ROOT / "tests" / "data" / "articles"
 SAMPLE_ARTICLES = ROOT / "articles"
 
