@@ -24,20 +24,19 @@ from typing import Any
 
 import numpy as np
 from whoosh import highlight
-from whoosh.analysis import StemmingAnalyzer
 
 from indexer import example_index, store
 from indexer.article import Article
 from indexer.store import Chunk, Example, Manifest
-from indexer.terms import STEM_CACHE_ENTRIES, TermMatrix, analyse
+from indexer.terms import TermMatrix, analyse, whoosh_analyzer
 from kbserver.retrieval.spelling import Speller, english_words, fix_typos
 from kbserver.retrieval.steer import KeywordIndex
 
 log = logging.getLogger(__name__)
 
 # Highlighting finds the query's terms in a snippet with the analyzer the index terms come from.
-# Bounded like indexer.terms' stem cache (cachesize=-1 was unbounded): see docs/security.md.
-_HIGHLIGHT_ANALYZER = StemmingAnalyzer(cachesize=STEM_CACHE_ENTRIES)
+# It stems through indexer.terms' bounded stem cache (cachesize=-1 was unbounded): see docs/security.md.
+_HIGHLIGHT_ANALYZER = whoosh_analyzer()
 
 
 class IndexUnavailable(Exception):
