@@ -12,9 +12,9 @@ with Whoosh's own formulas (`whoosh.scoring.BM25F`, B=0.75, K1=1.2, idf = log(N 
 A query's score for a chunk is the sum of the impacts of its distinct terms, which is what
 Whoosh returns for an OR of the same terms (tests/test_bm25.py checks the two agree).
 
-Tokens come from `indexer.terms.analyse`, a faster equivalent of Whoosh's StemmingAnalyzer
-(same pattern, stop list, minimum size and Porter stemmer, with a bounded stem cache),
-used for chunks and queries alike.
+Tokens come from `indexer.terms.analyse` (words of every script, stemmed and stopped by
+script, with a bounded stem cache: docs/languages.md), used for chunks and queries alike;
+the Whoosh index is written with `indexer.terms.whoosh_analyzer`, which makes the same terms.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any, Callable, Protocol, cast
 
 import numpy as np
 
-from indexer import bm25, chunking, example_index, history, keyword, language, multilingual, store, terms
+from indexer import bm25, chunking, example_index, history, keyword, language, multilingual, stopwords, store, terms
 from indexer.article import Article, Finding
 from indexer.bm25 import Postings, analyse_docs, impacts, merge_postings
 from indexer.chunking import chunk_article
@@ -389,8 +389,9 @@ def reuse_key(today: dt.date) -> dict[str, str]:
     files: the code that made them and the day (review_by warnings). Reused only when equal."""
     return {
         "parser": parser_key(), "chunker": _source_key(chunking), "today": today.isoformat(),
-        # terms.py holds the analyser bm25 and keyword use: a change there must re-analyse too.
-        "keyword": _source_key(bm25) + _source_key(terms) + _source_key(keyword),
+        # terms.py holds the analyser bm25 and keyword use, stopwords.py its stop lists: a change
+        # there must re-analyse too.
+        "keyword": _source_key(bm25) + _source_key(terms) + _source_key(stopwords) + _source_key(keyword),
     }
 
 

@@ -1,4 +1,4 @@
-"""The keyword index: Whoosh (whoosh-reloaded), BM25F over chunk fields with a stemming analyzer.
+"""The keyword index: Whoosh (whoosh-reloaded), BM25F over chunk fields with kb's own analyzer.
 
 Every chunk is one Whoosh document. Its article's title is a field of every chunk so that
 BM25F weighs a title match above a body match (title > aliases/summary > heading > body).
@@ -14,23 +14,23 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from whoosh import index as whoosh_index
-from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import ID, KEYWORD, TEXT, Schema
 
 from indexer.article import Article
 from indexer.store import Chunk
-from indexer.terms import words
+from indexer.terms import whoosh_analyzer, words
 
 FIELD_BOOSTS = {"title": 4.0, "aliases": 2.5, "summary": 2.0, "heading": 1.5, "body": 1.0}
 SEARCH_FIELDS = tuple(FIELD_BOOSTS)
 # Bumped whenever make_schema changes: a build then rewrites the Whoosh index whole instead of
 # copying the previous one (written into the index folder as SCHEMA_FILE).
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"  # 3: indexer.terms.whoosh_analyzer, words of every script
 SCHEMA_FILE = "kb-schema"
 
 
 def make_schema() -> Schema:
-    stem = StemmingAnalyzer()
+    # The terms indexer.terms.analyse makes, so steered search and highlighting agree with BM25F.
+    stem = whoosh_analyzer()
     return Schema(
         chunk_id=ID(stored=True, unique=True),
         # A column too: the service maps every chunk a steered query matches to its article.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,21 +22,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import regex
 from whoosh import highlight
-from whoosh.analysis import StemmingAnalyzer
 
 from indexer import example_index, store
 from indexer.article import Article
 from indexer.store import Chunk, Example, Manifest
-from indexer.terms import STEM_CACHE_ENTRIES, TermMatrix, analyse
+from indexer.terms import TermMatrix, analyse, whoosh_analyzer
 from kbserver.retrieval.spelling import Speller, english_words, fix_typos
 from kbserver.retrieval.steer import KeywordIndex
 
 log = logging.getLogger(__name__)
 
 # Highlighting finds the query's terms in a snippet with the analyzer the index terms come from.
-# Bounded like indexer.terms' stem cache (cachesize=-1 was unbounded): see docs/security.md.
-_HIGHLIGHT_ANALYZER = StemmingAnalyzer(cachesize=STEM_CACHE_ENTRIES)
+# It stems through indexer.terms' bounded stem cache (cachesize=-1 was unbounded): see docs/security.md.
+_HIGHLIGHT_ANALYZER = whoosh_analyzer()
+
+
+# What did-you-mean reads of a query: ASCII words it may correct, and whole words of other
+# scripts (letters and their marks, no Latin letter) that it passes through as typed.
+_QUERY_WORD_RE = regex.compile(r"[A-Za-z]+|[\p{L}--\p{Latin}][[\p{L}\p{M}\u200c\u200d]--\p{Latin}]*", regex.V1)
 
 
 class IndexUnavailable(Exception):
@@ -300,7 +304,10 @@ class AudienceView:
         counts = self.snapshot.word_counts[self.allow_internal]
         changed = False
         out = []
-        for word in re.findall(r"[A-Za-z]+", text):
+        for word in _QUERY_WORD_RE.findall(text):
+            if not word.isascii():
+                out.append(word)  # a word of another script: the speller is English, never "correct" it
+                continue
             lower = word.lower()
             suggestion = None
             if len(lower) >= 4 and lower not in counts:
