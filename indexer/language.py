@@ -90,6 +90,8 @@ _SCRIPT_LANGUAGE = {
     "Georgian": "ka", "Armenian": "hy", "Hangul": "ko", "Hiragana": "ja", "Katakana": "ja",
     "Ethiopic": "am", "Tibetan": "dz",
 }
+_NOT_ARABIC_LETTERS = regex.compile("[پچژگ]")
+_ARABIC_KEYBOARD = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک"})
 # Scripts several languages of the model write: py3langid decides among these only.
 _SCRIPT_CANDIDATES = {
     "Arabic": ("ar", "ary", "arz", "fa", "ur", "ps", "ug", "uzs", "sdh"),
@@ -238,7 +240,14 @@ def detect(text: str) -> Detection:
     letters = sum(1 for ch in own if script_of(ch))
     if letters < MIN_LETTERS:
         return Detection(UNDETERMINED, 0.0, script, shares)
-    ranked = _identifiers().rank(script, own)
+    if script == "Arabic" and _NOT_ARABIC_LETTERS.search(own):
+        # پ چ ژ گ are not Arabic letters: a Persian (or Urdu) writer on an Arabic keyboard types
+        # ي and ك for ی and ک, which py3langid reads as Arabic. Fold them, and leave Arabic out.
+        ranked = {c: p for c, p in _identifiers().rank(script, own.translate(_ARABIC_KEYBOARD)).items() if c != "ar"}
+        total = sum(ranked.values())
+        ranked = {c: p / total for c, p in ranked.items()} if total > 0 else {}
+    else:
+        ranked = _identifiers().rank(script, own)
     if not ranked:  # a script kb has no languages for (Syriac, Thaana, ...)
         return Detection(UNDETERMINED, 0.0, script, shares)
     code, confidence = max(ranked.items(), key=lambda item: item[1])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+import unicodedata
 from pathlib import Path
 from typing import Callable
 
@@ -144,6 +145,19 @@ def get_encoder(threads: int | None = None) -> MultilingualEncoder:
         if not _encoders:
             _encoders[0] = MultilingualEncoder(threads=threads)
         return _encoders[0]
+
+
+# What an Arabic keyboard types for Persian letters, and the digits of other scripts: e5's tokenizer
+# reads خريد (Arabic ي) and خرید (Persian ی) as different words, and a Persian customer on an
+# Arabic keyboard missed returns-policy altogether (docs/languages.md).
+_PERSIAN_LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک"})
+_DIGITS = {c: str(unicodedata.decimal(chr(c))) for c in (*range(0x0660, 0x066A), *range(0x06F0, 0x06FA))}
+
+
+def prepare(text: str, lang: str) -> str:
+    """A message as e5 should read it: Arabic-Indic digits as ASCII; in Persian, Persian letter forms."""
+    text = text.translate(_DIGITS)
+    return text.translate(_PERSIAN_LETTERS) if lang == "fa" else text
 
 
 def scale(similarities: np.ndarray, map_: tuple[float, float] = SCALE) -> np.ndarray:

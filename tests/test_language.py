@@ -94,6 +94,18 @@ def test_a_longer_message_in_another_latin_language_is_told(text, code):
     assert detect(text).code == code
 
 
+@pytest.mark.parametrize("text", [
+    "خريد اينترنتي رو تا چند روز ميشه مرجوع كرد؟",  # Arabic ي and ك, but چ: an Arabic keyboard
+    "كوسن آبي سفارش دادم، يه چيز كاملا ديگه فرستادين",
+])
+def test_persian_typed_on_an_arabic_keyboard_is_persian(text):
+    assert detect(text).code == "fa"
+
+
+def test_arabic_stays_arabic():
+    assert detect("مرحبا، لم يصل طلبي بعد، هل يمكنكم مساعدتي؟").code == "ar"
+
+
 def test_tamil_and_telugu_are_told_by_their_script_with_high_confidence():
     assert (detect("படிகள்").code, detect("படிகள்").confidence) == ("ta", 0.99)
     assert detect("దశలు").script == "Telugu"

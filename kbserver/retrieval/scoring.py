@@ -225,7 +225,8 @@ def _query(snap: Snapshot, embedder: QueryEmbedder, cleaned: str, sentences: lis
     """Embed the message with its route's encoder(s) and compare it with every chunk once."""
     if how.encoder == ME5:
         space = snap.spaces[ME5]
-        vectors = embedder.for_space(ME5).embed(cleaned, sentences)
+        vectors = embedder.for_space(ME5).embed(multilingual.prepare(cleaned, how.lang),
+                                                [multilingual.prepare(s, how.lang) for s in sentences])
         whole = multilingual.scale(vectors[0] @ space.vectors_t, space.scale)
         return _Query(whole, vectors, len(sentences), ME5, snap)
     vectors = embedder.embed(cleaned, sentences)  # one encoder pass per request
