@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -39,6 +40,10 @@ OFF_TOPIC = "What will the weather be like on Mars tomorrow?"
 UNSURE = ("Hi, I sent back a pair of boots on the 3rd of March and got an email saying you'd got them, "
           "but there's still nothing in my bank. It's been nearly two weeks. Where is my money?? Order LK-4402198")
 STEERED = '"proof of postage" -gift'
+# Refunds not received, in Tamil and in Persian (tests/eval/multilingual/): English procedures,
+# the line naming both languages, the Persian message right to left in the helpdesk panel.
+TAMIL = "பொருளை Post Office-ல கொடுத்து 3 வாரம் ஆச்சு. இன்னும் பணம் என் அக்கவுண்டுக்கு வரல. என்ன நடக்குது?"
+PERSIAN = "ایمیل اومده که refund انجام شده ولی تو حساب بانکیم هیچی نیست"
 FEEDBACK = [  # (article, outcome, comment): something for the reports page to show
     ("returns/refund-not-received", "resolved_first_contact", None),
     ("returns/refund-not-received", "helpful", None),
@@ -107,6 +112,9 @@ def main() -> None:
             suggest(driver, base, OFF_TOPIC, "[data-no-match]")
             shoot(driver, args.out / "no-confident-match.png", 1280, 1100)
 
+            suggest(driver, base, TAMIL, "[data-lang-notice]")
+            shoot(driver, args.out / "tamil-message.png", 1280, 1400)
+
             suggest(driver, base, UNSURE, "[data-choice]")  # the compact list; each opens in place
             shoot(driver, args.out / "choice.png", 1280, 1100)
 
@@ -132,6 +140,12 @@ def main() -> None:
             driver.set_window_size(380, 900)
             driver.get(f"{base}/articles/{ARTICLE}")
             shoot(driver, args.out / "narrow-380.png", 380, 1500)
+
+            # The helpdesk panel's own link: the ticket's message, suggested on the server.
+            driver.get(f"{base}/suggest?" + urlencode({"text": PERSIAN, "ticket_id": "T-20417"}))
+            wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "[data-lang-notice]")))
+            driver.execute_script("document.activeElement.blur()")  # the caret would hide the message's first letter
+            shoot(driver, args.out / "persian-380.png", 380, 1500)
         finally:
             server.shutdown()
 

@@ -327,6 +327,24 @@ def test_no_confident_match_says_what_to_do(client):
     assert page.select("article", "suggestion-top") == []
 
 
+def test_a_message_no_encoder_covers_is_said_above_the_answer(client):
+    """The ten-article test index is English-only: a Tamil message is not covered (without JS)."""
+    tamil = "நான் திருப்பி அனுப்பிய பொருளுக்கு இன்னும் பணம் வரவில்லை, ஆர்டர் எண் LK-4829133"
+    page = parse(client.post("/suggest", data={"text": tamil}))
+    line = page.one("p", cls="lang-notice")
+    assert line.attrs["data-lang-notice"] == "uncovered"
+    assert line.text().startswith("This message is in Tamil (Tamil script), which kb's encoders do not cover")
+    assert page.one("textarea", id="message").attrs["dir"] == "auto"
+    assert page.select(cls="no-match")
+
+
+def test_an_english_answer_marks_its_article_text_english_left_to_right(client):
+    page = parse(client.post("/suggest", data={"text": EXCHANGE_MESSAGE}))
+    assert page.select("p", cls="lang-notice") == []
+    steps = page.one("article", "suggestion-top").one("ol", cls="steps")
+    assert (steps.attrs["lang"], steps.attrs["dir"]) == ("en", "ltr")
+
+
 def test_empty_message_is_a_400_with_the_reason(client):
     response = client.post("/suggest", data={"text": "   "})
     assert response.status_code == 400

@@ -197,7 +197,7 @@ ALLOWED_TAGS = [
     "li", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "aside", "dl", "dt", "dd", "time",
     "details", "summary", "figure", "figcaption", "svg", "rect", "text", "desc", "line", "polyline", "circle",
     "table", "thead", "tbody", "tr", "th",
-    "td", "strong", "em", "b", "i", "code", "pre", "blockquote", "br", "hr", "mark",
+    "td", "strong", "em", "b", "i", "code", "pre", "blockquote", "br", "hr", "mark", "bdi",
 ]
 
 # One round trip after each page: the hook's log, the DOM scan, and what the test wants to read

@@ -25,6 +25,7 @@ from kbserver.access.auth import require
 from kbserver.errors import ApiError
 from kbserver.retrieval.reader import AudienceView
 from kbserver.store.feedback import OUTCOMES
+from kbserver.web import languages
 
 bp = Blueprint("web", __name__)
 
@@ -113,9 +114,23 @@ def article_href(url: str, q: str = "", request_id: str | None = None) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
 
+@bp.app_template_global()
+def text_attrs(lang: str | None) -> Markup:
+    """` lang="fa" dir="rtl"` for article text in `lang` (kbserver.web.languages)."""
+    return languages.text_attrs(lang)
+
+
+@bp.app_template_global()
+def language_notice(answer: dict[str, Any]) -> dict[str, str] | None:
+    """The line above a suggest answer when the message's language differs or is not covered."""
+    return languages.language_notice(answer)
+
+
 @bp.app_context_processor
 def _page_globals() -> dict[str, Any]:
     return {
+        # The direction and names tables kb.js renders answers with (the server's own).
+        "lang_data": languages.page_language_data(),
         # The feedback controls appear only in an app that registers the feedback endpoint.
         "feedback_enabled": "api.feedback" in current_app.view_functions,
         "feedback_outcomes": FEEDBACK_OUTCOMES,

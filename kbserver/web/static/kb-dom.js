@@ -15,6 +15,8 @@ export const urls = {
 };
 // [outcome, label] pairs, from the server's FEEDBACK_OUTCOMES.
 export const FEEDBACK_OUTCOMES = JSON.parse(body.dataset.feedbackOutcomes || "[]");
+// Right-to-left languages and article-language names, the server's own (kbserver/web/languages.py).
+const LANGUAGES = JSON.parse(body.dataset.languages || '{"rtl": [], "names": {}}');
 export const DEBOUNCE_MS = 150;
 export const SEARCH_LIMIT = 20;
 export const SUGGEST_LIMIT = 3;
@@ -73,9 +75,9 @@ export function markdownBlock(markdown) {
 }
 
 // The snippet HTML from the API, keeping only <mark> highlights; everything else is text.
-export function snippetNode(html) {
+export function snippetNode(html, attrs) {
   var parsed = new DOMParser().parseFromString("<p>" + (html || "") + "</p>", "text/html");
-  var out = el("p", { className: "snippet" });
+  var out = el("p", Object.assign({ className: "snippet" }, attrs));
   parsed.body.firstChild.childNodes.forEach(function (node) {
     if (node.nodeType === Node.ELEMENT_NODE && node.tagName === "MARK") {
       out.appendChild(el("mark", { text: node.textContent }));
@@ -100,6 +102,54 @@ export function typeBadge(type) {
 
 export function confidenceBadge(confidence) {
   return el("span", { className: "badge badge-confidence-" + confidence, text: confidence + " confidence" });
+}
+
+function primarySubtag(lang) {
+  return String(lang || "en").split("-")[0].toLowerCase();
+}
+
+// `{lang, dir}` for a piece of article text in `lang`, to merge into el()'s props: an article's
+// language is declared, so its direction is too (rtl for Persian, Arabic, Hebrew, Urdu...).
+export function textAttrs(lang) {
+  return { lang: lang || "en", dir: LANGUAGES.rtl.indexOf(primarySubtag(lang)) >= 0 ? "rtl" : "ltr" };
+}
+
+function langName(lang) {
+  var code = primarySubtag(lang);
+  return LANGUAGES.names[code] || code;
+}
+
+function messageLabel(language) {
+  var name = language.name;
+  var script = language.script;
+  if (name && name !== "Undetermined" && name !== language.code) return script ? name + " (" + script + " script)" : name;
+  return script ? "the " + script + " script" : "a language kb cannot tell";
+}
+
+// The line above a suggest answer about languages, as languages.language_notice words it:
+// the message's language is not covered by any encoder, or differs from the article's.
+export function languageNotice(data) {
+  var language = data.language;
+  var text = null;
+  var kind = null;
+  if (language && language.covered === false) {
+    kind = "uncovered";
+    text = "This message is in " + messageLabel(language) + ", which kb's encoders do not cover: the articles below are keyword matches only.";
+  } else if (language && primarySubtag(language.code || "und") !== "und" && data.suggestions.length) {
+    var article = data.suggestions[0].article;
+    if (primarySubtag(article.lang) !== primarySubtag(language.code)) {
+      kind = "differs";
+      var what = data.no_confident_match ? "closest articles" : article.type || "article";
+      text = "Message in " + (language.name || language.code) + " \u00b7 " + what + " in " + langName(article.lang);
+    }
+  }
+  if (!text) return null;
+  return el("p", { className: "lang-notice lang-notice-" + kind, "data-lang-notice": kind, text: text });
+}
+
+// Props plus the text attributes of `lang`.
+export function withLang(props, lang) {
+  return Object.assign({}, props, textAttrs(lang));
 }
 
 export function isEditable(target) {

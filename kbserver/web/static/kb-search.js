@@ -1,6 +1,6 @@
 /* kb: search as you type on the home page, with arrow-key navigation of the results. */
 
-import { DEBOUNCE_MS, SEARCH_LIMIT, articleHref, el, errorMessage, snippetNode, typeBadge, urls } from "./kb-dom.js";
+import { DEBOUNCE_MS, SEARCH_LIMIT, articleHref, el, errorMessage, snippetNode, textAttrs, typeBadge, urls, withLang } from "./kb-dom.js";
 
 export function initSearch(form) {
   var input = form.querySelector("input[name=q]");
@@ -58,21 +58,22 @@ export function initSearch(form) {
       ]);
       return el("li", { className: "result" }, [
         el("a", { className: "result-link", href: articleHref(r.article.url, q, data.request_id) }, [
-          el("span", { className: "result-title", text: r.article.title }),
+          el("span", withLang({ className: "result-title", text: r.article.title }, r.article.lang)),
         ]),
         meta,
-        snippetNode(r.snippet),
+        snippetNode(r.snippet, textAttrs(r.article.lang)),
       ]);
     });
     var count = data.results.length;
-    status.textContent = count + " result" + (count === 1 ? "" : "s") + " for \u201c" + data.query + "\u201d";
+    // The query in a <bdi>: a Persian query must not reorder the English words around it.
+    status.replaceChildren(count + " result" + (count === 1 ? "" : "s") + " for \u201c", el("bdi", { dir: "auto", text: data.query }), "\u201d");
     var children = [];
     if (data.did_you_mean) {
       var params = filters();
       params.set("q", data.did_you_mean);
       children.push(el("p", { className: "did-you-mean" }, [
         "Did you mean ",
-        el("a", { href: urls.searchPage + "?" + params.toString(), "data-dym": true, text: data.did_you_mean }),
+        el("a", { href: urls.searchPage + "?" + params.toString(), "data-dym": true, dir: "auto", text: data.did_you_mean }),
         "?",
       ]));
     }

@@ -13,14 +13,16 @@ import {
   confidenceBadge,
   el,
   errorMessage,
+  languageNotice,
   markdownBlock,
   plainText,
   typeBadge,
   urls,
+  withLang,
 } from "./kb-dom.js";
 
-function stepsList(steps) {
-  return el("ol", { className: "steps" }, steps.map(function (step) {
+function stepsList(steps, lang) {
+  return el("ol", withLang({ className: "steps" }, lang), steps.map(function (step) {
     return el("li", {}, [
       plainText(step.text),
       step.details.length
@@ -55,11 +57,11 @@ function shareActions(s) {
 }
 
 var checklistCount = 0;
-function checklist(items) {
+function checklist(items, lang) {
   checklistCount += 1;
   var prefix = "js-follow-up-" + checklistCount;
   return [
-    el("ul", { className: "checklist", "data-checklist": true }, items.map(function (item, i) {
+    el("ul", withLang({ className: "checklist", "data-checklist": true }, lang), items.map(function (item, i) {
       var id = prefix + "-" + (i + 1);
       return el("li", {}, [el("input", { type: "checkbox", id: id }), el("label", { for: id, text: plainText(item) })]);
     })),
@@ -80,7 +82,7 @@ function feedbackBox(articleId, requestId, prefix) {
 
 function runnerUp(s, requestId) {
   return el("li", { className: "runner-up" }, [
-    el("a", { href: articleHref(s.article.url, "", requestId), text: s.article.title }),
+    el("a", withLang({ href: articleHref(s.article.url, "", requestId), text: s.article.title }, s.article.lang)),
     el("p", { className: "result-meta" }, [typeBadge(s.article.type), " ", confidenceBadge(s.confidence)]),
     el("p", { className: "why", text: s.why }),
   ]);
@@ -115,29 +117,30 @@ function renderNoMatch(data) {
 // The whole procedure of one suggestion (ids prefixed with `prefix`): steps and sections, then
 // the callouts, policies, related articles and feedback beside them.
 function renderBody(top, requestId, prefix) {
+  var lang = top.article.lang;
   var main = [];
   var side = [];
   if (top.steps.length) {
     main.push(el("section", { className: "article-section section-steps", "aria-labelledby": prefix + "-steps" }, [
       el("div", { className: "section-head" }, [el("h3", { id: prefix + "-steps", text: "Steps" })].concat(copyButton(stepsAsText(top.steps)))),
-      stepsList(top.steps),
+      stepsList(top.steps, lang),
     ]));
   }
   (top.sections || []).forEach(function (s) {
     if (SECTION_NAMES[s.key]) return;
-    var prose = el("div", { className: "prose" });
+    var prose = el("div", withLang({ className: "prose" }, lang));
     prose.innerHTML = s.html; // sanitised by the indexer (nh3), exactly what the server renders
     main.push(el("section", { className: "article-section", "aria-labelledby": prefix + "-" + s.key }, [el("h3", { id: prefix + "-" + s.key, text: s.name }), prose]));
   });
   var callouts = ["exceptions", "what_you_can_offer", "escalation"].filter(function (k) { return top[k]; }).map(function (k) {
     return el("section", { className: "callout callout-" + k, "aria-labelledby": prefix + "-" + k }, [
       el("h3", { id: prefix + "-" + k, text: SECTION_NAMES[k] }),
-      el("div", { className: "prose" }, [markdownBlock(top[k])]),
+      el("div", withLang({ className: "prose" }, lang), [markdownBlock(top[k])]),
     ]);
   });
   if (top.follow_up.length) {
     callouts.push(el("section", { className: "callout callout-follow_up", "aria-labelledby": prefix + "-follow_up" },
-      [el("h3", { id: prefix + "-follow_up", text: SECTION_NAMES.follow_up })].concat(checklist(top.follow_up))));
+      [el("h3", { id: prefix + "-follow_up", text: SECTION_NAMES.follow_up })].concat(checklist(top.follow_up, lang))));
   }
   side.push(shareActions(top));
   side.push(el("div", { className: "callouts" }, callouts));
@@ -148,17 +151,17 @@ function renderBody(top, requestId, prefix) {
         details = el("details", { className: "policy-details" }, [
           el("summary", { text: "Exceptions and what you can offer" }),
           p.exceptions ? el("h4", { text: "Exceptions" }) : null,
-          p.exceptions ? el("div", { className: "prose" }, [markdownBlock(p.exceptions)]) : null,
+          p.exceptions ? el("div", withLang({ className: "prose" }, p.lang), [markdownBlock(p.exceptions)]) : null,
           p.what_you_can_offer ? el("h4", { text: "What you can offer" }) : null,
-          p.what_you_can_offer ? el("div", { className: "prose" }, [markdownBlock(p.what_you_can_offer)]) : null,
+          p.what_you_can_offer ? el("div", withLang({ className: "prose" }, p.lang), [markdownBlock(p.what_you_can_offer)]) : null,
         ]);
       }
-      return el("li", {}, [el("a", { href: p.url, text: p.title }), el("span", { text: p.summary }), details]);
+      return el("li", {}, [el("a", withLang({ href: p.url, text: p.title }, p.lang)), el("span", withLang({ text: p.summary }, p.lang)), details]);
     })));
   }
   if (top.related.length) {
     side.push(linkedSection(prefix + "-related", "Related", top.related.map(function (r) {
-      return el("li", {}, [el("a", { href: r.url, text: r.title })]);
+      return el("li", {}, [el("a", { href: r.url, dir: "auto", text: r.title })]);
     })));
   }
   side.push(feedbackBox(top.article.id, requestId, prefix + "-fb"));
@@ -173,8 +176,8 @@ function renderTop(top, requestId) {
     el("p", { className: "kicker" }, [
       el("span", { className: "kicker-label", text: "Top suggestion" }), " ", typeBadge(top.article.type), " ", confidenceBadge(top.confidence),
     ]),
-    el("h2", { className: "suggestion-title" }, [el("a", { href: articleHref(top.article.url, "", requestId), text: top.article.title })]),
-    el("p", { className: "lead", text: top.article.summary }),
+    el("h2", { className: "suggestion-title" }, [el("a", withLang({ href: articleHref(top.article.url, "", requestId), text: top.article.title }, top.article.lang))]),
+    el("p", withLang({ className: "lead", text: top.article.summary }, top.article.lang)),
     el("p", { className: "why" }, [el("span", { className: "why-label", text: "Why:" }), " " + top.why]),
     renderBody(top, requestId, "top"),
   ]);
@@ -198,9 +201,9 @@ function renderChoice(data) {
       return el("li", { className: "choice", "data-choice-item": true, "data-article-id": s.article.id }, [
         el("details", { className: "choice-details" }, [
           el("summary", {}, [
-            el("span", { className: "choice-title", text: s.article.title }),
+            el("span", withLang({ className: "choice-title", text: s.article.title }, s.article.lang)),
             el("span", { className: "result-meta" }, [typeBadge(s.article.type), " ", confidenceBadge(s.confidence)]),
-            el("span", { className: "choice-summary", text: s.article.summary }),
+            el("span", withLang({ className: "choice-summary", text: s.article.summary }, s.article.lang)),
           ]),
           el("div", { className: "choice-body" }, [
             el("p", { className: "why" }, [el("span", { className: "why-label", text: "Why:" }), " " + s.why]),
@@ -238,6 +241,8 @@ function renderSuggestion(region, data) {
       nodes.push(el("ol", { className: "runner-ups" }, data.suggestions.slice(1).map(function (s) { return runnerUp(s, data.request_id); })));
     }
   }
+  var notice = languageNotice(data);
+  if (notice) nodes.unshift(notice);
   region.replaceChildren.apply(region, nodes);
   enhance(region);
 }
