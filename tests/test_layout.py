@@ -158,11 +158,11 @@ def test_the_page_and_the_api_do_not_import_each_other():
 
 
 # What the service may take from the build side: the article values, the index format, the
-# query terms, the model loader, the examples' ANN graph and the Whoosh schema steered searches parse against
-# (plus `chunking.plain_text` for the page). Never the parser,
-# lint or the build pipeline: those stay with `kb index`.
+# query terms, the model loaders (MiniLM's and the multilingual one), language detection, the examples'
+# ANN graph and the Whoosh schema steered searches parse against (plus `chunking.plain_text` for the
+# page). Never the parser, lint or the build pipeline: those stay with `kb index`.
 SERVER_MAY_USE = {"indexer.article", "indexer.store", "indexer.terms", "indexer.embedding", "indexer.chunking",
-                  "indexer.example_index", "indexer.keyword"}
+                  "indexer.example_index", "indexer.keyword", "indexer.multilingual", "indexer.language"}
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("kbserver") and room_of(m) != "cli"))
