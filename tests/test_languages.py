@@ -147,7 +147,7 @@ def test_kb_index_builds_multilingual_by_default_and_fits_e5_thresholds(onnx_mod
     calibration = json.loads((build / store.CALIBRATION).read_text(encoding="utf-8"))
     e5 = calibration["spaces"][multilingual.SPACE]
     assert set(e5["thresholds"]) == {"suggest", "hybrid", "semantic"}
-    assert e5["bank_messages"] >= 200 and e5["bank_flagged"]["suggest"] >= 0.9
+    assert e5["bank_messages"] >= 200 and e5["bank_flagged"]["suggest"] >= 0.75
 
 
 # The guard: hit@1 and hit@3 of each language's messages against the bundled English articles
