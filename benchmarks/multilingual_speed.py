@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=40, help="Messages per language")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--build-only", action="store_true", help="With --synthetic: build, do not measure")
     args = parser.parse_args()
     os.environ.setdefault("KB_INFERENCE_THREADS", "1")
     result: dict = {}
@@ -114,6 +115,9 @@ def main() -> None:
             generate_corpus(articles, args.synthetic, seed=0, sample_articles=ROOT / "articles")
         root = args.work / "index"
         result["build"] = build(articles, root)
+        if args.build_only:
+            print(json.dumps(result, indent=1))
+            return
     assert root is not None, "--index or --synthetic"
     data = ROOT / "tests" / "eval"
     series = {

@@ -377,7 +377,7 @@ def suggest(
     choice = tuple(r.article.id for r in unsure.choice[:limit]) if unsure else ()
     return SuggestAnswer(
         request_id=request_id,
-        no_confident_match=not how.covered or not is_confident(ranked, params),
+        no_confident_match=not is_confident(ranked, params),
         suggestions=tuple(suggestion(view, r, ranked, url_for_article, params) for r in ranked[:limit]),
         ambiguity_reason=unsure.reason if unsure and len(choice) >= 2 else None,
         choice=choice if len(choice) >= 2 else (),

@@ -230,11 +230,13 @@ def explain(
     rank_mode = "hybrid" if mode == "suggest" else mode
     ranked = ranking.rank(view, embedder if rank_mode != "keyword" else None, text,
                           mode=rank_mode, for_suggest=mode == "suggest", params=params, top=top)
-    threshold = None if mode == "keyword" else ranking.threshold(params, mode)
+    how = ranking.message_route(view, text, params)
+    threshold = None if mode == "keyword" else ranking.threshold(params, mode, ranked[0].encoder if ranked else how.encoder)
     unsure = ranking.ambiguity(ranked[:SUGGEST_CHOICE], params) if mode == "suggest" else None
     return {
         "text": text,
         "mode": mode,
+        "language": how.to_json(),
         "threshold": threshold,
         "calibration": (view.snapshot.calibration or {}).get("method", "none (the constants)"),
         "no_confident_match": not ranking.is_confident(ranked, params, mode),

@@ -90,6 +90,7 @@ class Ranked:
     keyword_part: float = 0.0  # what the keyword side added to the score
     prior: float = 0.0  # the type prior (suggest only)
     encoder: str = MINILM  # which encoder's evidence this is (kbserver.retrieval.routing): its threshold applies
+    covered: bool = True  # False: no encoder of the build knows the message's language, never a confident match
 
     def parts(self) -> dict[str, float]:
         names = ("score", "semantic", "text", "alias", "overview", "section", "top3", "learned",
@@ -511,6 +512,7 @@ def rank(
                 keyword_part=float(keyword_part[a]),
                 prior=float(prior[a]),
                 encoder=how.encoder if how is not None else MINILM,
+                covered=how.covered if how is not None else True,
                 **parts,
             )
         )
@@ -543,7 +545,7 @@ def is_confident(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS, mode
     Each threshold is the highest score that flags at most 5% of answerable labelled messages
     (`kb eval --calibrate`); keyword scores are unbounded, so any keyword hit counts.
     """
-    if not ranked:
+    if not ranked or not ranked[0].covered:
         return False
     if mode == "keyword":
         return True
