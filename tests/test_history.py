@@ -73,7 +73,7 @@ def test_an_article_lists_its_commits_with_the_steps_that_changed(repo, tmp_path
     assert "@" not in str(changes)  # names only, never e-mail addresses
     page = client.get(f"/articles/{EDITED}").get_data(as_text=True)
     assert "Recent changes" in page and "Bo Editor" in page and "Greet before looking up the order" in page
-    assert "<del>" + OLD_STEP in page and "<ins>" + NEW_STEP in page
+    assert '<del dir="auto">' + OLD_STEP in page and '<ins dir="auto">' + NEW_STEP in page
 
 
 def test_what_changed_lists_the_articles_changed_in_the_window(repo, tmp_path):
