@@ -189,3 +189,30 @@ def test_each_languages_own_articles_hold_their_recorded_values(onnx_model, tmp_
         noise = 1.96 * (0.25 / got["answerable"]) ** 0.5
         assert got["hit_at_1"] >= recorded(f"{row['set']}_hit_at_1") - noise, (row["set"], got)
         assert got["false_flags"] <= recorded(f"{row['set']}_false_flags") + noise, (row["set"], got)
+
+
+def test_a_tamil_ticket_learned_lifts_its_article_for_a_tamil_message(onnx_model, tmp_path):
+    """Learned examples are embedded by both encoders: a Tamil message is compared with the Tamil
+    tickets each article resolved, in e5's space (docs/languages.md)."""
+    import hashlib
+
+    from indexer.store import Example
+
+    ticket = "பரிசு அட்டை இருப்பு தெரியவில்லை, கார்டு நம்பர் போட்டாலும் வேலை செய்யவில்லை"
+    examples = [Example(id=i + 1, article_id="products/gift-cards", text=t, weight=1.0,
+                        hash=hashlib.sha256(t.encode()).hexdigest())
+                for i, t in enumerate([ticket, "பரிசு அட்டை வேலை செய்யவில்லை", "கிஃப்ட் கார்டு balance காட்டவில்லை"])]
+    root = tmp_path / "index"
+    build_into(DATA_ARTICLES, root, onnx_model, multilingual=True, examples=examples)
+    snapshot = open_snapshot(root)
+    assert snapshot.spaces[multilingual.SPACE].example_vectors.shape == (3, multilingual.DIM)
+    view = snapshot.view(allow_internal=True)
+    embedder = QueryEmbedder(get_encoder(onnx_path=onnx_file(root / "models")))
+    message = "என் பரிசு அட்டையில் இருப்பு காட்டவில்லை"
+    ranked = scoring.rank(view, embedder, message, for_suggest=True)
+    gift = next(r for r in ranked if r.article.id == "products/gift-cards")
+    assert gift.encoder == routing.ME5 and gift.learned > 0
+    alone = scoring.rank(view, embedder, message, for_suggest=True,
+                         params=replace(scoring.DEFAULT_PARAMS, use_examples=False))
+    assert gift.score >= next(r for r in alone if r.article.id == "products/gift-cards").score
+    assert ranked[0].article.id == "products/gift-cards"
