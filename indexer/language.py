@@ -151,13 +151,17 @@ def language_name(code: str) -> str:
 @functools.lru_cache(maxsize=8192)
 def script_of(ch: str) -> str:
     """The Unicode script of one character ("Latin", "Tamil", "Arabic", ...): "" for one that is
-    no letter or mark, or whose script kb does not tell apart. A combining mark is "Inherited"."""
+    no letter or mark. A combining mark of no one script is "Inherited"."""
     if unicodedata.category(ch)[0] not in "LM":
         return ""
     for name, pattern in _SCRIPT_RES:
         if pattern.match(ch):
             return name
-    return "Inherited" if unicodedata.category(ch)[0] == "M" else ""
+    if unicodedata.category(ch)[0] == "M":
+        return "Inherited"
+    # Any other script by the first word of the letter's name ("TIFINAGH LETTER YA" -> "Tifinagh"),
+    # so a text in it is told apart from a text with no letters (kbserver.retrieval.routing).
+    return unicodedata.name(ch, "OTHER").split(" ")[0].title()
 
 
 def script_shares(text: str) -> dict[str, float]:
@@ -232,6 +236,10 @@ def detect(text: str) -> Detection:
     if not shares:
         return Detection(UNDETERMINED, 0.0, "", {})
     script = next(iter(shares))
+    if script == "Latin":
+        # A code-mixed message ("என் order இன்னும் deliver ஆகவில்லை"): English loanwords in Latin
+        # letters around another script's words. The other script tells the customer's language.
+        script = next((other for other, share in shares.items() if other != "Latin" and share >= MIXED_SHARE), script)
     if script in _SCRIPT_LANGUAGE:
         return Detection(_SCRIPT_LANGUAGE[script], UNIQUE_SCRIPT_CONFIDENCE, script, shares)
     # Only the dominant script's words go to the model: a Latin product name inside a Persian

@@ -102,6 +102,16 @@ def test_persian_typed_on_an_arabic_keyboard_is_persian(text):
     assert detect(text).code == "fa"
 
 
+def test_a_code_mixed_message_is_in_the_language_of_its_other_script():
+    found = detect("என் order LK-4829133 இன்னும் deliver ஆகவில்லை, tracking update இல்லை please help")
+    assert (found.code, found.script) == ("ta", "Tamil")
+    assert found.to_json()["mixed"] is True
+
+
+def test_an_english_message_quoting_a_short_name_in_another_script_stays_english():
+    assert detect("Hi, the parcel for Priya (ப்ரியா) never arrived and tracking has not moved since Monday").code == "en"
+
+
 def test_arabic_stays_arabic():
     assert detect("مرحبا، لم يصل طلبي بعد، هل يمكنكم مساعدتي؟").code == "ar"
 

@@ -51,6 +51,11 @@ BANK_QUANTILE = 0.95
 # of the multilingual bank 35 % of answerable messages were flagged, at 0.80 14 %, with 89 % of
 # the off-topic ones flagged either way (docs/languages.md, "Calibration per encoder").
 E5_BANK_QUANTILE = 0.80
+# e5 puts any two texts of one language closer than texts of two: a Tamil off-topic message
+# scores higher against Tamil articles than a Persian one does. Each language with at least this
+# many messages in the multilingual bank gets its own thresholds (the bank has about 50 of each
+# of Tamil, Telugu and Persian); other languages take the pooled ones.
+MIN_LANGUAGE_BANK = 20
 SEED = 0
 BANK_FILE = Path(__file__).resolve().parent.parent / "data" / "offtopic_bank.txt"
 # Off-topic messages in Tamil, Telugu, Persian and other languages, written for kb (kbserver/data/README.md):
@@ -73,14 +78,23 @@ def offtopic_bank(path: Path = BANK_FILE) -> list[str]:
 def _fit_space(view: AudienceView, embedder: QueryEmbedder, params: RankParams) -> dict[str, Any]:
     """The multilingual encoder's thresholds: the E5_BANK_QUANTILE of the multilingual bank's top scores,
     every message ranked by that encoder whatever its language (kbserver.retrieval.routing)."""
+    from indexer.language import detect
+
     bank = offtopic_bank(MULTILINGUAL_BANK_FILE)
     forced = replace(params, encoder=routing.ME5)
     signals = _Signals(view, embedder, bank, forced, [None] * len(bank))
     scores = {m: signals.top(forced, m)[1] for m in MODES}
     thresholds = {m: float(np.quantile(scores[m], E5_BANK_QUANTILE)) for m in MODES}
+    languages = np.array([detect(message).code for message in bank])
+    by_language = {}
+    for code in sorted(set(languages.tolist())):
+        rows = languages == code
+        if code != "und" and rows.sum() >= MIN_LANGUAGE_BANK:
+            by_language[code] = {m: round(float(np.quantile(scores[m][rows], E5_BANK_QUANTILE)), 4) for m in MODES}
     return {
         "method": "offtopic-bank", "bank_messages": len(bank), "quantile": E5_BANK_QUANTILE,
         "thresholds": {m: round(v, 4) for m, v in thresholds.items()},
+        "by_language": by_language,
         "bank_flagged": {m: round(float((scores[m] < thresholds[m]).mean()), 4) for m in MODES},
     }
 

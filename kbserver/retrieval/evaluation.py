@@ -231,7 +231,8 @@ def explain(
     ranked = ranking.rank(view, embedder if rank_mode != "keyword" else None, text,
                           mode=rank_mode, for_suggest=mode == "suggest", params=params, top=top)
     how = ranking.message_route(view, text, params)
-    threshold = None if mode == "keyword" else ranking.threshold(params, mode, ranked[0].encoder if ranked else how.encoder)
+    threshold = None if mode == "keyword" else ranking.threshold(params, mode, ranked[0].encoder if ranked else how.encoder,
+                                                                  how.lang)
     unsure = ranking.ambiguity(ranked[:SUGGEST_CHOICE], params) if mode == "suggest" else None
     return {
         "text": text,

@@ -34,7 +34,6 @@ E5_SCRIPTS = frozenset({
     "Gurmukhi", "Gujarati", "Oriya", "Tamil", "Telugu", "Kannada", "Malayalam", "Sinhala", "Thai", "Lao",
     "Myanmar", "Khmer", "Ethiopic", "Han", "Hiragana", "Katakana", "Hangul", "Mongolian", "Tibetan", "",
 })
-ENGLISH_OR_UNKNOWN = ("en", "und")
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,9 @@ def route(snapshot: Snapshot, text: str, forced: str = "auto") -> Route:
 
     found = language.detect(text)
     has_e5 = ME5 in snapshot.spaces
-    english = found.code in ENGLISH_OR_UNKNOWN
+    # Too short to tell counts as English only in Latin letters (an order number, "ok"): a
+    # Tifinagh or Syriac text no detector knows is not English.
+    english = found.code == "en" or (found.code == "und" and found.script in ("", "Latin"))
     covered = True
     if forced == ME5 and has_e5:
         encoder = ME5

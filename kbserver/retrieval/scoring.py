@@ -91,6 +91,7 @@ class Ranked:
     prior: float = 0.0  # the type prior (suggest only)
     encoder: str = MINILM  # which encoder's evidence this is (kbserver.retrieval.routing): its threshold applies
     covered: bool = True  # False: no encoder of the build knows the message's language, never a confident match
+    lang: str = ""  # the message's detected language (its e5 threshold may be its language's own)
 
     def parts(self) -> dict[str, float]:
         names = ("score", "semantic", "text", "alias", "overview", "section", "top3", "learned",
@@ -146,6 +147,10 @@ class RankParams:
     me5_no_match_threshold: float | None = None
     me5_hybrid_threshold: float | None = None
     me5_semantic_threshold: float | None = None
+    # Per message language (code, suggest, hybrid, semantic): e5 scores a message closer to any
+    # text in its own language, so each language with enough off-topic messages in the bank
+    # gets its own thresholds (kbserver.retrieval.calibration, docs/languages.md).
+    me5_language_thresholds: tuple[tuple[str, float, float, float], ...] = ()
 
 
 DEFAULT_PARAMS = RankParams()
@@ -513,6 +518,7 @@ def rank(
                 prior=float(prior[a]),
                 encoder=how.encoder if how is not None else MINILM,
                 covered=how.covered if how is not None else True,
+                lang=how.lang if how is not None else "",
                 **parts,
             )
         )
@@ -534,7 +540,7 @@ def confidence(ranked: Ranked, params: RankParams = DEFAULT_PARAMS) -> str:
     score = confidence_score(ranked, params)
     if score >= HIGH_CONFIDENCE:
         return "high"
-    if score >= max(MEDIUM_CONFIDENCE, threshold(params, "suggest", ranked.encoder)):
+    if score >= max(MEDIUM_CONFIDENCE, threshold(params, "suggest", ranked.encoder, ranked.lang)):
         return "medium"
     return "low"
 
@@ -549,14 +555,18 @@ def is_confident(ranked: list[Ranked], params: RankParams = DEFAULT_PARAMS, mode
         return False
     if mode == "keyword":
         return True
-    return confidence_score(ranked[0], params, mode) >= threshold(params, mode, ranked[0].encoder)
+    return confidence_score(ranked[0], params, mode) >= threshold(params, mode, ranked[0].encoder, ranked[0].lang)
 
 
-def threshold(params: RankParams, mode: str = "suggest", encoder: str = MINILM) -> float:
+def threshold(params: RankParams, mode: str = "suggest", encoder: str = MINILM, lang: str = "") -> float:
     """The no-match threshold `params` give `mode`: set (KB_NO_MATCH_THRESHOLD, or the build's
     calibration through `for_build`), else the constant calibrated on the bundled set. A message
-    the multilingual encoder ranked has its own, fitted on a multilingual off-topic bank."""
+    the multilingual encoder ranked has its own, fitted on a multilingual off-topic bank: its
+    language's, when the bank holds enough of that language."""
     if encoder == ME5:
+        for code, *values in params.me5_language_thresholds:
+            if code == lang:
+                return float(values[("suggest", "hybrid", "semantic").index(mode)])
         fitted = {"suggest": params.me5_no_match_threshold, "hybrid": params.me5_hybrid_threshold,
                   "semantic": params.me5_semantic_threshold}[mode]
         if fitted is not None:
@@ -616,11 +626,20 @@ def for_build(params: RankParams, snapshot: Snapshot) -> RankParams:
         value = cal.get("thresholds", {}).get(mode)
         if getattr(params, name) is None and isinstance(value, (int, float)):
             changes[name] = float(value)
-    me5 = ((cal.get("spaces") or {}).get(ME5) or {}).get("thresholds") or {}
+    space = (cal.get("spaces") or {}).get(ME5) or {}
+    me5 = space.get("thresholds") or {}
     for mode, name in ME5_THRESHOLDS.items():
         value = me5.get(mode)
         if getattr(params, name) is None and isinstance(value, (int, float)):
             changes[name] = float(value)
+    by_language = space.get("by_language") or {}
+    if not params.me5_language_thresholds and isinstance(by_language, dict):
+        rows = []
+        for code, values in sorted(by_language.items()):
+            if isinstance(values, dict) and all(isinstance(values.get(m), (int, float)) for m in ME5_THRESHOLDS):
+                rows.append((str(code), float(values["suggest"]), float(values["hybrid"]), float(values["semantic"])))
+        if rows:
+            changes["me5_language_thresholds"] = tuple(rows)
     if params.fitted_weights:
         for name, value in (cal.get("weights") or {}).items():
             if name in FITTED and isinstance(value, (int, float)):
