@@ -119,12 +119,23 @@ def from_env(overrides: Mapping[str, Any] | None = None) -> Config:
     from flask import Config
 
     settings = Config(".")
+    load(settings, overrides)
+    return settings
+
+
+def load(settings: Config, overrides: Mapping[str, Any] | None = None) -> None:
+    """Fill `settings` (an app's config) with the defaults, the `KB_*` variables, then `overrides`.
+
+    Raises SettingError for the first bad setting: the environment's values are checked before
+    `overrides` replace them too, so a bad KB_INDEX_DIR is refused even where `--index` (which
+    click fills from it) wins.
+    """
     settings.from_mapping(defaults())
     settings.from_prefixed_env("KB")
+    validate(settings)
     if overrides:
         settings.from_mapping(overrides)
-    validate(settings)
-    return settings
+        validate(settings)
 
 
 class SettingError(_AppLoadError, ValueError):
