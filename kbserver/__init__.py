@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: defaults from SETTINGS, then `KB_*` environment variables, then `config_overrides`."""
+    """Build the app: defaults from SETTINGS, then `KB_*` environment variables, then `config_overrides`.
+
+    Raises config.SettingError (a ValueError) naming the first setting kb cannot use.
+    """
     from flask import Flask, Response, jsonify, render_template
 
     from kbserver import api, config, errors, runtime, web
@@ -22,10 +25,9 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     # The page's templates and static files live with the page (kbserver/web/); /static stays /static.
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
-    app.config.from_mapping(config.defaults())
-    app.config.from_prefixed_env("KB")
-    if config_overrides:
-        app.config.from_mapping(config_overrides)
+    # Before anything opens: a bad setting stops the start with one line (config.SettingError,
+    # which a gunicorn worker prints as "App failed to load" rather than as a traceback).
+    config.load(app.config, config_overrides)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_CONTENT_LENGTH"])
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it
 

@@ -8,10 +8,20 @@ every other module may read the settings, so this one must sit at the bottom.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+import os
+import re
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
+
+from gunicorn.errors import AppImportError as _AppLoadError
 
 if TYPE_CHECKING:
     from flask import Config
+    from sqlalchemy import URL
+
+
+# Every scope a token may carry; the API's routes, the OpenAPI document and KB_ANONYMOUS_SCOPES
+# name only these (kbserver/access/tokens.py issues them; here so KB_ANONYMOUS_SCOPES is checked at start).
+SCOPES = ("search", "suggest", "feedback", "reports", "internal")
 
 
 class Setting(NamedTuple):
@@ -102,26 +112,57 @@ def defaults() -> dict[str, Any]:
 def from_env(overrides: Mapping[str, Any] | None = None) -> Config:
     """The settings as an app would see them, without an app: defaults, `KB_*` variables, then `overrides`.
 
-    For commands that read the index or the database directly (`kb report`), so they need not
-    build the whole web app to learn two settings.
+    For commands that read the index or the database directly (`kb report`, `kb eval`), so they
+    need not build the whole web app to learn two settings. Every setting is checked
+    (`validate`): raises SettingError for the first bad one.
     """
     from flask import Config
 
     settings = Config(".")
-    settings.from_mapping(defaults())
-    settings.from_prefixed_env("KB")
-    if overrides:
-        settings.from_mapping(overrides)
+    load(settings, overrides)
     return settings
 
 
+def load(settings: Config, overrides: Mapping[str, Any] | None = None) -> None:
+    """Fill `settings` (an app's config) with the defaults, the `KB_*` variables, then `overrides`.
+
+    Raises SettingError for the first bad setting: the environment's values are checked before
+    `overrides` replace them too, so a bad KB_INDEX_DIR is refused even where `--index` (which
+    click fills from it) wins.
+    """
+    settings.from_mapping(defaults())
+    settings.from_prefixed_env("KB")
+    validate(settings)
+    if overrides:
+        settings.from_mapping(overrides)
+        validate(settings)
+
+
+class SettingError(_AppLoadError, ValueError):
+    """A `KB_` setting kb cannot use. Its message is the whole story in one line: the setting,
+    what it expects and the value (with any password masked).
+
+    It is gunicorn's AppImportError too, so a gunicorn worker whose `create_app()` refuses a
+    setting prints this one line and exits with "App failed to load", and the master stops,
+    instead of logging a traceback per worker and booting them again forever.
+    """
+
+
+def shown(value: Any) -> str:
+    """`value` as a message may quote it: repr'd, with the password of any `scheme://user:pass@` masked."""
+    return repr(_PASSWORD_RE.sub(r"\1***@", str(value)) if isinstance(value, str) else value)
+
+
+_PASSWORD_RE = re.compile(r"(//[^/@:\s]*:)[^/@\s]*@")
+
+
 def query_encoder(value: Any) -> str:
-    """The KB_QUERY_ENCODER setting, checked: `fp32` or `int8`. Raises ValueError naming it."""
+    """The KB_QUERY_ENCODER setting, checked: `fp32` or `int8`. Raises SettingError naming it."""
     from indexer.embedding import PRECISIONS
 
     precision = str(value).strip().lower()
     if precision not in PRECISIONS:
-        raise ValueError(f"KB_QUERY_ENCODER must be one of {', '.join(PRECISIONS)}, not {value!r}")
+        raise SettingError(f"KB_QUERY_ENCODER must be one of {', '.join(PRECISIONS)}, not {shown(value)}")
     return precision
 
 
@@ -132,31 +173,35 @@ def no_match_threshold(value: Any) -> float | None:
     try:
         threshold = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"KB_NO_MATCH_THRESHOLD must be a suggest score such as 0.55, not {value!r}") from None
-    if not 0.0 < threshold < 2.0:
-        raise ValueError(f"KB_NO_MATCH_THRESHOLD must be a suggest score between 0 and 2, not {value!r}")
+        raise SettingError(f"KB_NO_MATCH_THRESHOLD must be a suggest score such as 0.55, not {shown(value)}") from None
+    if isinstance(value, bool) or not 0.0 < threshold < 2.0:
+        raise SettingError(f"KB_NO_MATCH_THRESHOLD must be a suggest score between 0 and 2, not {shown(value)}")
     return threshold
 
 
-def is_learning_on(value: Any) -> bool:
-    """The KB_LEARNING setting: anything but off/false/0/no means learned examples count."""
-    return str(value).lower() not in ("off", "false", "0", "no")
-
-
-def is_multilingual(value: Any) -> bool:
-    """The KB_MULTILINGUAL setting, checked: on or off. Raises ValueError naming it."""
+def _on_off(name: str, value: Any) -> bool:
     word = str(value).strip().lower()
     if word in ("on", "true", "1", "yes"):
         return True
     if word in ("off", "false", "0", "no"):
         return False
-    raise ValueError(f"KB_MULTILINGUAL must be on or off, not {value!r}")
+    raise SettingError(f"KB_{name} must be on or off, not {shown(value)}")
+
+
+def is_learning_on(value: Any) -> bool:
+    """The KB_LEARNING setting, checked: on or off. Raises SettingError naming it."""
+    return _on_off("LEARNING", value)
+
+
+def is_multilingual(value: Any) -> bool:
+    """The KB_MULTILINGUAL setting, checked: on or off. Raises SettingError naming it."""
+    return _on_off("MULTILINGUAL", value)
 
 
 def cors_origins(value: Any) -> tuple[str, ...]:
     """The KB_CORS_ORIGINS setting, checked: exact `scheme://host[:port]` origins, lowercased.
 
-    Raises ValueError naming the first bad entry: `*` (any site could read answers with the
+    Raises SettingError naming the first bad entry: `*` (any site could read answers with the
     agent's token), a path or query, a scheme other than http(s), or anything unparsable. A bad
     value must stop the service at start, not quietly open or close the helpdesk's panel.
     """
@@ -171,12 +216,12 @@ def cors_origins(value: Any) -> tuple[str, ...]:
         if not entry:
             continue
         if entry == "*" or "*" in entry:
-            raise ValueError("KB_CORS_ORIGINS must list exact origins: '*' would let any site read kb's answers")
+            raise SettingError("KB_CORS_ORIGINS must list exact origins: '*' would let any site read kb's answers")
         try:
             parts = urlsplit(entry)
             port = parts.port  # raises ValueError for a port that is not a number
         except ValueError:
-            raise ValueError(f"KB_CORS_ORIGINS: {entry!r} is not an origin like https://helpdesk.example.com") from None
+            raise SettingError(f"KB_CORS_ORIGINS: {shown(entry)} is not an origin like https://helpdesk.example.com") from None
         if (
             parts.scheme not in ("http", "https")
             or not parts.hostname
@@ -187,15 +232,188 @@ def cors_origins(value: Any) -> tuple[str, ...]:
             or parts.password
             or any(ch.isspace() or ch in ";'\"" for ch in entry)
         ):
-            raise ValueError(
-                f"KB_CORS_ORIGINS: {entry!r} is not an origin like https://helpdesk.example.com (scheme and host, "
+            raise SettingError(
+                f"KB_CORS_ORIGINS: {shown(entry)} is not an origin like https://helpdesk.example.com (scheme and host, "
                 "optionally a port; no path, not even a trailing slash)"
             )
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
         # What a browser sends as `Origin` is compared byte for byte: `https://x.com:443` never matches.
         if origin != entry.lower() or port in ({"http": 80, "https": 443}[parts.scheme],):
-            raise ValueError(f"KB_CORS_ORIGINS: {entry!r} is not written as a browser writes its origin")
+            raise SettingError(f"KB_CORS_ORIGINS: {shown(entry)} is not written as a browser writes its origin")
         if origin not in origins:
             origins.append(origin)
     return tuple(origins)
+
+
+# ---------------------------------------------------------------------------- the checks
+
+
+class BadDatabaseSetting(SettingError):
+    """KB_DATABASE is neither a file path, a sqlite:/// URL nor a postgresql:// URL."""
+
+
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def database_url(value: Any) -> URL:
+    """The SQLAlchemy URL `KB_DATABASE` names. Raises BadDatabaseSetting for anything else.
+
+    A path (no scheme) or `sqlite:///path` is a SQLite file; `postgresql://…` (or
+    `postgresql+psycopg://…`) is PostgreSQL through psycopg 3. No message shows the password.
+    """
+    from sqlalchemy import URL, exc, make_url
+
+    raw = str(value).strip()
+    accepted = "use a file path, sqlite:///path/to/kb.sqlite3 or postgresql://user:password@host:5432/dbname"
+    if not raw:
+        raise BadDatabaseSetting(f"KB_DATABASE is empty: {accepted}")
+    if not isinstance(value, (str, os.PathLike)):
+        raise BadDatabaseSetting(f"KB_DATABASE={shown(value)} is not a path or a URL: {accepted}")
+    if not _SCHEME_RE.match(raw):
+        return URL.create("sqlite", database=raw)
+    try:
+        url = make_url(raw)
+    except exc.ArgumentError:
+        raise BadDatabaseSetting(f"KB_DATABASE={shown(raw)} is not a database URL: {accepted}") from None
+    if url.drivername == "sqlite":
+        if not url.database or not raw.startswith("sqlite:///"):
+            raise BadDatabaseSetting(f"KB_DATABASE={shown(raw)} names no SQLite file: {accepted}")
+        return url
+    if url.drivername in ("postgresql", "postgresql+psycopg"):
+        if not raw.split(":", 1)[1].startswith("//") or not url.database:
+            raise BadDatabaseSetting(f"KB_DATABASE={shown(raw)} is not a complete PostgreSQL URL: {accepted}")
+        return url.set(drivername="postgresql+psycopg")
+    raise BadDatabaseSetting(f"KB_DATABASE={shown(raw)}: kb cannot store in {url.drivername}; {accepted}")
+
+
+def _folder(name: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        path = os.fspath(value) if isinstance(value, os.PathLike) else value
+        if not isinstance(path, str) or not path.strip() or "\0" in path:
+            # A JSON-looking value (KB_INDEX_DIR=2024) arrives as a number: ./2024 says the same folder.
+            raise SettingError(f"KB_{name} must be a folder path such as var/index, not {shown(value)}")
+
+    return check
+
+
+def _number(name: str, low: float, high: float, *, integer: bool, unit: str) -> Callable[[Any], None]:
+    kind = "a whole number" if integer else "a number"
+
+    def check(value: Any) -> None:
+        try:
+            number = float(value) if not isinstance(value, bool) else float("nan")
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not low <= number <= high or (integer and not number.is_integer()):  # NaN fails both
+            raise SettingError(f"KB_{name} must be {kind} of {unit} from {low:g} to {high:g}, not {shown(value)}")
+
+    return check
+
+
+def _scopes(value: Any) -> None:
+    items = value if isinstance(value, (list, tuple)) else str(value if value is not None else "").split(",")
+    unknown = [str(s).strip() for s in items if str(s).strip() and str(s).strip() not in SCOPES]
+    if unknown or isinstance(value, (bool, int, float)):
+        raise SettingError(
+            f"KB_ANONYMOUS_SCOPES must be comma-separated scopes among {','.join(SCOPES)} (or empty), not {shown(value)}"
+        )
+
+
+def _rate_limit(value: Any) -> None:
+    from limits import parse_many
+
+    try:
+        parsed = parse_many(str(value)) if isinstance(value, str) else []
+    except ValueError:
+        parsed = []
+    # Flask-Limiter logs an unparsable limit and then limits nothing: refused here instead.
+    if not parsed or any(item.amount < 1 for item in parsed):
+        raise SettingError(f"KB_RATE_LIMIT must be a rate such as '600 per minute' or '10/second;600/hour', not {shown(value)}")
+
+
+_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+
+
+def _rate_limit_storage(value: Any) -> None:
+    from urllib.parse import urlsplit
+
+    raw = value if isinstance(value, str) else ""
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        parts = urlsplit("")
+    is_memory = raw == "memory://"
+    is_redis = parts.scheme in _STORAGE_SCHEMES[1:] and raw.startswith(f"{parts.scheme}://") and (
+        bool(parts.hostname) or parts.scheme == "redis+unix" and bool(parts.path)
+    )
+    if not (is_memory or is_redis) or any(ch.isspace() for ch in raw):
+        raise SettingError(
+            f"KB_RATE_LIMIT_STORAGE must be memory:// or a Redis URL such as redis://host:6379, not {shown(value)}"
+        )
+
+
+# A CSP source as frame-ancestors takes it: a scheme (`https:`), or `[scheme://]host[:port][/path]`
+# with an optional `*.` before the host. No `;` or `,` (a second directive or policy), no quotes.
+_SOURCE_RE = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*:|(?:[a-z][a-z0-9+.-]*://)?(?:\*|(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])"
+    r"(?::(?:[0-9]{1,5}|\*))?(?:/[^\s;,'\"]*)?)$",
+    re.IGNORECASE,
+)
+
+
+def _frame_ancestors(value: Any) -> None:
+    sources = str(value).split() if isinstance(value, str) else []
+    bad = not sources or any(s.lower() not in ("'self'", "'none'") and not _SOURCE_RE.match(s) for s in sources)
+    if bad or ("'none'" in (s.lower() for s in sources) and len(sources) > 1):
+        raise SettingError(
+            "KB_FRAME_ANCESTORS must be space-separated CSP sources such as \"'self' https://helpdesk.example.com\" "
+            f"(or 'none' alone), not {shown(value)}"
+        )
+
+
+# The check of every setting, beside the table: `validate` refuses a setting without one, and
+# tests/test_settings.py walks each with bad values.
+CHECKS: dict[str, Callable[[Any], object]] = {
+    "ARTICLES_DIR": _folder("ARTICLES_DIR"),
+    "INDEX_DIR": _folder("INDEX_DIR"),
+    "DATABASE": database_url,
+    "RELOAD_INTERVAL_S": _number("RELOAD_INTERVAL_S", 0, 86400, integer=False, unit="seconds"),
+    "INFERENCE_THREADS": _number("INFERENCE_THREADS", 1, 256, integer=True, unit="threads"),
+    "QUERY_ENCODER": query_encoder,
+    "MAX_CONTENT_LENGTH": _number("MAX_CONTENT_LENGTH", 1024, 64 * 1024 * 1024, integer=True, unit="bytes"),
+    "MAX_TEXT_CHARS": _number("MAX_TEXT_CHARS", 1, 1_000_000, integer=True, unit="characters"),
+    "MAX_LIMIT": _number("MAX_LIMIT", 1, 1000, integer=True, unit="results"),
+    "ANONYMOUS_SCOPES": _scopes,
+    "RATE_LIMIT": _rate_limit,
+    "RATE_LIMIT_STORAGE": _rate_limit_storage,
+    "LEARNING": is_learning_on,
+    "MULTILINGUAL": is_multilingual,
+    "NO_MATCH_THRESHOLD": no_match_threshold,
+    "FRAME_ANCESTORS": _frame_ancestors,
+    "CORS_ORIGINS": cors_origins,
+}
+
+
+def validate(settings: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
+    """Check every setting in `settings` (an app's config, or `from_env()`), in the table's order.
+
+    Raises SettingError, one line naming the first bad setting and what it expects. Also
+    refuses a `KB_` variable in `environ` (default: os.environ) that names no setting: a typo
+    such as KB_RATE_LIMITS would otherwise leave the real setting at its default, silently.
+    """
+    import difflib
+
+    names = {s.name for s in SETTINGS}
+    for key in sorted(os.environ if environ is None else environ):
+        if key.startswith("KB_") and key[3:] not in names:
+            close = difflib.get_close_matches(key[3:], sorted(names), n=1)
+            hint = f" (did you mean KB_{close[0]}?)" if close else ""
+            raise SettingError(f"{key} is not a kb setting{hint}; README's settings table lists them all")
+    for setting in SETTINGS:
+        CHECKS[setting.name](settings.get(setting.name, setting.default))
+    if "'none'" in str(settings.get("FRAME_ANCESTORS", "")).lower().split() and cors_origins(
+        settings.get("CORS_ORIGINS", "")
+    ):
+        raise SettingError("KB_FRAME_ANCESTORS is 'none' but KB_CORS_ORIGINS lists helpdesks that would embed the page")

@@ -7,6 +7,8 @@ import os
 import shutil
 import signal
 import socket
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -26,6 +28,73 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("KB_MULTILINGUAL", "off")
 DATA_ARTICLES = ROOT / "tests" / "data" / "articles"
 SAMPLE_ARTICLES = ROOT / "articles"
+
+# Tests never read or write the developer's state (issue 30): the database and index folder a
+# command falls back to are a fresh temporary folder's, per test (`own_state`), and from here
+# until the first test (collection, session fixtures). KB_ARTICLES_DIR stays `articles`: the
+# repository's own articles are content, not state. `./var` is watched (`_var_guard`).
+_SESSION_STATE = Path(tempfile.mkdtemp(prefix="kb-test-state-"))
+os.environ["KB_DATABASE"] = str(_SESSION_STATE / "kb.sqlite3")
+os.environ["KB_INDEX_DIR"] = str(_SESSION_STATE / "index")
+VAR = ROOT / "var"
+_VAR_BEFORE = pytest.StashKey[dict]()  # ./var as the session found it
+_VAR_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir", "os.remove", "os.rename", "sqlite3.connect"})
+_var_touches: list[str] = []
+_is_guarding = False
+
+
+def _var_guard(event: str, args: tuple) -> None:
+    """An audit hook: a test that opens, lists, creates or connects to anything under ./var fails there."""
+    if not _is_guarding or event not in _VAR_EVENTS or not args:
+        return
+    path = args[0]
+    if isinstance(path, (bytes, os.PathLike)):
+        path = os.fsdecode(path)
+    if not isinstance(path, str):
+        return  # a file descriptor, or None for the working folder
+    if event == "sqlite3.connect" and path.startswith("file:"):
+        path = path[5:].split("?", 1)[0]
+    full = os.path.abspath(path)
+    if full == str(VAR) or full.startswith(str(VAR) + os.sep):
+        _var_touches.append(f"{event} {full}")
+        raise PermissionError(f"{event} {full}: tests never touch the developer's ./var (tests/conftest.py)")
+
+
+sys.addaudithook(_var_guard)  # hooks cannot be removed: _is_guarding turns it off after the session
+
+
+def _var_listing() -> dict[str, tuple[int, int]]:
+    if not VAR.is_dir():
+        return {}
+    return {str(p.relative_to(VAR)): (p.stat().st_size, p.stat().st_mtime_ns) for p in VAR.rglob("*")}
+
+
+def pytest_sessionstart(session):
+    global _is_guarding
+    session.config.stash[_VAR_BEFORE] = _var_listing()
+    _is_guarding = True
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the session if anything (a test, or a server a test started) read or changed ./var."""
+    global _is_guarding
+    _is_guarding = False
+    changed = sorted(set(_var_listing().items()) ^ set(session.config.stash.get(_VAR_BEFORE, {}).items()))
+    problems = _var_touches + [f"changed: var/{name}" for name, _ in changed]
+    if problems:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("tests touched the developer's ./var: " + "; ".join(dict.fromkeys(problems)), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    shutil.rmtree(_SESSION_STATE, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def own_state(monkeypatch, tmp_path_factory):
+    """This test's own KB_DATABASE and KB_INDEX_DIR: nothing a test leaves there reaches another."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("KB_DATABASE", str(state / "kb.sqlite3"))
+    monkeypatch.setenv("KB_INDEX_DIR", str(state / "index"))
 
 
 # Fixtures that build a larger index once per session: a test that needs one is `slow`, so the

@@ -47,7 +47,10 @@ from indexer.store import (
     read_manifest,
 )
 from kbserver.cli import main
+from kbserver.cli.options import open_database
 from kbserver.retrieval.reader import open_snapshot
+from kbserver.store import learning
+from kbserver.store.learning import ExampleRecord, insert_examples
 
 DATA_ARTICLES = Path(__file__).resolve().parent / "data" / "articles"
 EDITED = "returns/start-a-return"
@@ -569,7 +572,19 @@ def test_kb_index_reports_a_model_checksum_mismatch_without_a_traceback(index_ro
 # --- `kb index` -------------------------------------------------------------------------------
 
 
-def test_kb_index_prints_what_it_did_in_one_summary_line(index_root, articles_copy):
+def test_kb_index_prints_what_it_did_in_one_summary_line(index_root, articles_copy, tmp_path, monkeypatch):
+    # A developer's ./var/kb.sqlite3 with learned examples, where the default KB_DATABASE would find
+    # it: conftest gives every test its own database, so the summary counts none of them.
+    developer = tmp_path / "developer"
+    (developer / "var").mkdir(parents=True)
+    with open_database(str(developer / "var" / "kb.sqlite3")) as db:
+        insert_examples(db, [
+            ExampleRecord("2026-11-01T00:00:00.000000Z", "returns/start-a-return", text, "resolved_first_contact",
+                          "import", learning.source_key("returns/start-a-return", text), "import")
+            for text in ("boots too small", "want my money back", "return a gift")
+        ])
+        assert len(learning.active_examples(db)) == 3
+    monkeypatch.chdir(developer)
     old = current_build_id(index_root)
     edit(articles_copy, EDITED, *EDIT)
     env = {"KB_ARTICLES_DIR": str(articles_copy), "KB_INDEX_DIR": str(index_root)}

@@ -19,15 +19,13 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from kbserver.config import SCOPES  # every scope a token may carry, one list for tokens and settings
 from kbserver.store import tokens as token_table
 from kbserver.store.db import Database, DatabaseUnavailable, get_db, to_ts, utc_now
 from kbserver.store.tokens import TokenRow
 
 PREFIX = "kb_"
 SECRET_BYTES = 32
-# Every scope a token may carry; the API's routes, the OpenAPI document and KB_ANONYMOUS_SCOPES
-# name only these.
-SCOPES = ("search", "suggest", "feedback", "reports", "internal")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 KNOWN_TOKENS = "kb_known_tokens"
 log = logging.getLogger(__name__)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import click
@@ -49,6 +48,7 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
     from kbserver.retrieval.reader import IndexUnavailable, open_snapshot
     from kbserver.retrieval.settings import rank_params
 
+    settings = config.from_env({"INDEX_DIR": index_dir})  # every setting checked: a bad one is one line
     try:
         cases = [] if explain_text is not None else load_cases(Path(queries))
         snapshot = open_snapshot(Path(index_dir))
@@ -62,10 +62,7 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
         click.echo(f"warning: {len(unknown)} 'relevant' id(s) name no article of this index, so their cases"
                    f" can never be a hit: {shown}", err=True)
     # The same query encoder as the service (KB_QUERY_ENCODER), so eval ranks as the API does.
-    try:
-        precision = config.query_encoder(os.environ.get("KB_QUERY_ENCODER", "fp32"))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    precision = config.query_encoder(settings["QUERY_ENCODER"])
     # ...and the model that embedded the build (the packaged one, or one `kb learn train` adapted).
     manifest = snapshot.manifest
     model = build_model(Path(index_dir), manifest.model_id, manifest.model_sha256, manifest.model_path)
@@ -78,10 +75,7 @@ def eval_command(queries: str, index_dir: str, mode: str, calibrate: bool, worst
 
     # The same settings as the service: KB_LEARNING=off ranks without learned examples,
     # KB_NO_MATCH_THRESHOLD moves the no-match threshold.
-    try:
-        params = rank_params(os.environ.get("KB_LEARNING", "on"), os.environ.get("KB_NO_MATCH_THRESHOLD"))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    params = rank_params(settings["LEARNING"], settings["NO_MATCH_THRESHOLD"])
     if encoder != "auto":
         if encoder == "me5" and "me5" not in snapshot.spaces:
             raise click.ClickException(f"build {snapshot.build_id} has no multilingual vectors: index it with "

@@ -16,6 +16,12 @@ class _App(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        # gunicorn 25.1+ opens a control socket for `gunicornc`, by default one path per user
+        # ($HOME/.gunicorn/gunicorn.ctl): two `kb serve --workers 2` on one host would share it,
+        # the first to stop would remove the other's, and a HOME that does not exist gets
+        # created. kb is stopped and reloaded by signals, never through it, so it stays off.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
 
     def load(self):
         from kbserver import create_app

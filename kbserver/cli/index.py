@@ -69,14 +69,13 @@ def calibration_hook(index_dir: Path, encoder_factory: Callable[[], object]) -> 
 
     The encoder is the build's own (loaded once, shared with embedding), so queries are scored
     exactly as the service will score them on this build."""
-    import os
-
     from indexer.store import current_build_path
+    from kbserver import config
     from kbserver.retrieval.calibration import calibrate_build
     from kbserver.retrieval.embedder import QueryEmbedder
     from kbserver.retrieval.settings import rank_params
 
-    params = rank_params(os.environ.get("KB_LEARNING", "on"))
+    params = rank_params(config.from_env()["LEARNING"])
     live = current_build_path(Path(index_dir))
 
     def finalize(build: Path) -> None:
@@ -90,16 +89,10 @@ def calibration_hook(index_dir: Path, encoder_factory: Callable[[], object]) -> 
 
 def multilingual_factory():
     """The multilingual encoder's factory when KB_MULTILINGUAL is on (the default), else None.
-    A bad value stops the command in one line."""
-    import os
-
+    A bad setting raises config.SettingError (one line from the `kb` group)."""
     from kbserver import config
 
-    try:
-        on = config.is_multilingual(os.environ.get("KB_MULTILINGUAL", "on"))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not on:
+    if not config.is_multilingual(config.from_env()["MULTILINGUAL"]):
         return None
     from indexer import multilingual
 
@@ -139,10 +132,13 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool, databa
     from indexer.build import LintFailed, build_index
     from indexer.embedding import ModelError
     from indexer.store import BuildLocked
+    from kbserver import config
 
+    # Every setting checked first (one line for a bad one), and LEARNING read as the service reads it.
+    settings = config.from_env({"ARTICLES_DIR": articles_dir, "INDEX_DIR": index_dir, "DATABASE": database})
     if not Path(articles_dir).is_dir():
         raise click.ClickException(f"{articles_dir}: no such articles folder")
-    examples = _learned_examples(database)
+    examples = _learned_examples(database) if config.is_learning_on(settings["LEARNING"]) else []
     try:
         model = active_model(Path(index_dir))
         if model.folder is not None:
@@ -176,12 +172,10 @@ def index(articles_dir: str, index_dir: str, full: bool, use_torch: bool, databa
 
 
 def _learned_examples(database: str) -> list:
-    """Active learned examples from the feedback database, if there is one and learning is on."""
-    import os
-
+    """Active learned examples from the feedback database, if there is one."""
     from kbserver.cli.options import database_exists, open_database
 
-    if os.environ.get("KB_LEARNING", "on").lower() in ("off", "false", "0", "no") or not database_exists(database):
+    if not database_exists(database):
         return []
     from kbserver.store import learning
 

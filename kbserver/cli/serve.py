@@ -30,17 +30,10 @@ def serve(index_dir: str, host: str, port: int, workers: int, watch: bool, artic
     Example: kb serve --watch --articles articles --index var/preview
     """
     from kbserver import config
-    from kbserver.store.db import parse_database
 
     overrides = {"INDEX_DIR": index_dir}  # given to the app, not through the environment
-    settings = config.from_env(overrides)
-    try:  # a bad setting stops here with one line, not in every worker with a traceback
-        config.query_encoder(settings["QUERY_ENCODER"])
-        config.no_match_threshold(settings["NO_MATCH_THRESHOLD"])
-        config.is_multilingual(settings["MULTILINGUAL"])
-        parse_database(settings["DATABASE"])
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    # Every setting is checked here, before a worker starts: a bad one is one line (kb's main group).
+    config.from_env(overrides)
     if watch and workers > 1:
         raise click.ClickException("--watch runs one process: leave --workers at 1")
     if watch and not Path(articles_dir).is_dir():

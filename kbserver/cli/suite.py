@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -44,15 +43,14 @@ def suite_command(sets_file: Path, only: tuple[str, ...], work_dir: Path, mode: 
     from indexer import multilingual
     from indexer.build import LintFailed, build_index
     from indexer.embedding import export_onnx, get_encoder, onnx_file
+    from kbserver import config
     from kbserver.retrieval import suite
     from kbserver.retrieval.embedder import QueryEmbedder
     from kbserver.retrieval.evaluation import EVAL_MODES, QueryFileError
     from kbserver.retrieval.settings import rank_params
 
-    try:
-        params = rank_params(os.environ.get("KB_LEARNING", "on"), os.environ.get("KB_NO_MATCH_THRESHOLD"))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = config.from_env()  # every setting checked: a bad one is one line
+    params = rank_params(settings["LEARNING"], settings["NO_MATCH_THRESHOLD"])
     sets = suite.load_sets(sets_file, root=Path.cwd())
     names = {s.name for s in sets}
     unknown = [n for n in only if n.removesuffix("+learned") not in names]

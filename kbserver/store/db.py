@@ -32,7 +32,6 @@ transaction).
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from contextlib import contextmanager
@@ -41,7 +40,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from flask import Flask, current_app
-from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, text
+
+from kbserver import config
+from kbserver.config import BadDatabaseSetting as BadDatabaseSetting  # re-exported: callers catch it here
 
 BUSY_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5
@@ -50,7 +52,6 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_KEY = 0x6B62_6462  # "kbdb"
 EXTENSION = "kb_db"
 UNAVAILABLE_MESSAGE = "the database is unreachable; nothing was stored, try again shortly"
-_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 class SchemaTooNew(Exception):
@@ -59,10 +60,6 @@ class SchemaTooNew(Exception):
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached or did not answer; nothing was written."""
-
-
-class BadDatabaseSetting(ValueError):
-    """KB_DATABASE is neither a file path, a sqlite:/// URL nor a postgresql:// URL."""
 
 
 # ---------------------------------------------------------------------------- time
@@ -81,31 +78,9 @@ def to_ts(moment: datetime) -> str:
 # ---------------------------------------------------------------------------- which database
 
 
-def parse_database(value: str | Path) -> URL:
-    """The SQLAlchemy URL `KB_DATABASE` names. Raises BadDatabaseSetting for anything else.
-
-    A path (no scheme) or `sqlite:///path` is a SQLite file; `postgresql://…` (or
-    `postgresql+psycopg://…`) is PostgreSQL through psycopg 3.
-    """
-    raw = str(value).strip()
-    accepted = "use a file path, sqlite:///path/to/kb.sqlite3 or postgresql://user:password@host:5432/dbname"
-    if not raw:
-        raise BadDatabaseSetting(f"KB_DATABASE is empty: {accepted}")
-    if not _SCHEME_RE.match(raw):
-        return URL.create("sqlite", database=raw)
-    try:
-        url = make_url(raw)
-    except exc.ArgumentError:
-        raise BadDatabaseSetting(f"KB_DATABASE={raw!r} is not a database URL: {accepted}") from None
-    if url.drivername == "sqlite":
-        if not url.database or not raw.startswith("sqlite:///"):
-            raise BadDatabaseSetting(f"KB_DATABASE={raw!r} names no SQLite file: {accepted}")
-        return url
-    if url.drivername in ("postgresql", "postgresql+psycopg"):
-        if not raw.split(":", 1)[1].startswith("//") or not url.database:
-            raise BadDatabaseSetting(f"KB_DATABASE={raw!r} is not a complete PostgreSQL URL: {accepted}")
-        return url.set(drivername="postgresql+psycopg")
-    raise BadDatabaseSetting(f"KB_DATABASE={url.render_as_string()!r}: kb cannot store in {url.drivername}; {accepted}")
+# The parse is config's (KB_DATABASE is checked at start with every other setting); these
+# names stay because every caller of the store says "parse_database".
+parse_database = config.database_url
 
 
 def describe(url: URL) -> str:
