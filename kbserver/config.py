@@ -399,18 +399,21 @@ CHECKS: dict[str, Callable[[Any], object]] = {
 def validate(settings: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
     """Check every setting in `settings` (an app's config, or `from_env()`), in the table's order.
 
-    Raises SettingError, one line naming the first bad setting and what it expects. Also
-    refuses a `KB_` variable in `environ` (default: os.environ) that names no setting: a typo
-    such as KB_RATE_LIMITS would otherwise leave the real setting at its default, silently.
+    Raises SettingError, one line naming the first bad setting and what it expects. A `KB_`
+    variable in `environ` (default: os.environ) that names no setting is warned about in one
+    line: a typo such as KB_RATE_LIMITS would otherwise leave the real setting at its default,
+    silently. Only warned: a host may set other programs' KB_ variables, and kb must still start.
     """
     import difflib
+    import logging
 
     names = {s.name for s in SETTINGS}
     for key in sorted(os.environ if environ is None else environ):
         if key.startswith("KB_") and key[3:] not in names:
             close = difflib.get_close_matches(key[3:], sorted(names), n=1)
             hint = f" (did you mean KB_{close[0]}?)" if close else ""
-            raise SettingError(f"{key} is not a kb setting{hint}; README's settings table lists them all")
+            logging.getLogger("kbserver.config").warning(
+                "%s is not a kb setting%s; ignored (README's settings table lists them all)", key, hint)
     for setting in SETTINGS:
         CHECKS[setting.name](settings.get(setting.name, setting.default))
     if "'none'" in str(settings.get("FRAME_ANCESTORS", "")).lower().split() and cors_origins(
