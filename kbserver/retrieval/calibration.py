@@ -40,7 +40,7 @@ from kbserver.retrieval.embedder import QueryEmbedder
 from kbserver.retrieval.reader import AudienceView, Snapshot, read_build
 from kbserver.retrieval.scoring import RankParams
 
-VERSION = 1
+VERSION = 2  # 2: the multilingual encoder's thresholds, pooled and per language
 MIN_EXAMPLES = 100
 MIN_COVERAGE = 0.5
 MAX_SAMPLES = 400
