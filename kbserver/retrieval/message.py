@@ -223,8 +223,21 @@ _FACT_QUESTION_RE = re.compile(
 )
 
 
-def asks_for_facts(cleaned: str) -> bool:
+# The same question in Tamil, Telugu and Persian: words that ask how long, how many, how much,
+# when or which (a fact), not how to do something ("எப்படி", "ఎలా", "چطور": a task). Written
+# for kb; a language without a row here always reads as a problem to resolve, as before.
+_FACT_WORDS = {
+    "ta": re.compile(r"எத்தனை|எவ்வளவு|எப்போது|எப்ப\b|எந்த|எவ்வளவு நாள்|செல்லுமா|உண்டா|இருக்கா\?"),
+    "te": re.compile(r"ఎన్ని|ఎంత|ఎప్పుడు|ఏ\s|ఉంటుందా|వర్తిస్తుందా"),
+    "fa": re.compile(r"چند|چقدر|چه\s*مدت|کی\s|کدام|کدوم|آیا|شامل\s|طول\s*می\s*کشه|طول\s*میکشه"),
+}
+
+
+def asks_for_facts(cleaned: str, lang: str = "en") -> bool:
     """Whether the message asks about a rule or a product rather than for something to be done."""
+    words = _FACT_WORDS.get(lang)
+    if words is not None:
+        return bool(words.search(cleaned))
     return bool(_FACT_QUESTION_RE.match(cleaned))
 
 

@@ -412,7 +412,9 @@ def signals(
     """What `rank` fuses for one message, before fusing: the semantic evidence, every article's
     keyword score, and whether the message asks for facts. Calibration refits the fusion from these."""
     cleaned = _cleaned(view, text, params)
-    return _semantic(view, embedder, cleaned, params, leave_out), _keyword(view, cleaned)[0], asks_for_facts(cleaned)
+    how = route_of(view.snapshot, cleaned, params)
+    return (_semantic(view, embedder, cleaned, params, leave_out, how), _keyword(view, cleaned)[0],
+            asks_for_facts(cleaned, how.lang))
 
 
 def route_of(snap: Snapshot, cleaned: str, params: RankParams = DEFAULT_PARAMS) -> Route:
@@ -483,7 +485,8 @@ def rank(
         if mode == "hybrid" and params.keyword_half_scale is not None:
             half = params.keyword_half_scale * kb_stats(view).title_match
         fused, keyword_part, prior = fuse(
-            semantic, keyword, snap.article_type, asks_for_facts(cleaned) if for_suggest else False, params,
+            semantic, keyword, snap.article_type, asks_for_facts(cleaned, how.lang if how else "en") if for_suggest else False,
+            params,
             mode=mode, for_suggest=for_suggest, half=half,
         )
         touched = np.ones(n, dtype=bool)
