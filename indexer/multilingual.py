@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from indexer.embedding import ModelError, file_sha256
+from indexer.embedding import ModelError, verify_file
 
 SPACE = "me5"  # the name of this encoder's vectors in a build (store.write_space)
 MODEL_ID = "intfloat/multilingual-e5-small"
@@ -57,14 +57,7 @@ def model_file() -> Path:
 def verify_model(path: Path | None = None) -> Path:
     """The model file, after checking its sha256; raises ModelError naming the file and the fix."""
     path = Path(path) if path is not None else model_file()
-    if not path.is_file():
-        raise ModelError(f"{path} is missing: reinstall {PACKAGE}")
-    actual = file_sha256(path)
-    if actual != MODEL_SHA256:
-        raise ModelError(
-            f"{path} has sha256 {actual}, expected {MODEL_SHA256}: it is not the multilingual model kb "
-            f"was measured with; reinstall {PACKAGE}"
-        )
+    verify_file(path, MODEL_SHA256, "it is not the multilingual model kb was measured with", f"reinstall {PACKAGE}")
     return path
 
 
@@ -100,29 +93,28 @@ class MultilingualEncoder:
             out = self._model.encode(texts, is_query)
         return np.asarray(out, dtype=np.float32).reshape(len(texts), DIM)
 
+    def _batches(
+        self, texts: list[str], is_query: bool, batch_size: int, progress: Callable[[int], None] | None,
+    ) -> np.ndarray:
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start:start + batch_size]
+            out[start:start + len(batch)] = self._run(batch, is_query)
+            if progress:
+                progress(len(batch))
+        return out
+
     def encode(
         self, texts: list[str], *, batch_size: int = 32, progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
         """Passages (chunks) in batches; `progress(n)` after each batch."""
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            batch = texts[start:start + batch_size]
-            out[start:start + len(batch)] = self._run(batch, is_query=False)
-            if progress:
-                progress(len(batch))
-        return out
+        return self._batches(texts, False, batch_size, progress)
 
     def encode_queries(
         self, texts: list[str], *, batch_size: int = 32, progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
         """Messages (learned examples, calibration banks), with the query prefix."""
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            batch = texts[start:start + batch_size]
-            out[start:start + len(batch)] = self._run(batch, is_query=True)
-            if progress:
-                progress(len(batch))
-        return out
+        return self._batches(texts, True, batch_size, progress)
 
     def encode_message(self, text: str, parts: list[str]) -> np.ndarray:
         """The message's vector, then one per part (its sentences), each embedded as a query.
