@@ -68,9 +68,20 @@ def init_app(app: Flask) -> None:
     # Open the index (and warm the encoder) at start-up, so the first request pays nothing.
     services = app.extensions[EXTENSION]
     try:
-        services.reader.get()
+        snapshot = services.reader.get()
     except IndexUnavailable:
         app.logger.warning("no index yet under %s: /healthz answers 503 until one is published", services.reader.root)
+        return
+    if snapshot.spaces:
+        # A multilingual build: load (and checksum) the multilingual encoder now, so the first
+        # Tamil message does not wait for it.
+        from indexer.embedding import ModelError
+
+        try:
+            for name in snapshot.spaces:
+                services.embedder_for(snapshot).for_space(name)
+        except ModelError as exc:
+            app.logger.error("the multilingual encoder could not be loaded: %s", exc)
 
 
 def services() -> Services:
