@@ -57,6 +57,7 @@ MEDIUM_CONFIDENCE = 0.65
 STRONG_POLICY_RATIO = 0.92
 POLICY_WINDOW = 8  # how far down the ranking a strongly matching policy is looked for
 RERANK_DEPTH = 60
+E5_SENTENCES = 2  # sentences of a message e5 embeds on their own (`_semantic`)
 EXAMPLE_WEIGHT = 0.9
 EXAMPLE_K = 3
 # Suggest shows a choice rather than one answer when the runner-up is this close to the top
@@ -259,8 +260,14 @@ def _semantic(
     three times the one-row product (docs/benchmarks.md).
     """
     snap = view.snapshot
+    how = how or route_of(snap, cleaned, params)
     sentences = content_sentences(cleaned)
-    query = _query(snap, embedder, cleaned, sentences, how or route_of(snap, cleaned, params))
+    if how.encoder == ME5:
+        # e5 embeds each sentence in a pass of its own (MiniLM pools them out of one pass), about
+        # 1 ms a token on one thread: its two first sentences only. Against six: hit@1 identical
+        # on the three languages' messages, encoder p95 lower (docs/benchmarks.md).
+        sentences = sentences[:E5_SENTENCES]
+    query = _query(snap, embedder, cleaned, sentences, how)
     whole = query.whole
     overview = whole[snap.overview_row]
     section = _group_max(view, whole, snap.is_section, overview)
