@@ -57,7 +57,7 @@ MEDIUM_CONFIDENCE = 0.65
 STRONG_POLICY_RATIO = 0.92
 POLICY_WINDOW = 8  # how far down the ranking a strongly matching policy is looked for
 RERANK_DEPTH = 60
-E5_SENTENCES = 2  # sentences of a message e5 embeds on their own (`_semantic`)
+E5_SENTENCES = 0  # sentences of a message e5 embeds on their own (`_semantic`)
 EXAMPLE_WEIGHT = 0.9
 EXAMPLE_K = 3
 # Suggest shows a choice rather than one answer when the runner-up is this close to the top
@@ -263,9 +263,11 @@ def _semantic(
     how = how or route_of(snap, cleaned, params)
     sentences = content_sentences(cleaned)
     if how.encoder == ME5:
-        # e5 embeds each sentence in a pass of its own (MiniLM pools them out of one pass), about
-        # 1 ms a token on one thread: its two first sentences only. Against six: hit@1 identical
-        # on the three languages' messages, encoder p95 lower (docs/benchmarks.md).
+        # e5 embeds each sentence in a pass of its own (MiniLM pools them out of one pass), at about
+        # 1 ms a token on one thread: the whole message only. Measured on the three languages' rows
+        # against the English articles: with six sentences hit@1 0.941 / 0.882 / 0.647 and Tamil
+        # suggest p95 85 ms, with two the same and 75 ms, with none 0.912 / 0.853 / 0.647 (one
+        # message each) and about 45 ms, under twice the English path's (docs/benchmarks.md).
         sentences = sentences[:E5_SENTENCES]
     query = _query(snap, embedder, cleaned, sentences, how)
     whole = query.whole
