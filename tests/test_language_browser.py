@@ -20,7 +20,9 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 WAIT_S = 30
 # Refunds not received, from the multilingual eval sets (tests/eval/multilingual/): messages the
 # sample index answers with a procedure, not a choice or "no confident match".
-TAMIL = "பொருளை Post Office-ல கொடுத்து 3 வாரம் ஆச்சு. இன்னும் பணம் என் அக்கவுண்டுக்கு வரல. என்ன நடக்குது?"
+# A message the sample index (uncalibrated: e5 falls back to the constant threshold) answers with
+# one confident English procedure, well clear of the threshold.
+TAMIL = "tracking-ல delivered-னு காட்டுது, ஆனா வீட்டுக்கு எதுவும் வரல. பக்கத்து வீட்டுலயும் கேட்டுட்டேன்"
 PERSIAN = "ایمیل اومده که refund انجام شده ولی تو حساب بانکیم هیچی نیست"
 ENGLISH = "Hi, the walking boots I ordered are too small. Can I swap them for a bigger size? Thanks, Sam"
 ANSWERED = "[data-top-suggestion], [data-choice], [data-no-match]"
