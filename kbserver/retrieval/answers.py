@@ -55,7 +55,7 @@ class ArticleRef:
     def of(cls, article: Article, url_for_article: UrlFor) -> ArticleRef:
         """The reference to `article`, linked with `url_for_article`."""
         return cls(article.id, article.title, article.type, article.summary, article.owner, url_for_article(article.id),
-                   getattr(article, "lang", "en"))
+                   article.lang)
 
     def to_json(self) -> dict[str, Any]:
         """This value as the API writes it, key for key."""

@@ -228,9 +228,10 @@ def explain(
     section and top3)."""
     params = ranking.for_build(params, view.snapshot)
     rank_mode = "hybrid" if mode == "suggest" else mode
-    ranked = ranking.rank(view, embedder if rank_mode != "keyword" else None, text,
-                          mode=rank_mode, for_suggest=mode == "suggest", params=params, top=top)
     how = ranking.message_route(view, text, params)
+    ranked = ranking.rank(view, embedder if rank_mode != "keyword" else None, text,
+                          mode=rank_mode, for_suggest=mode == "suggest", params=params, top=top,
+                          how=how if rank_mode != "keyword" else None)
     threshold = None if mode == "keyword" else ranking.threshold(params, mode, ranked[0].encoder if ranked else how.encoder,
                                                                   how.lang)
     unsure = ranking.ambiguity(ranked[:SUGGEST_CHOICE], params) if mode == "suggest" else None

@@ -199,7 +199,7 @@ class Snapshot:
                 (float(scale[0]), float(scale[1])),
             )
         # Per chunk: whether its article is in English, the language MiniLM knows.
-        languages = np.array([getattr(self.articles[a], "lang", "en") for a in self.article_ids])
+        languages = np.array([self.articles[a].lang for a in self.article_ids])
         self.article_lang = languages
         self.chunk_is_english = (languages == "en")[self.chunk_article]
         self.all_english = bool(self.chunk_is_english.all())

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from indexer import multilingual
+from indexer import language, multilingual
 from kbserver.retrieval.reader import Snapshot
 
 ENCODERS = ("auto", "minilm", "me5")
@@ -61,8 +61,6 @@ ENGLISH = Route("en", "English", 1.0, "Latin", False, MINILM, True)
 def route(snapshot: Snapshot, text: str, forced: str = "auto") -> Route:
     """The route of `text` on `snapshot` (module docstring). `forced` names an encoder for
     measurements (`kb eval --encoder`); the language is still detected and reported."""
-    from indexer import language
-
     found = language.detect(text)
     has_e5 = ME5 in snapshot.spaces
     # Too short to tell counts as English only in Latin letters (an order number, "ok"): a
