@@ -20,7 +20,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     from flask import Flask, Response, jsonify, render_template
 
     from kbserver import api, config, errors, runtime, web
-    from kbserver.access import cors, headers, limits, tokens
+    from kbserver.access import cors, csrf, headers, limits, oidc, tokens
     from kbserver.store import db, redact
 
     # The page's templates and static files live with the page (kbserver/web/); /static stays /static.
@@ -35,11 +35,14 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     runtime.init_app(app)
     limits.init_app(app)
     tokens.init_app(app)
+    oidc.init_app(app)
     redact.install_access_log_filter()  # the dev server logs `?q=...`: raw text must not reach a log
 
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(web.pages.bp)
     app.register_blueprint(web.reports.bp)
+    app.register_blueprint(web.signin.bp)
+    csrf.init_app(app)
     errors.register_app(app)
     headers.init_app(app, cors.init_app(app))
 

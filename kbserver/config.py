@@ -21,7 +21,16 @@ if TYPE_CHECKING:
 
 # Every scope a token may carry; the API's routes, the OpenAPI document and KB_ANONYMOUS_SCOPES
 # name only these (kbserver/access/tokens.py issues them; here so KB_ANONYMOUS_SCOPES is checked at start).
-SCOPES = ("search", "suggest", "feedback", "reports", "internal")
+# `author` reads the author's preview and lint results; `admin` manages tokens and reads the
+# settings; `delegate` lets a helpdesk's server start short sessions for its agents (docs/auth.md).
+SCOPES = ("search", "suggest", "feedback", "reports", "internal", "author", "admin", "delegate")
+# What each role may do (docs/auth.md); a signed-in person holds the union of their roles' scopes.
+ROLES: dict[str, tuple[str, ...]] = {
+    "agent": ("search", "suggest", "internal", "feedback"),
+    "author": ("search", "suggest", "internal", "feedback", "author"),
+    "lead": ("search", "suggest", "internal", "feedback", "reports"),
+    "admin": ("search", "suggest", "internal", "feedback", "reports", "author", "admin"),
+}
 
 
 class Setting(NamedTuple):
@@ -59,9 +68,60 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_LIMIT", 50, "Largest `limit` a search or suggest request may ask for."),
     Setting(
         "ANONYMOUS_SCOPES",
-        "search,suggest,feedback,reports,internal",
-        "Scopes of requests without a token. The default trusts everyone who can reach the "
-        "service (one team's network); beyond that set it to `search,suggest` or empty.",
+        "search,suggest,feedback,reports,internal,author",
+        "Scopes of requests without a token or a sign-in. The default trusts everyone who can reach the "
+        "service (one team's laptop or network); with sign-in (docs/auth.md) set it empty, or "
+        "`search,suggest` for public articles only. `admin` and `delegate` are refused here.",
+    ),
+    Setting(
+        "SECRET_KEY",
+        "",
+        "At least 32 random characters, the same on every host: signs the short sign-in round trip "
+        "and the pseudonymous ids. Needed when `OIDC_ISSUER` or `PERSON_ID=pseudonym` is set; "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` makes one.",
+    ),
+    Setting(
+        "OIDC_ISSUER",
+        "",
+        "Single sign-on: your OpenID Connect provider's issuer URL (Okta, Entra ID, Google, Keycloak...; "
+        "kb reads `/.well-known/openid-configuration` under it). Empty: no single sign-on. docs/auth.md.",
+    ),
+    Setting("OIDC_CLIENT_ID", "", "kb's client id at the provider (needed with `OIDC_ISSUER`)."),
+    Setting("OIDC_CLIENT_SECRET", "", "kb's client secret at the provider (empty for a public client; PKCE is always used)."),
+    Setting("OIDC_SCOPES", "openid email profile", "Scopes kb asks the provider for; add `groups` if yours needs it."),
+    Setting("OIDC_GROUPS_CLAIM", "groups", "The ID token (or userinfo) claim that lists the person's groups."),
+    Setting(
+        "ROLE_GROUPS",
+        "",
+        "Groups that give roles: `lead=support-leads,author=kb-authors,admin=it-admins|kb-admins` "
+        "(role=group, several groups joined by `|`). Roles: agent, author, lead, admin (docs/auth.md).",
+    ),
+    Setting("DEFAULT_ROLE", "agent", "Role of every signed-in person, whatever their groups; empty: only `ROLE_GROUPS` give roles."),
+    Setting(
+        "PROXY_USER_HEADER",
+        "",
+        "Behind an authenticating proxy: the header that names the signed-in person (e.g. "
+        "`X-Forwarded-Email`), believed only from `TRUSTED_PROXIES`. Empty: off.",
+    ),
+    Setting("PROXY_GROUPS_HEADER", "", "The proxy's header listing the person's groups, comma-separated (optional)."),
+    Setting(
+        "TRUSTED_PROXIES",
+        "",
+        "Addresses (or CIDR networks) of the proxies whose `PROXY_USER_HEADER` kb believes, comma-separated. "
+        "From any other address the header is ignored and logged.",
+    ),
+    Setting("SESSION_HOURS", 12, "How long a sign-in (browser or side panel) lasts, in hours."),
+    Setting(
+        "COOKIE_SECURE",
+        "auto",
+        "`on`: the sign-in cookie is sent over HTTPS only (set it when kb is behind HTTPS); `off`: also "
+        "over plain HTTP; `auto`: `on` when the request came over HTTPS.",
+    ),
+    Setting(
+        "PERSON_ID",
+        "email",
+        "What feedback, handled marks and the query log record for a signed-in person: `email`, or "
+        "`pseudonym` (a stable id such as `p-3f9c21d0a7`, from `SECRET_KEY`, for teams that prefer it).",
     ),
     Setting("RATE_LIMIT", "600 per minute", "Per-token (or per-address) request budget; excess gets 429."),
     Setting(
@@ -373,6 +433,141 @@ def _frame_ancestors(value: Any) -> None:
         )
 
 
+def _anonymous_scopes(value: Any) -> None:
+    _scopes(value)
+    granted = {str(s).strip() for s in (value if isinstance(value, (list, tuple)) else str(value or "").split(","))}
+    if granted & {"admin", "delegate"}:
+        raise SettingError("KB_ANONYMOUS_SCOPES may not hold admin or delegate: those are for signed-in admins and tokens")
+
+
+def _secret_key(value: Any) -> None:
+    if not isinstance(value, str) or (value and len(value) < 32):
+        raise SettingError("KB_SECRET_KEY must be at least 32 random characters (or empty), not a shorter or non-text value")
+
+
+def oidc_issuer(value: Any) -> str:
+    """The KB_OIDC_ISSUER setting, checked: empty, or an https URL (http only on this machine)."""
+    from urllib.parse import urlsplit
+
+    if value in ("", None):
+        return ""
+    text = str(value).strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = None
+    loopback = parts is not None and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if (
+        parts is None
+        or not isinstance(value, str)
+        or not parts.hostname
+        or parts.username
+        or parts.password
+        or parts.query
+        or parts.fragment
+        or not (parts.scheme == "https" or (parts.scheme == "http" and loopback))
+    ):
+        raise SettingError(
+            f"KB_OIDC_ISSUER must be the provider's issuer URL such as https://login.example.com/realms/support "
+            f"(https; http only on 127.0.0.1), not {shown(value)}"
+        )
+    return text
+
+
+def _plain_text(name: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or any(ord(ch) < 32 for ch in str(value)):
+            raise SettingError(f"KB_{name} must be plain text on one line")
+
+    return check
+
+
+def role_groups(value: Any) -> dict[str, frozenset[str]]:
+    """KB_ROLE_GROUPS, checked: `role=group|group,role=group` (or a JSON object) as {group: roles}."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for role, groups in value.items():
+            for group in groups if isinstance(groups, (list, tuple)) else str(groups).split("|"):
+                pairs.append((str(role), str(group)))
+    elif isinstance(value, str):
+        for entry in (e.strip() for e in value.split(",")):
+            if not entry:
+                continue
+            role, equals, groups = entry.partition("=")
+            if not equals:
+                raise SettingError(f"KB_ROLE_GROUPS entries are role=group (e.g. lead=support-leads), not {shown(entry)}")
+            pairs.extend((role, group) for group in groups.split("|"))
+    else:
+        raise SettingError(f"KB_ROLE_GROUPS must look like lead=support-leads,admin=it-admins, not {shown(value)}")
+    mapping: dict[str, set[str]] = {}
+    for role, group in ((r.strip(), g.strip()) for r, g in pairs):
+        if role not in ROLES:
+            raise SettingError(f"KB_ROLE_GROUPS: unknown role {shown(role)}; roles are {', '.join(ROLES)}")
+        if not group:
+            raise SettingError(f"KB_ROLE_GROUPS: role {role} names an empty group")
+        mapping.setdefault(group, set()).add(role)
+    return {group: frozenset(roles) for group, roles in mapping.items()}
+
+
+def _default_role(value: Any) -> None:
+    if value not in ("", None) and value not in ROLES:
+        raise SettingError(f"KB_DEFAULT_ROLE must be one of {', '.join(ROLES)} or empty, not {shown(value)}")
+
+
+def _header_name(name: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not isinstance(value, str) or (value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}", value)):
+            raise SettingError(f"KB_{name} must be an HTTP header name such as X-Forwarded-Email (or empty), not {shown(value)}")
+
+    return check
+
+
+def trusted_proxies(value: Any) -> tuple[Any, ...]:
+    """KB_TRUSTED_PROXIES, checked: addresses or CIDR networks as ip_network objects."""
+    import ipaddress
+
+    entries = value if isinstance(value, (list, tuple)) else str(value if value is not None else "").split(",")
+    networks = []
+    for entry in (str(e).strip() for e in entries):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise SettingError(f"KB_TRUSTED_PROXIES: {shown(entry)} is not an address or network such as 10.0.0.5 or 10.0.0.0/24") from None
+        if networks[-1].prefixlen == 0:
+            raise SettingError("KB_TRUSTED_PROXIES may not trust every address (0.0.0.0/0 or ::/0)")
+    return tuple(networks)
+
+
+def cookie_secure(value: Any) -> str:
+    """KB_COOKIE_SECURE, checked: on, off or auto."""
+    text = str(value).strip().lower() if isinstance(value, str) else {True: "on", False: "off"}.get(value, "?")
+    if text not in ("on", "off", "auto"):
+        raise SettingError(f"KB_COOKIE_SECURE must be on, off or auto, not {shown(value)}")
+    return text
+
+
+def _person_id(value: Any) -> None:
+    if value not in ("email", "pseudonym"):
+        raise SettingError(f"KB_PERSON_ID must be email or pseudonym, not {shown(value)}")
+
+
+def _sign_in_together(settings: Mapping[str, Any]) -> None:
+    """The sign-in settings that only make sense together (one line for the first missing one)."""
+    if settings.get("OIDC_ISSUER") and not settings.get("OIDC_CLIENT_ID"):
+        raise SettingError("KB_OIDC_ISSUER is set but KB_OIDC_CLIENT_ID is empty: register kb with the provider first")
+    if not settings.get("SECRET_KEY"):
+        why = "OIDC_ISSUER" if settings.get("OIDC_ISSUER") else "PERSON_ID" if settings.get("PERSON_ID") == "pseudonym" else None
+        if why:
+            raise SettingError(
+                f"KB_{why} needs KB_SECRET_KEY: set it to 32+ random characters, the same on every host"
+            )
+    if settings.get("PROXY_USER_HEADER") and not trusted_proxies(settings.get("TRUSTED_PROXIES", "")):
+        raise SettingError("KB_PROXY_USER_HEADER is set but KB_TRUSTED_PROXIES is empty: name the proxy's addresses")
+
+
 # The check of every setting, beside the table: `validate` refuses a setting without one, and
 # tests/test_settings.py walks each with bad values.
 CHECKS: dict[str, Callable[[Any], object]] = {
@@ -385,7 +580,7 @@ CHECKS: dict[str, Callable[[Any], object]] = {
     "MAX_CONTENT_LENGTH": _number("MAX_CONTENT_LENGTH", 1024, 64 * 1024 * 1024, integer=True, unit="bytes"),
     "MAX_TEXT_CHARS": _number("MAX_TEXT_CHARS", 1, 1_000_000, integer=True, unit="characters"),
     "MAX_LIMIT": _number("MAX_LIMIT", 1, 1000, integer=True, unit="results"),
-    "ANONYMOUS_SCOPES": _scopes,
+    "ANONYMOUS_SCOPES": _anonymous_scopes,
     "RATE_LIMIT": _rate_limit,
     "RATE_LIMIT_STORAGE": _rate_limit_storage,
     "LEARNING": is_learning_on,
@@ -393,6 +588,20 @@ CHECKS: dict[str, Callable[[Any], object]] = {
     "NO_MATCH_THRESHOLD": no_match_threshold,
     "FRAME_ANCESTORS": _frame_ancestors,
     "CORS_ORIGINS": cors_origins,
+    "SECRET_KEY": _secret_key,
+    "OIDC_ISSUER": oidc_issuer,
+    "OIDC_CLIENT_ID": _plain_text("OIDC_CLIENT_ID"),
+    "OIDC_CLIENT_SECRET": _plain_text("OIDC_CLIENT_SECRET"),
+    "OIDC_SCOPES": _plain_text("OIDC_SCOPES"),
+    "OIDC_GROUPS_CLAIM": _plain_text("OIDC_GROUPS_CLAIM"),
+    "ROLE_GROUPS": role_groups,
+    "DEFAULT_ROLE": _default_role,
+    "PROXY_USER_HEADER": _header_name("PROXY_USER_HEADER"),
+    "PROXY_GROUPS_HEADER": _header_name("PROXY_GROUPS_HEADER"),
+    "TRUSTED_PROXIES": trusted_proxies,
+    "SESSION_HOURS": _number("SESSION_HOURS", 0.25, 24 * 30, integer=False, unit="hours"),
+    "COOKIE_SECURE": cookie_secure,
+    "PERSON_ID": _person_id,
 }
 
 
@@ -420,3 +629,4 @@ def validate(settings: Mapping[str, Any], environ: Mapping[str, str] | None = No
         settings.get("CORS_ORIGINS", "")
     ):
         raise SettingError("KB_FRAME_ANCESTORS is 'none' but KB_CORS_ORIGINS lists helpdesks that would embed the page")
+    _sign_in_together(settings)

@@ -75,6 +75,19 @@ ERROR_CODES: tuple[str, ...] = (
     # Found by tests/test_contract.py: raised by the feedback API all along, never listed.
     "article_id_too_long",
     "outcome_too_long",
+    # Issue 29: sign-in, CSRF and helpdesk-delegated sessions.
+    "sign_in_required",
+    "csrf_failed",
+    "missing_person",
+    "empty_person",
+    "invalid_person",
+    "person_too_long",
+    "missing_name",
+    "empty_name",
+    "invalid_name",
+    "name_too_long",
+    "invalid_roles",
+    "invalid_expires_in",
 )
 
 

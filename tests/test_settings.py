@@ -40,6 +40,21 @@ BAD_VALUES: dict[str, list[str]] = {
     "NO_MATCH_THRESHOLD": ["high", "5", "-0.1", "true"],
     "FRAME_ANCESTORS": ["'self'; script-src *", "", "'self' \"evil\"", "'none' https://x.example", "'unsafe-inline'"],
     "CORS_ORIGINS": ["https://x/", "*", "https://x.example:port"],
+    "SECRET_KEY": ["short", "12345"],
+    "OIDC_ISSUER": ["http://login.example.com", "https://user:s3cret@login.example.com", "login.example.com",
+                    "https://login.example.com"],  # the last: no KB_OIDC_CLIENT_ID
+    "OIDC_CLIENT_ID": ["[1]", "true"],
+    "OIDC_CLIENT_SECRET": ["[\"s3cret\"]", "{}"],
+    "OIDC_SCOPES": ["[]", "null"],
+    "OIDC_GROUPS_CLAIM": ["[]", "{}"],
+    "ROLE_GROUPS": ["boss=leads", "lead", "lead=", "5"],
+    "DEFAULT_ROLE": ["boss", "1"],
+    "PROXY_USER_HEADER": ["X User", "X-Forwarded-Email"],  # the last: no KB_TRUSTED_PROXIES
+    "PROXY_GROUPS_HEADER": ["X:Groups", "[1]"],
+    "TRUSTED_PROXIES": ["10.0.0.300", "0.0.0.0/0", "proxy.internal"],
+    "SESSION_HOURS": ["0", "forever", "100000"],
+    "COOKIE_SECURE": ["maybe", "2"],
+    "PERSON_ID": ["name", "pseudonym"],  # the last: no KB_SECRET_KEY
 }
 CASES = [pytest.param(s.name, value, id=f"{s.name}={value}") for s in SETTINGS for value in BAD_VALUES[s.name]]
 

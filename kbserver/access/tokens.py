@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Flask, current_app
 
@@ -27,7 +28,9 @@ from kbserver.store.tokens import TokenRow
 PREFIX = "kb_"
 SECRET_BYTES = 32
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-KNOWN_TOKENS = "kb_known_tokens"
+LAST_USED = "kb_token_last_used"
+# The longest life `kb token create --expires` accepts; "never" must be asked for by name.
+MAX_LIFE_DAYS = 3660
 log = logging.getLogger(__name__)
 
 
@@ -39,6 +42,17 @@ class Token:
     scopes: frozenset[str]
     created: str
     revoked: str | None = None
+    expires: str | None = None  # None: never
+    last_used: str | None = None
+    created_by: str | None = None
+
+    def state(self, now: str) -> str:
+        """"active", "revoked" or "expired" at the timestamp `now`."""
+        if self.revoked:
+            return "revoked"
+        if self.expires is not None and self.expires <= now:
+            return "expired"
+        return "active"
 
 
 def parse_scopes(value: str | list | tuple | None) -> frozenset[str]:
@@ -55,7 +69,26 @@ def hash_token(token: str) -> str:
 
 
 def _token(row: TokenRow) -> Token:
-    return Token(row.name, parse_scopes(row.scopes), row.created, row.revoked)
+    return Token(
+        row.name, parse_scopes(row.scopes), row.created, row.revoked, row.expires, row.last_used, row.created_by
+    )
+
+
+DURATION_RE = re.compile(r"^\s*(\d{1,6})\s*(m|h|d)\s*$")
+UNIT_S = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_life(value: str) -> timedelta | None:
+    """"90d", "12h", "30m" as a timedelta; "never" as None. Raises ValueError for anything else."""
+    if value.strip().lower() == "never":
+        return None
+    match = DURATION_RE.match(value)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"a token's life is a number of minutes, hours or days such as 30m, 12h or 90d, or 'never'; not {value!r}")
+    life = timedelta(seconds=int(match.group(1)) * UNIT_S[match.group(2)])
+    if life > timedelta(days=MAX_LIFE_DAYS):
+        raise ValueError(f"a token's life is at most {MAX_LIFE_DAYS} days; use 'never' for a token that never expires")
+    return life
 
 
 def validate_scopes(scopes: str | list[str] | tuple[str, ...]) -> frozenset[str]:
@@ -67,8 +100,11 @@ def validate_scopes(scopes: str | list[str] | tuple[str, ...]) -> frozenset[str]
     return parsed
 
 
-def create(db: Database, name: str, scopes: str | list[str] | tuple[str, ...]) -> tuple[Token, str]:
-    """Create a token; returns it and the secret (the only time the secret exists outside the caller).
+def create(
+    db: Database, name: str, scopes: str | list[str] | tuple[str, ...],
+    *, life: timedelta | None = None, created_by: str | None = None,
+) -> tuple[Token, str]:
+    """Create a token living `life` (None: never expires); returns it and the secret (shown once).
 
     Raises ValueError for a bad name or scope and kbserver.store.tokens.DuplicateName when the name is taken.
     """
@@ -76,9 +112,13 @@ def create(db: Database, name: str, scopes: str | list[str] | tuple[str, ...]) -
         raise ValueError("token names are 1-64 letters, digits, '_', '.', '@' or '-', starting with a letter or digit")
     parsed = validate_scopes(scopes)
     secret = PREFIX + secrets.token_urlsafe(SECRET_BYTES)
-    created = to_ts(utc_now())
-    token_table.insert_token(db, name, hash_token(secret), ",".join(sorted(parsed)), created)
-    return Token(name, parsed, created), secret
+    now = utc_now()
+    created = to_ts(now)
+    expires = to_ts(now + life) if life is not None else None
+    token_table.insert_token(
+        db, name, hash_token(secret), ",".join(sorted(parsed)), created, expires=expires, created_by=created_by
+    )
+    return Token(name, parsed, created, None, expires, None, created_by), secret
 
 
 def list_all(db: Database) -> list[Token]:
@@ -92,75 +132,53 @@ def revoke(db: Database, name: str) -> bool:
 
 
 def find(db: Database, token: str) -> Token | None:
-    """The live token matching the secret `token`, or None (unknown or revoked)."""
+    """The live token matching the secret `token`, or None (unknown, revoked or expired)."""
     if not token.startswith(PREFIX):
         return None
-    row = token_table.find_token(db, hash_token(token))
+    row = token_table.find_token(db, hash_token(token), to_ts(utc_now()))
     return _token(row) if row else None
 
 
-class KnownTokens:
-    """The live tokens as the database last listed them, for while it is unreachable (docs/deploy.md).
+class LastUsed:
+    """Writes a token's `last_used` at most once a minute per token and process.
 
-    Every lookup asks the database first, so a revocation takes effect on the next request.
-    Only when the database cannot be reached does a token that was live at the last listing
-    keep working, so agents keep getting suggestions through a short outage; a token that was
-    not (unknown, or created since) then gets the 503. `kb serve` lists the tokens as each
-    process starts, and a lookup lists them again when the listing is older than
-    `REFRESH_S`. Nothing can be revoked during an outage anyway: a revocation is a write.
+    Every request checks the token against the database (so a revocation or an expiry takes
+    effect on the next request, on every host); only the bookkeeping write is thinned, so a
+    busy helpdesk integration costs one small UPDATE a minute, not one per request.
     """
 
-    REFRESH_S = 60.0
+    EVERY_S = 60.0
 
     def __init__(self) -> None:
-        self._live: dict[str, Token] = {}
-        self._listed_at = float("-inf")
+        self._written: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def refresh(self, db: Database) -> None:
-        """List every live token again. Raises DatabaseUnavailable (the old listing stays)."""
-        live = {token_hash: _token(row) for token_hash, row in token_table.live_tokens(db)}
+    def due(self, name: str) -> bool:
+        """Whether `name`'s last use should be written now (and, if so, it counts as written)."""
+        now = time.monotonic()
         with self._lock:
-            self._live, self._listed_at = live, time.monotonic()  # one swap: readers see old or new
-
-    def lookup(self, db: Database, token: str) -> Token | None:
-        """`find`, falling back to the last listing when the database is unavailable."""
-        key = hash_token(token)
-        try:
-            found = find(db, token)
-        except DatabaseUnavailable:
-            known = self._live.get(key)
-            if known is None:
-                raise
-            log.warning("database unavailable: token '%s' accepted from the last listing of live tokens", known.name)
-            return known
-        if time.monotonic() - self._listed_at > self.REFRESH_S:
-            try:
-                self.refresh(db)
-            except DatabaseUnavailable:
-                log.warning("could not list the live tokens; keeping the last listing")
-        return found
-
-
-def known_tokens() -> KnownTokens:
-    """This app's KnownTokens."""
-    return current_app.extensions[KNOWN_TOKENS]
+            if now - self._written.get(name, float("-inf")) < self.EVERY_S:
+                return False
+            self._written[name] = now
+            return True
 
 
 def init_app(app: Flask) -> None:
-    """Give `app` its (empty) KnownTokens; `warm` fills it."""
-    app.extensions[KNOWN_TOKENS] = KnownTokens()
-
-
-def warm(app: Flask) -> None:
-    """List the live tokens once as a server process starts; a database that is down is logged, not fatal."""
-    with app.app_context():
-        try:
-            known_tokens().refresh(get_db())
-        except DatabaseUnavailable as exc:
-            log.warning("could not list the live tokens at start (%s); they are listed on first use", exc)
+    """Give `app` its LastUsed bookkeeping."""
+    app.extensions[LAST_USED] = LastUsed()
 
 
 def lookup(token: str) -> Token | None:
-    """`find` on this app's database (used by `auth.current_caller`), outage-tolerant (KnownTokens)."""
-    return known_tokens().lookup(get_db(), token)
+    """`find` on this app's database (used by `auth.current_caller`).
+
+    Fails closed: when the database is unreachable this raises DatabaseUnavailable (a 503), so
+    a revoked or expired token is never accepted from a stale copy (docs/auth.md).
+    """
+    db = get_db()
+    found = find(db, token)
+    if found is not None and current_app.extensions[LAST_USED].due(found.name):
+        try:
+            token_table.touch_token(db, found.name, to_ts(utc_now()))
+        except DatabaseUnavailable as exc:  # the read just worked; a failed bookkeeping write is not the caller's fault
+            log.warning("could not record token '%s' as used: %s", found.name, exc)
+    return found

@@ -5,7 +5,7 @@ Views stay thin: they check the scope, call `kbserver.service` and turn its answ
 
 from __future__ import annotations
 
-from kbserver.api import feedback, openapi, reports, search  # noqa: F401  (each adds its routes to bp)
+from kbserver.api import feedback, openapi, people, reports, search  # noqa: F401  (each adds its routes to bp)
 from kbserver.api.blueprint import bp
 
 __all__ = ["bp"]

@@ -25,11 +25,8 @@ class _App(BaseApplication):
 
     def load(self):
         from kbserver import create_app
-        from kbserver.access import tokens
 
-        app = create_app(self.overrides)
-        tokens.warm(app)  # each worker knows the live tokens before a database outage can start
-        return app
+        return create_app(self.overrides)
 
 
 def run_gunicorn(host: str, port: int, workers: int, overrides: Mapping[str, Any]) -> None:

@@ -46,7 +46,6 @@ def serve(index_dir: str, host: str, port: int, workers: int, watch: bool, artic
     from werkzeug.serving import make_server
 
     from kbserver import create_app
-    from kbserver.access import tokens
 
     app = create_app(overrides)
     if watch:
@@ -58,7 +57,6 @@ def serve(index_dir: str, host: str, port: int, workers: int, watch: bool, artic
         encoder_factory = once(make_encoder_factory(Path(index_dir), model=model))
         start_watching(Path(articles_dir), Path(index_dir), app, encoder_factory, model)
         click.echo(f"watching {articles_dir}: every save is rebuilt and published", err=True)
-    tokens.warm(app)
     server = make_server(host, port, app, threaded=True)
     click.echo(f"kb serving on http://{host}:{server.server_port}/ (index {index_dir})", err=True)
     try:

@@ -76,6 +76,27 @@ tokens = Table(
     Column("scopes", Text, nullable=False),
     Column("created", Text, nullable=False),
     Column("revoked", Text),
+    Column("expires", Text),  # r7: NULL never expires (tokens made before r7, or `--expires never`)
+    Column("last_used", Text),  # r7: written at most once a minute per token (access/tokens.py)
+    Column("created_by", Text),  # r7: who made it: `kb token create`'s OS user, or the signed-in admin
+)
+
+# r7: one row per signed-in browser, side panel or helpdesk-delegated session (access/sessions.py).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("hash", Text, primary_key=True),  # SHA-256 of the secret; the secret is only in the browser
+    Column("person", Text, nullable=False),  # e-mail, or a pseudonymous id (KB_PERSON_ID)
+    Column("display_name", Text, nullable=False, server_default=""),
+    Column("roles", Text, nullable=False),  # comma-separated (access/roles.py)
+    Column("kind", Text, nullable=False),
+    Column("created", Text, nullable=False),
+    Column("last_seen", Text, nullable=False),
+    Column("expires", Text, nullable=False),
+    Column("created_by", Text),  # delegated sessions: the token that asked for it
+    CheckConstraint("kind IN ('browser', 'panel', 'delegated')"),
+    Index("sessions_expires", "expires"),
+    Index("sessions_person", "person"),
 )
 
 learned_examples = Table(
@@ -98,4 +119,4 @@ learned_examples = Table(
 )
 
 # Every table, in the order `kb db copy` moves them (no foreign keys, so any order would do).
-TABLES = (tokens, query_log, feedback, learned_examples, article_views)
+TABLES = (tokens, sessions, query_log, feedback, learned_examples, article_views)

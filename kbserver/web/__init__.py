@@ -1,7 +1,7 @@
-"""The agents' web page: `pages` (search, article, suggest) and `reports` (/reports), server-rendered."""
+"""The agents' web page: `pages` (search, article, suggest), `reports` (/reports) and `signin`, server-rendered."""
 
 from __future__ import annotations
 
-from kbserver.web import pages, reports
+from kbserver.web import pages, reports, signin
 
-__all__ = ["pages", "reports"]
+__all__ = ["pages", "reports", "signin"]

@@ -14,14 +14,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import nh3
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from indexer.article import CONVENTIONAL_SECTIONS, TYPES, bullet_items
 from indexer.chunking import plain_text
 from kbserver import service
-from kbserver.access.auth import require
+from kbserver.access.auth import current_caller, require
 from kbserver.errors import ApiError
 from kbserver.retrieval.reader import AudienceView
 from kbserver.store.feedback import OUTCOMES
@@ -140,6 +140,9 @@ def _page_globals() -> dict[str, Any]:
         # The Reports link only for a caller who may open it; the caller as this request resolved
         # it (an error page for a refused token has none, and must not ask again).
         "show_reports_link": "reports" in getattr(g.get("kb_caller"), "scopes", ()),
+        # Who is signed in (a person, not a token), for the header's name and "Sign out".
+        "signed_in": g.get("kb_caller") if getattr(g.get("kb_caller"), "is_person", False) else None,
+        "sign_in_offered": bool(current_app.config.get("OIDC_ISSUER")),
     }
 
 
@@ -148,13 +151,25 @@ def _page_globals() -> dict[str, Any]:
 
 @bp.errorhandler(HTTPException)
 def _error_page(exc: HTTPException):
-    return _render_error(exc.code or 500, exc.description)
+    return sign_in_redirect(exc) or _render_error(exc.code or 500, exc.description)
+
+
+def sign_in_redirect(exc: HTTPException) -> Any:
+    """For a page an anonymous browser may not see: the sign-in page, coming back here after (or None)."""
+    if getattr(exc, "error_code", None) != "sign_in_required" or request.method != "GET":
+        return None
+    return redirect(url_for("signin.signin", next=request.full_path.rstrip("?")))
 
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception):
     current_app.logger.exception("unhandled error on the web page")
     return _render_error(500, None)
+
+
+def is_framed() -> bool:
+    """Whether the browser is loading this page inside a frame (a helpdesk's side panel)."""
+    return request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
 
 
 def _render_error(status: int, message: str | None):
@@ -269,7 +284,15 @@ def suggest():
 
     `GET /suggest?text=...&ticket_id=...` is the same suggestion for a helpdesk link or side
     panel: pre-filled, run on the server, validated and logged exactly like the POST (once per
-    load). A blank or absent `text` shows the empty form."""
+    load). A blank or absent `text` shows the empty form.
+
+    Opened as a helpdesk's side panel (in a frame) by a browser without a sign-in that lets it
+    suggest, it is the empty panel, which signs in through a pop-up or takes a session from the
+    helpdesk (docs/auth.md) and then asks the API: the frame holds no answer until then."""
+    if request.method == "GET" and is_framed() and "suggest" not in current_caller().scopes:
+        return render_template("suggest.html", text=request.args.get("text", "")[:100_000], ticket_id="",
+                               result=None, error=None, rendered={}, steps_texts={},
+                               section_names=CONVENTIONAL_SECTIONS, needs_sign_in=True)
     require("suggest")
     form = request.form if request.method == "POST" else request.args
     text = form.get("text", "")

@@ -19,6 +19,7 @@ from kbserver.errors import ApiError
 from kbserver.store import reports
 from kbserver.store.activity import Week
 from kbserver.store.gaps import UNASSIGNED, Gap
+from kbserver.web import pages
 
 bp = Blueprint("reports_web", __name__)
 
@@ -163,5 +164,8 @@ def reports_page():
 
 @bp.errorhandler(HTTPException)
 def _error_page(exc: HTTPException):
+    redirected = pages.sign_in_redirect(exc)
+    if redirected is not None:
+        return redirected
     status = exc.code or 500
     return render_template("error.html", status=status, title=exc.name, message=exc.description), status

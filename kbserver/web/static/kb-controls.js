@@ -1,6 +1,7 @@
 /* kb: the copy button, the follow-up checklist count and the feedback controls (with a
  * comment box on "Not helpful"). */
 
+import { authHeaders } from "./kb-auth.js";
 import { el, errorMessage, urls } from "./kb-dom.js";
 import { notifyParent, ticketId } from "./kb-embed.js";
 
@@ -50,7 +51,7 @@ function postFeedback(payload, failed) {
   if (ticketId()) payload.ticket_id = ticketId();
   return fetch(urls.feedback, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
     body: JSON.stringify(payload),
   })
     .then(function (response) {

@@ -5,6 +5,7 @@
  * item stays in the list, struck through, until the next load, and focus stays on its status.
  */
 
+import { authHeaders } from "./kb-auth.js";
 import { errorMessage } from "./kb-dom.js";
 
 function markHandled(button, url) {
@@ -17,7 +18,7 @@ function markHandled(button, url) {
   var body = note && note.value.trim() ? { note: note.value.trim() } : {};
   fetch(url.replace(/\/0\/handled$/, "/" + button.dataset.feedbackId + "/handled"), {
     method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
     body: JSON.stringify(body),
   })
     .then(function (response) {

@@ -1,5 +1,6 @@
 /* kb: search as you type on the home page, with arrow-key navigation of the results. */
 
+import { authHeaders } from "./kb-auth.js";
 import { DEBOUNCE_MS, SEARCH_LIMIT, articleHref, el, errorMessage, snippetNode, textAttrs, typeBadge, urls, withLang } from "./kb-dom.js";
 
 export function initSearch(form) {
@@ -111,7 +112,7 @@ export function initSearch(form) {
     // Keystroke searches are not logged: half-typed words would pollute the content-gap report.
     params.set("as_you_type", "1");
     region.setAttribute("aria-busy", "true");
-    fetch(urls.search + "?" + params.toString(), { signal: signal, headers: { Accept: "application/json" } })
+    fetch(urls.search + "?" + params.toString(), { signal: signal, headers: authHeaders({ Accept: "application/json" }) })
       .then(function (response) {
         return response.json().then(function (data) {
           if (signal.aborted) return;

@@ -3,6 +3,7 @@
  * sanitised with nh3 (the same HTML the server renders with |safe).
  */
 
+import { authHeaders, refused, signInPrompt, whenSignedIn } from "./kb-auth.js";
 import { enhance } from "./kb-controls.js";
 import { notifyParent } from "./kb-embed.js";
 import {
@@ -276,11 +277,19 @@ export function initSuggest(form) {
     fetch(urls.suggest, {
       method: "POST",
       signal: signal,
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
       body: JSON.stringify({ text: textarea.value, limit: SUGGEST_LIMIT }),
     })
       .then(function (response) {
         return response.json().then(function (data) {
+          if (response.status === 401) {
+            // Not signed in (or the panel's session ended): sign in, then ask again by itself.
+            refused(response.status);
+            status.textContent = "";
+            region.replaceChildren(signInPrompt());
+            whenSignedIn(function () { form.requestSubmit(); });
+            return;
+          }
           if (!response.ok) {
             status.textContent = "";
             region.replaceChildren(el("p", { className: "notice notice-error", role: "alert", text: errorMessage(data, response.status) }));

@@ -5,6 +5,7 @@
  * count, the feedback controls and the helpdesk side panel's postMessage protocol, under `Content-Security-Policy: default-src 'self'`.
  */
 
+import { initAuth } from "./kb-auth.js";
 import { enhance, installControls } from "./kb-controls.js";
 import { isEditable } from "./kb-dom.js";
 import { initEmbed } from "./kb-embed.js";
@@ -29,6 +30,7 @@ if (suggestForm) {
   initSuggest(suggestForm);
   initEmbed(suggestForm);
 }
+initAuth(suggestForm);
 const reportsPage = document.querySelector("[data-reports]");
 if (reportsPage) initReports(reportsPage);
 installControls();
