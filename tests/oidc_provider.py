@@ -266,7 +266,7 @@ def create_app(config: dict[str, Any]) -> Flask:
 
     class Logout(EndSessionEndpoint):
         def get_server_jwks(self) -> KeySet:
-            return KeySet.import_key_set(public_jwks)
+            return KeySet([key])
 
         def end_session(self, end_session_request: Any) -> None:
             session.clear()
