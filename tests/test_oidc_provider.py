@@ -309,3 +309,28 @@ def test_a_public_client_signs_in_with_pkce_alone():
     assert token.status_code == 200, token.get_json()
     assert jwt.decode(token.get_json()["id_token"], KeySet.import_key_set(browser.get("/jwks").get_json())
                       ).claims["sub"] == "sub-nora"
+
+
+def test_authlibs_flask_client_signs_in_against_it(oidc_provider, redirect_uri):
+    """The client kb uses, configured as kb would be: discovery, PKCE S256, the groups scope."""
+    from authlib.integrations.flask_client import OAuth
+    from flask import Flask, jsonify
+
+    app = Flask(__name__)
+    app.secret_key = secrets.token_bytes(16)
+    oauth = OAuth(app)
+    oauth.register("sso", client_id=oidc_provider.client_id, client_secret=oidc_provider.client_secret,
+                   server_metadata_url=oidc_provider.metadata_url,
+                   client_kwargs={"scope": "openid email profile groups", "code_challenge_method": "S256"})
+    app.add_url_rule("/signin", "signin", lambda: oauth.sso.authorize_redirect(redirect_uri))
+    app.add_url_rule("/signin/callback", "callback", lambda: jsonify(oauth.sso.authorize_access_token()["userinfo"]))
+
+    kb = app.test_client()
+    start = kb.get("/signin")
+    assert start.status_code == 302 and start.headers["Location"].startswith(f"{oidc_provider.issuer}/authorize?")
+    answer = oidc_provider.sign_in(requests.Session(), start.headers["Location"], "adam", "pw-adam")
+    callback = urlparse(answer.headers["Location"])
+    assert f"http://127.0.0.1:{callback.port}{callback.path}" == redirect_uri
+    userinfo = kb.get(f"{callback.path}?{callback.query}").get_json()
+    assert (userinfo["sub"], userinfo["email"], userinfo["groups"]) == ("sub-adam", "adam@example.com", ["kb-admins"])
+    assert kb.get(f"{callback.path}?{callback.query}").status_code >= 400  # the same callback again: no sign-in
