@@ -25,6 +25,10 @@ import uuid
 from collections.abc import Iterable
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import requests
 
 UNPRIVILEGED_USER = "kbtest"
 START_TIMEOUT_S = 60
@@ -245,12 +249,15 @@ class OidcProvider:
         )
         response.raise_for_status()
 
-    def sign_in(self, http_session, authorize_url: str, username: str, password: str):
+    def sign_in(self, http_session: requests.Session, authorize_url: str, username: str,
+                password: str) -> requests.Response:
         """Sign in as a browser would, with a `requests.Session`: fetch the login form at
         `authorize_url` (the provider's /authorize URL, or a client URL that redirects there), post
         the credentials, and return the provider's answer unfollowed: a 302 to the client's
-        redirect_uri with code and state, or (wrong password) the form again, 200.
-        Raises if no login form is shown, e.g. the session is already signed in at the provider."""
+        redirect_uri with code and state (or error, if the request itself is refused), or, for a
+        wrong password, the form again with 200. Raises RuntimeError if no login form is shown:
+        the request is refused (error page, or error redirect), or this session is already signed
+        in at the provider (it would return to the client at once; use a fresh session)."""
         from urllib.parse import urljoin
 
         url = authorize_url
