@@ -19,7 +19,7 @@ from indexer.build import build_index
 from indexer.embedding import export_onnx, get_encoder, onnx_file
 from indexer.multilingual import get_encoder as multilingual_encoder
 
-from servers import PostgresServer, RedisServer
+from servers import OidcProvider, PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 # `kb index` embeds with the multilingual encoder too by default (docs/languages.md): about twice
@@ -124,6 +124,15 @@ def postgres():
 def redis_server():
     """A real redis-server for the whole session, on 127.0.0.1 and a free port."""
     server = RedisServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """A real OpenID Connect provider for the whole session (tests/oidc_provider.py, own process).
+    A test registers its kb's exact callback first: `oidc_provider.register_redirect_uri(url)`."""
+    server = OidcProvider().start()
     yield server
     server.remove()
 
