@@ -20,6 +20,41 @@ from indexer.embedding import export_onnx, get_encoder, onnx_file
 from indexer.multilingual import get_encoder as multilingual_encoder
 
 from servers import OidcProvider, PostgresServer, RedisServer
+import re as _re
+
+import flask
+from flask.testing import FlaskClient
+
+CSRF_META = _re.compile(r'<meta name="csrf-token" content="([^"]*)"')
+
+
+class PageClient(FlaskClient):
+    """Flask's test client, posting page forms as a browser does: with the CSRF token of a page it opened.
+
+    Every app's `test_client()` is one (below). A page form POST without `csrf_token` first opens
+    the sign-in page (which any caller may see) and copies the token from its meta tag, as the
+    form would carry it. API calls and requests with `Authorization` are sent as they are.
+    tests/test_auth.py checks the refusal itself with `RawClient`.
+    """
+
+    def open(self, *args, **kwargs):
+        path = args[0] if args and isinstance(args[0], str) else kwargs.get("path", "")
+        method = str(kwargs.get("method", "GET")).upper()
+        data = kwargs.get("data")
+        headers = dict(kwargs.get("headers") or {})
+        if (
+            method == "POST" and isinstance(path, str) and not path.startswith("/api/")
+            and isinstance(data, dict) and "csrf_token" not in data and "Authorization" not in headers
+        ):
+            page = super().open("/signin", method="GET", follow_redirects=True)
+            found = CSRF_META.search(page.get_data(as_text=True))
+            if found:
+                kwargs["data"] = {**data, "csrf_token": found.group(1)}
+        return super().open(*args, **kwargs)
+
+
+RawClient = FlaskClient
+flask.Flask.test_client_class = PageClient
 
 ROOT = Path(__file__).resolve().parent.parent
 # `kb index` embeds with the multilingual encoder too by default (docs/languages.md): about twice

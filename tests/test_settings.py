@@ -32,7 +32,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "MAX_CONTENT_LENGTH": ["0", "64k", "1e12", "-5"],
     "MAX_TEXT_CHARS": ["0", "lots", "2.5"],
     "MAX_LIMIT": ["0", "true", "100000"],
-    "ANONYMOUS_SCOPES": ["search,admin", "1", '["everything"]'],
+    "ANONYMOUS_SCOPES": ["search,root", "search,admin", "1", '["everything"]'],
     "RATE_LIMIT": ["lots", "0 per minute", "600", "", "600 per fortnight"],
     "RATE_LIMIT_STORAGE": ["memcached://x", "redis//x", "redis://:hunter2@", "", "memory"],
     "LEARNING": ["maybe", "2"],

@@ -88,7 +88,7 @@ def test_token_revoke_marks_it_revoked_and_second_revoke_fails(database):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--name", "x", "--scopes", "search,admin"), "unknown scope(s) admin"),
+        (("--name", "x", "--scopes", "search,root"), "unknown scope(s) root"),
         (("--name", "bad name!", "--scopes", "search"), "token names are"),
     ],
 )
@@ -156,12 +156,12 @@ def test_anonymous_callers_get_anonymous_scopes(kb_index, tmp_path):
     app = make_app(kb_index, tmp_path, ANONYMOUS_SCOPES="search")
     client = app.test_client()
     assert client.get("/api/v1/search", query_string={"q": "refund"}).status_code == 200
-    assert_api_error(client.post("/api/v1/suggest", json={"text": "refund"}), 403, "missing_scope")
+    assert_api_error(client.post("/api/v1/suggest", json={"text": "refund"}), 401, "sign_in_required")
 
 
 def test_empty_anonymous_scopes_lock_out_anonymous_callers(kb_index, tmp_path):
     app = make_app(kb_index, tmp_path, ANONYMOUS_SCOPES="")
-    assert_api_error(app.test_client().get("/api/v1/search", query_string={"q": "refund"}), 403, "missing_scope")
+    assert_api_error(app.test_client().get("/api/v1/search", query_string={"q": "refund"}), 401, "sign_in_required")
 
 
 # ---------------------------------------------------------------------------- limits

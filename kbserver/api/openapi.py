@@ -441,7 +441,8 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "A token from `kb token create`. Without one, a request gets the scopes in KB_ANONYMOUS_SCOPES.",
+                    "description": "A token from `kb token create`, or a side panel's session (`kbs_...`, docs/auth.md). "
+                    "Without one, a signed-in browser's session cookie is used, else the scopes in KB_ANONYMOUS_SCOPES.",
                 }
             },
             "responses": {
@@ -780,6 +781,83 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             },
                         },
                         **errs(400, 401, 403, 429, 503),
+                    },
+                }
+            },
+            "/me": {
+                "get": {
+                    "operationId": "me",
+                    "summary": "Who kb takes the caller to be: a person, a token or anonymous (no scope needed)",
+                    "responses": {
+                        "200": {
+                            "description": "The caller",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["name", "display_name", "kind", "roles", "scopes"],
+                                        "properties": {
+                                            "name": {"type": "string", "description": "What feedback and the query log record"},
+                                            "display_name": {"type": "string"},
+                                            "kind": {"enum": ["anonymous", "token", "browser", "panel", "delegated", "proxy"]},
+                                            "roles": {"type": "array", "items": {"enum": ["agent", "author", "lead", "admin"]}},
+                                            "scopes": {"type": "array", "items": {"type": "string"}},
+                                        },
+                                    },
+                                    "example": {"name": "alice@example.com", "display_name": "Alice", "kind": "delegated",
+                                                "roles": ["agent"], "scopes": ["feedback", "internal", "search", "suggest"]},
+                                }
+                            },
+                        },
+                        **errs(401, 429, 503),
+                    },
+                }
+            },
+            "/sessions": {
+                "post": {
+                    "operationId": "start_session",
+                    "summary": "A helpdesk's server signs its agent in for the side panel (scope: delegate)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["person"],
+                                    "properties": {
+                                        "person": {"type": "string", "maxLength": 254, "pattern": "^[^\\s]+$",
+                                                   "description": "The agent's e-mail (or id): what their feedback will carry"},
+                                        "name": {"type": ["string", "null"], "description": "Shown in the panel"},
+                                        "roles": {"type": "array", "minItems": 1, "items": {"enum": ["agent", "author", "lead"]},
+                                                  "default": ["agent"]},
+                                        "expires_in": {"type": "integer", "minimum": 60, "maximum": 2592000, "default": 3600,
+                                                       "description": "Seconds; never beyond KB_SESSION_HOURS"},
+                                    },
+                                },
+                                "example": {"person": "alice@example.com", "name": "Alice", "roles": ["agent"], "expires_in": 28800},
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "A session for the panel: post it to the panel as {type: 'kb:session', token}",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["token", "expires", "person", "roles"],
+                                        "properties": {
+                                            "token": {"type": "string", "pattern": "^kbs_"},
+                                            "expires": {"type": "string"},
+                                            "person": {"type": "string"},
+                                            "roles": {"type": "array", "items": {"type": "string"}},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **errs(400, 401, 403, 413, 415, 429, 503),
                     },
                 }
             },
