@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re as _re
 import shutil
 import signal
 import socket
@@ -12,7 +13,9 @@ import tempfile
 import threading
 from pathlib import Path
 
+import flask
 import pytest
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from indexer.build import build_index
@@ -20,10 +23,6 @@ from indexer.embedding import export_onnx, get_encoder, onnx_file
 from indexer.multilingual import get_encoder as multilingual_encoder
 
 from servers import OidcProvider, PostgresServer, RedisServer
-import re as _re
-
-import flask
-from flask.testing import FlaskClient
 
 CSRF_META = _re.compile(r'<meta name="csrf-token" content="([^"]*)"')
 
