@@ -113,6 +113,31 @@ def test_groups_give_roles_a_lead_sees_reports_an_agent_does_not(sso, oidc_provi
     assert sorted(lena.get(f"{sso.url}/api/v1/me", timeout=30).json()["roles"]) == ["agent", "lead"]
 
 
+def test_leads_see_per_agent_figures_by_name(sso, oidc_provider):
+    alice, lena = sign_in(sso, oidc_provider, "alice"), sign_in(sso, oidc_provider, "lena")
+    token = csrf_of(alice, sso)
+    answer = alice.post(f"{sso.url}/api/v1/suggest", json={"text": EXCHANGE_MESSAGE}, timeout=60,
+                        headers={"X-CSRF-Token": token}).json()
+    for outcome in ("resolved_first_contact", "not_helpful"):
+        stored = alice.post(f"{sso.url}/api/v1/feedback", timeout=60, headers={"X-CSRF-Token": token},
+                            json={"article_id": EXCHANGE_ARTICLE, "outcome": outcome, "request_id": answer["request_id"]})
+        assert stored.status_code == 201
+    feedback_id = stored.json()["id"]
+    handled = lena.post(f"{sso.url}/api/v1/reports/feedback/{feedback_id}/handled", json={"note": "article fixed"},
+                        headers={"X-CSRF-Token": csrf_of(lena, sso, "/reports")}, timeout=30)
+    assert handled.status_code == 200, handled.text
+    assert sql_rows(sso.database, "SELECT handled_by FROM feedback WHERE id = :id", id=feedback_id) == [
+        {"handled_by": "lena@example.com"}]
+    agents = {a["agent"]: a for a in lena.get(f"{sso.url}/api/v1/reports/agents", timeout=60).json()["agents"]}
+    assert agents["alice@example.com"] | {"fcr_rate": None} == {
+        "agent": "alice@example.com", "suggestions": 1, "searches": 0, "feedback": 2, "helpful": 0, "not_helpful": 1,
+        "resolved_first_contact": 1, "escalated": 0, "handled": 0, "fcr_rate": None}
+    assert agents["alice@example.com"]["fcr_rate"] == 0.5 and agents["lena@example.com"]["handled"] == 1
+    page = lena.get(f"{sso.url}/reports", timeout=60).text
+    assert "By agent" in page and "alice@example.com" in page
+    assert alice.get(f"{sso.url}/api/v1/reports/agents", timeout=30).status_code == 403
+
+
 def test_a_page_sends_an_anonymous_browser_to_sign_in_and_back(sso, oidc_provider):
     first = requests.get(f"{sso.url}/reports?since=7d", allow_redirects=False, timeout=30)
     assert first.status_code == 302 and first.headers["Location"] == "/signin?next=/reports?since%3D7d"
@@ -362,6 +387,7 @@ ROUTES: dict[str, tuple[str, str, dict | None, str | None]] = {
     "/api/v1/sessions": ("POST", "/api/v1/sessions", {"person": "x@example.com"}, "delegate"),
     "/api/v1/reports/articles": ("GET", "/api/v1/reports/articles", None, "reports"),
     "/api/v1/reports/teams": ("GET", "/api/v1/reports/teams", None, "reports"),
+    "/api/v1/reports/agents": ("GET", "/api/v1/reports/agents", None, "reports"),
     "/api/v1/reports/gaps": ("GET", "/api/v1/reports/gaps", None, "reports"),
     "/api/v1/reports/feedback": ("GET", "/api/v1/reports/feedback", None, "reports"),
     "/api/v1/reports/no-results": ("GET", "/api/v1/reports/no-results", None, "reports"),

@@ -248,7 +248,8 @@ def test_reports_page_needs_reports_scope(kb_index, tmp_path):
     from conftest import make_app
 
     app = make_app(kb_index, tmp_path, ANONYMOUS_SCOPES="search,suggest")
-    assert app.test_client().get("/reports").status_code == 403
+    refused = app.test_client().get("/reports")  # anonymous: sign in first (a signed-in agent gets 403)
+    assert refused.status_code == 302 and refused.headers["Location"] == "/signin?next=/reports"
 
 
 @pytest.mark.parametrize("args, echoed", [({"since": "forever"}, "forever"), ({"team": "Nobody"}, "Nobody")])

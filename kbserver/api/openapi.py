@@ -220,6 +220,17 @@ team_stats = {
         },
     },
 }
+agent_stats = {
+    "type": "object",
+    "required": ["agent", "suggestions", "searches", "feedback", "helpful", "not_helpful", "resolved_first_contact",
+                 "escalated", "handled", "fcr_rate"],
+    "properties": {
+        "agent": {"type": "string", "description": "A signed-in person (e-mail or pseudonym) or a token's name"},
+        **{k: count for k in ["suggestions", "searches", "feedback", "helpful", "not_helpful", "resolved_first_contact",
+                               "escalated", "handled"]},
+        "fcr_rate": rate,
+    },
+}
 gap = {
     "type": "object",
     "required": ["count", "examples", "no_confident_match", "not_helpful", "article", "closest_article", "team",
@@ -479,6 +490,7 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 "Suggestion": suggestion,
                 "ArticleStats": article_stats,
                 "TeamStats": team_stats,
+                "AgentStats": agent_stats,
                 "Gap": gap,
                 "OpenFeedback": open_feedback_item,
                 "NoResult": no_result,
@@ -924,6 +936,8 @@ def document(settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
             },
             "/reports/articles": report_path("reportArticles", "Per-article views, suggestions, helpful and FCR rates", "articles", "ArticleStats"),
             "/reports/teams": report_path("reportTeams", "Per-team FCR, open feedback and stale articles", "teams", "TeamStats"),
+            "/reports/agents": report_path("reportAgents", "Per agent: questions, feedback by outcome, FCR and handled (leads)",
+                                           "agents", "AgentStats"),
             "/reports/feedback": report_path(
                 "reportFeedback", "The latest not helpful and escalated feedback, newest first, with its ticket",
                 "feedback", "OpenFeedback",

@@ -49,6 +49,17 @@ def report_teams() -> Response:
     return jsonify(_envelope(window, since, team, "teams", rows))
 
 
+@bp.get("/reports/agents")
+def report_agents() -> Response:
+    """Per agent (a signed-in person, or a token): questions asked, feedback by outcome, FCR, handled."""
+    require("reports")
+    window, since = service.report_window(request.args)
+    articles = service.current_view().articles
+    team = service.report_team(request.args, articles)
+    rows = reports.agent_report(get_db(), articles, since, team=team)
+    return jsonify(_envelope(window, since, team, "agents", rows))
+
+
 @bp.get("/reports/feedback")
 def report_feedback() -> Response:
     """The latest not helpful and escalated feedback (the /reports page's list), each with its `ticket_id`."""

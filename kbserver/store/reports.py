@@ -13,6 +13,9 @@ Definitions (docs/feedback.md explains them for readers):
     handled        not_helpful + escalated feedback routed to the team and marked handled
     click-through  of the logged answers that listed results, the share with a result opened from them
     stale          review_by is before today
+    per agent      for each signed-in person (or token) who used kb in the window: suggestions and
+                   searches asked, feedback given by outcome, fcr_rate, and feedback they marked
+                   handled. Leads read it (the `reports` scope); it counts, it quotes nothing.
 
 Every number covers one window (`since`), and only the articles the caller may see.
 """
@@ -197,6 +200,74 @@ def team_report(
     ]
 
 
+@dataclass(frozen=True)
+class AgentStats:
+    """One row of the per-agent report: what one person (or token) asked and said in the window."""
+
+    agent: str  # the caller kb recorded: an e-mail or pseudonym, or a token's name
+    suggestions: int
+    searches: int
+    feedback: int
+    helpful: int
+    not_helpful: int
+    resolved_first_contact: int
+    escalated: int
+    handled: int  # feedback this person marked handled (leads)
+
+    @property
+    def fcr_rate(self) -> float | None:
+        return _rate(self.resolved_first_contact, self.feedback)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fcr_rate": self.fcr_rate}
+
+
+def agent_report(db: Database, articles: Mapping[str, Article], since: str, *, team: str | None = None,
+                 limit: int = 200) -> list[AgentStats]:
+    """One row per caller other than "anonymous" who asked or gave feedback since `since`, most active first.
+
+    Feedback counts only articles the reader may see (of `team`, if given); questions count
+    whole (a question is not about one team's article until it is answered).
+    """
+    from sqlalchemy import func, select
+
+    from kbserver.store.schema import feedback, query_log
+
+    counts: dict[str, Counter[str]] = {}
+    with db.read() as conn:
+        asked = conn.execute(
+            select(query_log.c.caller, query_log.c.kind, func.count().label("n"))
+            .where(query_log.c.ts >= since, query_log.c.caller != "anonymous")
+            .group_by(query_log.c.caller, query_log.c.kind)
+        ).all()
+        said = conn.execute(
+            select(feedback.c.caller, feedback.c.article_id, feedback.c.owner, feedback.c.outcome, func.count().label("n"))
+            .where(feedback.c.ts >= since, feedback.c.caller != "anonymous")
+            .group_by(feedback.c.caller, feedback.c.article_id, feedback.c.owner, feedback.c.outcome)
+        ).all()
+        handled = conn.execute(
+            select(feedback.c.handled_by, feedback.c.article_id, feedback.c.owner, func.count().label("n"))
+            .where(feedback.c.handled_ts >= since, feedback.c.handled_by.is_not(None))
+            .group_by(feedback.c.handled_by, feedback.c.article_id, feedback.c.owner)
+        ).all()
+    for caller, kind, n in asked:
+        counts.setdefault(caller, Counter())["suggestions" if kind == "suggest" else "searches"] += n
+    for caller, article_id, owner, outcome, n in said:
+        if article_id in articles and (team is None or owner == team):
+            counts.setdefault(caller, Counter())[outcome] += n
+            counts[caller]["feedback"] += n
+    for caller, article_id, owner, n in handled:
+        if article_id in articles and (team is None or owner == team) and caller != "anonymous":
+            counts.setdefault(caller, Counter())["handled"] += n
+    rows = [
+        AgentStats(agent, c["suggestions"], c["searches"], c["feedback"], c["helpful"], c["not_helpful"],
+                   c["resolved_first_contact"], c["escalated"], c["handled"])
+        for agent, c in counts.items()
+    ]
+    rows.sort(key=lambda r: (-(r.suggestions + r.searches + r.feedback), r.agent))
+    return rows[:limit]
+
+
 def open_feedback(
     db: Database, articles: Mapping[str, Article], since: str, *, team: str | None = None, limit: int = 20,
     include_internal: bool = True,
@@ -228,6 +299,7 @@ class Report:
     trends: list[Week] = field(default_factory=list)
     no_results: list[NoResult] = field(default_factory=list)
     click_through: list[ClickThrough] = field(default_factory=list)
+    agents: list[AgentStats] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -241,6 +313,7 @@ class Report:
             "trends": [w.to_dict() for w in self.trends],
             "no_results": [n.to_dict() for n in self.no_results],
             "click_through": [c.to_dict() for c in self.click_through],
+            "agents": [a.to_dict() for a in self.agents],
         }
 
 
@@ -272,6 +345,7 @@ def build_report(
                                       include_internal=include_internal),
         no_results=activity.no_result_queries(db, since, include_internal=include_internal),
         click_through=activity.click_through(db, since, include_internal=include_internal),
+        agents=agent_report(db, articles, since, team=team),
     )
 
 

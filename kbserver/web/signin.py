@@ -39,7 +39,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _page(status: int = 200, **context: Any) -> Response:
-    response = make_response(render_template("signin.html", oidc_enabled=oidc.enabled(),
+    response = make_response(render_template("signin.html", oidc_enabled=oidc.enabled(), active="signin",
                                              proxy_enabled=bool(current_app.config.get("PROXY_USER_HEADER")),
                                              **context), status)
     return _no_store(response)
@@ -49,10 +49,15 @@ def _page(status: int = 200, **context: Any) -> Response:
 def signin() -> Response:
     """The sign-in page: a button to the provider (or what to do when sign-in is not set up)."""
     next_path = safe_next(request.args.get("next"))
+    popup = bool(request.args.get("popup"))
     caller = current_caller()
-    if caller.is_person and not request.args.get("popup"):
+    if popup and caller.kind == "browser":
+        return redirect(url_for("signin.panel"))  # signed in here already: hand the panel its session
+    if caller.is_person and not popup:
         return redirect(next_path)
-    return _page(next_path=next_path, popup=bool(request.args.get("popup")), caller=caller)
+    if popup and oidc.enabled():
+        return redirect(url_for("signin.start", popup=1))  # the pop-up goes straight to the provider
+    return _page(next_path=next_path, popup=popup, caller=caller)
 
 
 @bp.get("/signin/start")
