@@ -125,6 +125,7 @@ export function signInPrompt() {
   var button = document.createElement("button");
   button.type = "button";
   button.className = "button";
+  button.setAttribute("data-signin-button", "");
   button.textContent = "Sign in";
   button.addEventListener("click", openSignIn);
   box.append(text, button);
