@@ -577,6 +577,7 @@ ROUTE_CHECKS: dict[str, tuple[str, ...] | str] = {
     "/api/v1/reports/feedback": "test_gap_report_hides_an_internal_agents_message_from_readers_without_internal",
     "/api/v1/reports/no-results": "test_no_result_searches_hide_internal_text_from_readers_without_internal",
     "/api/v1/reports/trends": "test_trends_count_no_internal_callers_for_readers_without_internal",
+    "/api/v1/reports/agents": "test_every_route_answers_each_kind_of_caller_as_its_role_allows",
     "/api/v1/reports/feedback/<int:feedback_id>/handled": "test_handled_is_404_for_an_internal_article_without_internal",
     "/": ("web-home-filters", "web-home-search"),
     "/search": ("web-search-filters", "web-did-you-mean"),

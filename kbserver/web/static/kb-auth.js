@@ -131,3 +131,16 @@ export function signInPrompt() {
   box.append(text, button);
   return box;
 }
+
+// In the panel, a page of kb opened from a link would load without the panel's session (a
+// navigation carries no Authorization header): open it in a new tab, where the browser's own
+// sign-in applies.
+document.addEventListener("click", function (event) {
+  if (!panelSession || !inFrame) return;
+  var link = event.target.closest && event.target.closest("a[href]");
+  if (!link || link.hasAttribute("data-signin-button")) return;
+  var url = new URL(link.href, location.href);
+  if (url.origin !== location.origin || url.pathname === location.pathname) return;
+  link.target = "_blank";
+  link.rel = "noopener";
+});
