@@ -42,6 +42,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.pages.bp)
     app.register_blueprint(web.reports.bp)
     app.register_blueprint(web.signin.bp)
+    app.register_blueprint(web.admin.bp)
     csrf.init_app(app)
     errors.register_app(app)
     headers.init_app(app, cors.init_app(app))

@@ -593,6 +593,10 @@ ROUTE_CHECKS: dict[str, tuple[str, ...] | str] = {
     "/signout": "test_every_route_answers_each_kind_of_caller_as_its_role_allows",
     "/api/v1/me": "test_every_route_answers_each_kind_of_caller_as_its_role_allows",
     "/api/v1/sessions": "test_every_route_answers_each_kind_of_caller_as_its_role_allows",
+    "/admin": "test_every_route_answers_each_kind_of_caller_as_its_role_allows",
+    "/admin/tokens": "test_every_route_answers_each_kind_of_caller_as_its_role_allows",
+    "/admin/tokens/<name>/revoke": "test_every_route_answers_each_kind_of_caller_as_its_role_allows",
+    "/admin/people/sign-out": "test_every_route_answers_each_kind_of_caller_as_its_role_allows",
 }
 
 

@@ -404,6 +404,10 @@ ROUTES: dict[str, tuple[str, str, dict | None, str | None]] = {
     "/signin/callback": ("GET", "/signin/callback", None, None),
     "/signin/panel": ("GET", "/signin/panel", None, None),
     "/signout": ("POST", "/signout", {}, None),
+    "/admin": ("GET", "/admin", None, "admin"),
+    "/admin/tokens": ("POST", "/admin/tokens", {}, "admin"),
+    "/admin/tokens/<name>/revoke": ("POST", "/admin/tokens/nobody/revoke", {}, "admin"),
+    "/admin/people/sign-out": ("POST", "/admin/people/sign-out", {}, "admin"),
 }
 KINDS = ("anonymous", "agent", "author", "lead", "admin", "nobody", "delegate-token")
 
@@ -438,10 +442,39 @@ def test_every_route_answers_each_kind_of_caller_as_its_role_allows(kb_index, tm
                 assert status not in (401, 403) or (rule == "/signout" and status == 403), (rule, kind, status)
             elif scope in scopes[kind]:
                 assert status not in (401, 403), (rule, kind, status, response.get_data(as_text=True)[:300])
-            elif kind == "anonymous" and not path.startswith("/api/"):
+            elif kind == "anonymous" and not path.startswith("/api/") and method == "GET":
                 assert status == 302 and response.headers["Location"].startswith("/signin?next="), (rule, status)
+            elif kind == "anonymous" and not path.startswith("/api/"):
+                assert status in (401, 403), (rule, status)  # a form post: refused (no CSRF token, no scope)
             elif kind == "anonymous":
                 assert status == 401 and response.get_json()["error"]["code"] == "sign_in_required", (rule, status)
             else:
                 assert status == 403, (rule, kind, status)
     assert len(seen) == len(ROUTES) * len(KINDS)
+
+
+def test_an_admin_manages_tokens_and_sessions_and_reads_the_settings(sso, oidc_provider):
+    adam, alice = sign_in(sso, oidc_provider, "adam", "/admin"), sign_in(sso, oidc_provider, "alice")
+    assert alice.get(f"{sso.url}/admin", timeout=30).status_code == 403
+    page = adam.get(f"{sso.url}/admin", timeout=30)
+    assert page.status_code == 200 and "alice@example.com" in page.text and "Settings in force" in page.text
+    assert SECRET_KEY not in page.text and oidc_provider.client_secret not in page.text
+    token = CSRF_META.search(page.text).group(1)
+    made = adam.post(f"{sso.url}/admin/tokens", timeout=30,
+                     data={"csrf_token": token, "name": "zendesk", "scopes": ["delegate"], "expires": "30d"})
+    assert made.status_code == 201 and made.headers["Cache-Control"] == "no-store"
+    secret = re.search(r"data-token-secret>(kb_[^<]+)<", made.text).group(1)
+    assert "kb_" not in adam.get(f"{sso.url}/admin", timeout=30).text.replace("kb_session", "")  # shown once only
+    assert sql_rows(sso.database, "SELECT created_by FROM tokens WHERE name = 'zendesk'") == [{"created_by": "adam@example.com"}]
+    session = requests.post(f"{sso.url}/api/v1/sessions", json={"person": "sam@example.com"}, timeout=30,
+                            headers={"Authorization": f"Bearer {secret}"})
+    assert session.status_code == 201
+    revoked = adam.post(f"{sso.url}/admin/tokens/zendesk/revoke", data={"csrf_token": token}, timeout=30)
+    assert revoked.status_code == 200 and "revoked" in revoked.text
+    again = requests.post(f"{sso.url}/api/v1/sessions", json={"person": "sam@example.com"}, timeout=30,
+                          headers={"Authorization": f"Bearer {secret}"})
+    assert again.status_code == 401
+    bad = adam.post(f"{sso.url}/admin/tokens", data={"csrf_token": token, "name": "x y", "scopes": ["search"]}, timeout=30)
+    assert bad.status_code == 400 and "token names are" in bad.text
+    adam.post(f"{sso.url}/admin/people/sign-out", data={"csrf_token": token, "person": "alice@example.com"}, timeout=30)
+    assert alice.get(f"{sso.url}/api/v1/me", timeout=30).json()["kind"] == "anonymous"

@@ -26,7 +26,7 @@ FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Blueprints whose routes are pages (forms); the API's are JSON (checked only for ambient callers).
-PAGE_BLUEPRINTS = frozenset({"web", "reports", "signin"})
+PAGE_BLUEPRINTS = frozenset({"web", "reports_web", "signin", "admin"})
 
 
 def token() -> str:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from kbserver.web import pages, reports, signin
+from kbserver.web import admin, pages, reports, signin
 
-__all__ = ["pages", "reports", "signin"]
+__all__ = ["admin", "pages", "reports", "signin"]

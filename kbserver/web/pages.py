@@ -140,6 +140,7 @@ def _page_globals() -> dict[str, Any]:
         # The Reports link only for a caller who may open it; the caller as this request resolved
         # it (an error page for a refused token has none, and must not ask again).
         "show_reports_link": "reports" in getattr(g.get("kb_caller"), "scopes", ()),
+        "show_admin_link": "admin" in getattr(g.get("kb_caller"), "scopes", ()),
         # Who is signed in (a person, not a token), for the header's name and "Sign out".
         "signed_in": g.get("kb_caller") if getattr(g.get("kb_caller"), "is_person", False) else None,
         "sign_in_offered": bool(current_app.config.get("OIDC_ISSUER")),
