@@ -71,7 +71,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
             return jsonify({"status": "unavailable", "index_version": None, "articles": 0}), 503
         try:
             allow_internal = current_caller().allow_internal
-        except ApiError:
+        except (ApiError, db.DatabaseUnavailable):
             allow_internal = False  # a bad token is no token; a health check never answers 401
         view = snapshot.view(allow_internal)
         return jsonify({

@@ -20,6 +20,7 @@ from flask import Flask, Response, current_app, g, request
 from kbserver.access.auth import current_caller
 from kbserver.access.sessions import secure_cookie
 from kbserver.errors import ApiError
+from kbserver.store.db import DatabaseUnavailable
 
 COOKIE = "kb_csrf"
 FIELD = "csrf_token"
@@ -35,8 +36,8 @@ def token() -> str:
         return g.kb_csrf
     try:
         caller = current_caller()
-    except ApiError:
-        caller = None
+    except (ApiError, DatabaseUnavailable):
+        caller = None  # a refused token, or sessions that cannot be checked: the page still renders
     value = caller.csrf if caller is not None and caller.csrf else None
     if value is None:
         value = request.cookies.get(COOKIE) or ""
