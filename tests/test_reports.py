@@ -299,10 +299,10 @@ def test_kb_prune_deletes_only_rows_older_than_the_window(app, db, tmp_path, bac
     log_query(db, "recent question", days=2)
     give_feedback(db, "returns/refund-policy", "Returns team", "helpful", comment="old comment", days=100)
     give_feedback(db, "returns/refund-policy", "Returns team", "helpful", days=5)
-    from kbserver.store.sessions import SessionRow, insert_session
+    from kbserver.store.sessions import StoredSession, insert_session
 
     for key, expires in (("gone", "2020-01-01T00:00:00.000000Z"), ("live", "2999-01-01T00:00:00.000000Z")):
-        insert_session(db, key, SessionRow("a@x", "A", "agent", "browser", "2020-01-01", "2020-01-01", expires, None))
+        insert_session(db, key, StoredSession("a@x", "A", "agent", "browser", "2020-01-01", "2020-01-01", expires, None))
     result = kb("prune", "--older-than", "90d", "--database", app.config["DATABASE"])
     assert result.exit_code == 0
     assert result.stdout.startswith("deleted 1 logged queries, 1 feedback and 0 article views from before ")

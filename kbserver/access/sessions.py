@@ -22,7 +22,7 @@ from flask import Response, current_app, request
 from kbserver.access.people import Person
 from kbserver.store import sessions as session_table
 from kbserver.store.db import DatabaseUnavailable, get_db, to_ts, utc_now
-from kbserver.store.sessions import SessionRow
+from kbserver.store.sessions import StoredSession
 
 COOKIE = "kb_session"
 PREFIX = "kbs_"
@@ -50,14 +50,14 @@ def start(person: Person, kind: str, *, created_by: str | None = None, lasting: 
     now = utc_now()
     secret = PREFIX + secrets.token_urlsafe(SECRET_BYTES)
     expires = to_ts(now + min(lasting or life(), life()))
-    row = SessionRow(
+    row = StoredSession(
         person.id, person.display_name, ",".join(sorted(person.roles)), kind, to_ts(now), to_ts(now), expires, created_by
     )
     session_table.insert_session(get_db(), hash_secret(secret), row)
     return secret, expires
 
 
-def find(secret: str) -> SessionRow | None:
+def find(secret: str) -> StoredSession | None:
     """The live session with this secret, or None. Raises DatabaseUnavailable (fails closed)."""
     if not secret.startswith(PREFIX) or len(secret) > 100:
         return None

@@ -13,7 +13,7 @@ KINDS = ("browser", "panel", "delegated")
 
 
 @dataclass(frozen=True)
-class SessionRow:
+class StoredSession:
     """One live session, without its hash."""
 
     person: str
@@ -32,17 +32,17 @@ _COLUMNS = (
 )
 
 
-def insert_session(db: Database, session_hash: str, row: SessionRow) -> None:
+def insert_session(db: Database, session_hash: str, row: StoredSession) -> None:
     """Store a new session under the hash of its secret."""
     with db.write() as conn:
         conn.execute(sessions.insert().values(hash=session_hash, **row.__dict__))
 
 
-def find_session(db: Database, session_hash: str, now: str) -> SessionRow | None:
+def find_session(db: Database, session_hash: str, now: str) -> StoredSession | None:
     """The session with this hash if it has not expired at `now`, else None."""
     with db.read() as conn:
         row = conn.execute(select(*_COLUMNS).where(sessions.c.hash == session_hash, sessions.c.expires > now)).first()
-    return SessionRow(*tuple(row)) if row else None
+    return StoredSession(*tuple(row)) if row else None
 
 
 def touch_session(db: Database, session_hash: str, now: str) -> None:
@@ -69,8 +69,8 @@ def delete_for_person(db: Database, person: str) -> int:
         return conn.execute(delete(sessions).where(sessions.c.person == person)).rowcount
 
 
-def live_sessions(db: Database, now: str) -> list[SessionRow]:
+def live_sessions(db: Database, now: str) -> list[StoredSession]:
     """Every session that has not expired, newest first."""
     with db.read() as conn:
         rows = conn.execute(select(*_COLUMNS).where(sessions.c.expires > now).order_by(sessions.c.created.desc())).all()
-    return [SessionRow(*tuple(r)) for r in rows]
+    return [StoredSession(*tuple(r)) for r in rows]
