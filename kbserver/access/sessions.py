@@ -17,7 +17,8 @@ import threading
 import time
 from datetime import timedelta
 
-from flask import Response, current_app, request
+from flask import current_app, request
+from werkzeug.wrappers import Response
 
 from kbserver.access.people import Person
 from kbserver.store import sessions as session_table

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from kbserver.access import tokens
 from kbserver.access.auth import require

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
 
 from kbserver.access import oidc, people, sessions
 from kbserver.access.auth import current_caller
